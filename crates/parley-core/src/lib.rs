@@ -1,0 +1,11 @@
+//! Parley's shared domain: validated identifiers, the service error type and
+//! its single mapping to gRPC status, and the service APIs with their client
+//! types (local implementation or gRPC channel).
+
+pub mod error;
+pub mod ids;
+pub mod rpc;
+pub mod services;
+pub mod time;
+
+pub use error::{ServiceError, ServiceResult};

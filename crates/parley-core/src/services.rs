@@ -1,0 +1,53 @@
+//! The four request/response service APIs. Their request and reply types
+//! are the protobuf messages of proto/parley/v1, so a local call and a gRPC
+//! call carry exactly the same data.
+
+use parley_proto::v1 as pb;
+
+crate::rpc_service! {
+    /// Conversations, members, timelines, seqs, dedup and read watermarks.
+    api StorageApi, client StorageClient, server StorageGrpc;
+    grpc storage_client::StorageClient, storage_server::Storage / StorageServer;
+    fn create_conversation(pb::CreateConversationRequest) -> pb::Conversation;
+    fn get_conversation(pb::ConversationRequest) -> pb::Conversation;
+    fn add_members(pb::AddMembersRequest) -> pb::AppendReply;
+    fn remove_member(pb::RemoveMemberRequest) -> pb::AppendReply;
+    fn append(pb::AppendRequest) -> pb::AppendReply;
+    fn history(pb::UserHistoryRequest) -> pb::HistoryReply;
+    fn sync(pb::UserRequest) -> pb::SyncReply;
+    fn mark_read(pb::MarkReadRequest) -> pb::ReadState;
+    fn check_member(pb::ConversationRequest) -> pb::Member;
+    fn list_members(pb::ConversationRequest) -> pb::MembersReply;
+    fn contacts(pb::UserRequest) -> pb::ContactsReply;
+}
+
+crate::rpc_service! {
+    /// Accounts, device sessions, access and refresh tokens, signing keys.
+    api AuthApi, client AuthClient, server AuthGrpc;
+    grpc auth_client::AuthClient, auth_server::Auth / AuthServer;
+    fn register(pb::Credentials) -> pb::User;
+    fn login(pb::LoginRequest) -> pb::TokenPair;
+    fn refresh(pb::RefreshRequest) -> pb::TokenPair;
+    fn logout(pb::RefreshRequest) -> pb::Empty;
+    fn jwks(pb::Empty) -> pb::JwksReply;
+    fn lookup_users(pb::LookupUsersRequest) -> pb::UsersList;
+}
+
+crate::rpc_service! {
+    /// Who is online on how many connections, and when they were last seen.
+    api PresenceApi, client PresenceClient, server PresenceGrpc;
+    grpc presence_client::PresenceClient, presence_server::Presence / PresenceServer;
+    fn attach(pb::PresenceSession) -> pb::PresenceUpdate;
+    fn heartbeat(pb::PresenceSession) -> pb::Empty;
+    fn detach(pb::PresenceSession) -> pb::PresenceUpdate;
+    fn query(pb::PresenceQuery) -> pb::PresenceList;
+}
+
+crate::rpc_service! {
+    /// Ephemeral signals that fanout delivers to a conversation's online members.
+    api FanoutApi, client FanoutClient, server FanoutGrpc;
+    grpc fanout_client::FanoutClient, fanout_server::Fanout / FanoutServer;
+    fn typing(pb::TypingSignal) -> pb::Empty;
+    fn presence_changed(pb::PresenceInfo) -> pb::Empty;
+    fn receipt(pb::ReceiptSignal) -> pb::Empty;
+}

@@ -1,0 +1,151 @@
+//! The in-process event bus: user deliveries call subscribed sinks
+//! directly; each consumer group of the stored-event stream is a bounded
+//! MPMC queue whose members compete for events.
+
+use async_trait::async_trait;
+use parking_lot::{Mutex, RwLock};
+use parley_ports::{
+    DeliverySink, EventBus, Push, StoreError, StoreResult, StoredConsumer, StoredDelivery,
+    Subscription,
+};
+use parley_proto::v1 as pb;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Stored events a group may have queued before publishers wait: the
+/// backpressure that keeps a slow fanout from growing memory without bound.
+const GROUP_QUEUE: usize = 65_536;
+
+type Sinks = HashMap<String, Vec<(u64, Arc<dyn DeliverySink>)>>;
+
+#[derive(Default)]
+struct Shared {
+    users: RwLock<Sinks>,
+    groups: Mutex<
+        HashMap<
+            String,
+            (
+                async_channel::Sender<pb::Event>,
+                async_channel::Receiver<pb::Event>,
+            ),
+        >,
+    >,
+    next_id: AtomicU64,
+}
+
+/// In-process bus (embedded mode).
+#[derive(Clone, Default)]
+pub struct MemoryBus {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for MemoryBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MemoryBus")
+    }
+}
+
+impl MemoryBus {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Ends every consumer group: their `next()` returns `None` once drained.
+    pub fn close(&self) {
+        for (tx, _) in self.shared.groups.lock().values() {
+            tx.close();
+        }
+    }
+}
+
+struct Unsubscribe {
+    shared: Arc<Shared>,
+    user: String,
+    id: u64,
+}
+
+impl Drop for Unsubscribe {
+    fn drop(&mut self) {
+        let mut users = self.shared.users.write();
+        if let Some(list) = users.get_mut(&self.user) {
+            list.retain(|(id, _)| *id != self.id);
+            if list.is_empty() {
+                users.remove(&self.user);
+            }
+        }
+    }
+}
+
+struct GroupConsumer(async_channel::Receiver<pb::Event>);
+
+#[async_trait]
+impl StoredConsumer for GroupConsumer {
+    async fn next(&mut self) -> Option<StoredDelivery> {
+        // In-process there is nothing to redeliver after a crash, so the ack
+        // has nothing to do.
+        self.0
+            .recv()
+            .await
+            .ok()
+            .map(|e| StoredDelivery::new(e, || {}))
+    }
+}
+
+#[async_trait]
+impl EventBus for MemoryBus {
+    async fn deliver(&self, users: &[String], push: Push) -> StoreResult<()> {
+        let sinks = self.shared.users.read();
+        for user in users {
+            if let Some(list) = sinks.get(user) {
+                for (_, sink) in list {
+                    sink.deliver(user, &push);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn subscribe_user(
+        &self,
+        user: &str,
+        sink: Arc<dyn DeliverySink>,
+    ) -> StoreResult<Subscription> {
+        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        self.shared
+            .users
+            .write()
+            .entry(user.to_string())
+            .or_default()
+            .push((id, sink));
+        Ok(Subscription::new(Unsubscribe {
+            shared: self.shared.clone(),
+            user: user.to_string(),
+            id,
+        }))
+    }
+
+    async fn publish_stored(&self, event: &pb::Event) -> StoreResult<()> {
+        let senders: Vec<_> = self
+            .shared
+            .groups
+            .lock()
+            .values()
+            .map(|(tx, _)| tx.clone())
+            .collect();
+        for tx in senders {
+            tx.send(event.clone())
+                .await
+                .map_err(|_| StoreError::Unavailable("bus closed".into()))?;
+        }
+        Ok(())
+    }
+
+    async fn consume_stored(&self, group: &str) -> StoreResult<Box<dyn StoredConsumer>> {
+        let mut groups = self.shared.groups.lock();
+        let (_, rx) = groups
+            .entry(group.to_string())
+            .or_insert_with(|| async_channel::bounded(GROUP_QUEUE));
+        Ok(Box::new(GroupConsumer(rx.clone())))
+    }
+}

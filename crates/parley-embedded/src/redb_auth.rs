@@ -1,0 +1,195 @@
+//! The embedded auth store on redb. Records are JSON.
+
+use crate::db::{EmbeddedDb, be};
+use async_trait::async_trait;
+use parley_ports::{
+    AuthStore, FamilyRecord, RefreshRecord, RefreshUse, SigningKeyRecord, StoreError, StoreResult,
+    UserRecord,
+};
+use redb::{ReadableTable, TableDefinition};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
+const USERNAMES: TableDefinition<&str, &str> = TableDefinition::new("usernames");
+const FAMILIES: TableDefinition<&str, &[u8]> = TableDefinition::new("session_families");
+const REFRESH: TableDefinition<&str, &[u8]> = TableDefinition::new("refresh_tokens");
+const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("signing_keys");
+
+#[derive(Serialize, Deserialize)]
+struct StoredRefresh {
+    record: RefreshRecord,
+    used: bool,
+}
+
+fn enc<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).expect("auth records serialize")
+}
+
+fn dec<T: DeserializeOwned>(b: &[u8]) -> StoreResult<T> {
+    serde_json::from_slice(b).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+macro_rules! open_or_empty {
+    ($txn:expr, $table:expr, $empty:expr) => {
+        match $txn.open_table($table) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok($empty),
+            Err(e) => return Err(be(e)),
+        }
+    };
+}
+
+/// Auth store on the embedded database.
+#[derive(Debug, Clone)]
+pub struct RedbAuthStore {
+    db: EmbeddedDb,
+}
+
+impl RedbAuthStore {
+    pub fn new(db: EmbeddedDb) -> Self {
+        Self { db }
+    }
+
+    fn get<T: DeserializeOwned>(
+        &self,
+        table: TableDefinition<&str, &[u8]>,
+        key: &str,
+    ) -> StoreResult<Option<T>> {
+        let txn = self.db.read()?;
+        let t = open_or_empty!(txn, table, None);
+        t.get(key).map_err(be)?.map(|v| dec(v.value())).transpose()
+    }
+
+    async fn put(
+        &self,
+        table: TableDefinition<'static, &'static str, &'static [u8]>,
+        key: String,
+        value: Vec<u8>,
+    ) -> StoreResult<()> {
+        self.db
+            .write(move |txn| {
+                txn.open_table(table)
+                    .map_err(be)?
+                    .insert(key.as_str(), value.as_slice())
+                    .map_err(be)?;
+                Ok(())
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl AuthStore for RedbAuthStore {
+    async fn create_user(&self, user: &UserRecord) -> StoreResult<()> {
+        let user = user.clone();
+        self.db
+            .write(move |txn| {
+                let mut names = txn.open_table(USERNAMES).map_err(be)?;
+                if names.get(user.username.as_str()).map_err(be)?.is_some() {
+                    return Err(StoreError::AlreadyExists(format!(
+                        "username {}",
+                        user.username
+                    )));
+                }
+                names
+                    .insert(user.username.as_str(), user.id.as_str())
+                    .map_err(be)?;
+                txn.open_table(USERS)
+                    .map_err(be)?
+                    .insert(user.id.as_str(), enc(&user).as_slice())
+                    .map_err(be)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn user_by_name(&self, username: &str) -> StoreResult<Option<UserRecord>> {
+        let id = {
+            let txn = self.db.read()?;
+            let t = open_or_empty!(txn, USERNAMES, None);
+            match t.get(username).map_err(be)? {
+                Some(v) => v.value().to_string(),
+                None => return Ok(None),
+            }
+        };
+        self.get(USERS, &id)
+    }
+
+    async fn user_by_id(&self, id: &str) -> StoreResult<Option<UserRecord>> {
+        self.get(USERS, id)
+    }
+
+    async fn create_family(&self, family: &FamilyRecord) -> StoreResult<()> {
+        self.put(FAMILIES, family.id.clone(), enc(family)).await
+    }
+
+    async fn family(&self, id: &str) -> StoreResult<Option<FamilyRecord>> {
+        self.get(FAMILIES, id)
+    }
+
+    async fn revoke_family(&self, id: &str) -> StoreResult<()> {
+        let id = id.to_string();
+        self.db
+            .write(move |txn| {
+                let mut t = txn.open_table(FAMILIES).map_err(be)?;
+                let fam: Option<FamilyRecord> = t
+                    .get(id.as_str())
+                    .map_err(be)?
+                    .map(|v| dec(v.value()))
+                    .transpose()?;
+                if let Some(mut fam) = fam {
+                    fam.revoked = true;
+                    t.insert(id.as_str(), enc(&fam).as_slice()).map_err(be)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn put_refresh(&self, token: &RefreshRecord) -> StoreResult<()> {
+        let row = StoredRefresh {
+            record: token.clone(),
+            used: false,
+        };
+        self.put(REFRESH, token.token_hash.clone(), enc(&row)).await
+    }
+
+    async fn use_refresh(&self, token_hash: &str) -> StoreResult<RefreshUse> {
+        let hash = token_hash.to_string();
+        // Serial writer: exactly one caller sees the token unused.
+        self.db
+            .write(move |txn| {
+                let mut t = txn.open_table(REFRESH).map_err(be)?;
+                let row: Option<StoredRefresh> = t
+                    .get(hash.as_str())
+                    .map_err(be)?
+                    .map(|v| dec(v.value()))
+                    .transpose()?;
+                Ok(match row {
+                    None => RefreshUse::Unknown,
+                    Some(r) if r.used => RefreshUse::Reused(r.record),
+                    Some(mut r) => {
+                        r.used = true;
+                        t.insert(hash.as_str(), enc(&r).as_slice()).map_err(be)?;
+                        RefreshUse::Fresh(r.record)
+                    }
+                })
+            })
+            .await
+    }
+
+    async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
+        let txn = self.db.read()?;
+        let t = open_or_empty!(txn, KEYS, Vec::new());
+        let mut out = Vec::new();
+        for row in t.iter().map_err(be)? {
+            out.push(dec(row.map_err(be)?.1.value())?);
+        }
+        Ok(out)
+    }
+
+    async fn put_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {
+        self.put(KEYS, key.kid.clone(), enc(key)).await
+    }
+}

@@ -1,0 +1,283 @@
+//! The embedded timeline store on redb. Records are protobuf-encoded.
+
+use crate::db::{EmbeddedDb, be};
+use async_trait::async_trait;
+use parley_ports::{ReadRange, StoreError, StoreResult, TimelineStore};
+use parley_proto::v1 as pb;
+use prost::Message;
+use redb::{ReadableTable, TableDefinition};
+use std::ops::Range;
+
+const CONVERSATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("conversations");
+/// (conversation, user) -> Member
+const MEMBERS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("members");
+/// (user, conversation) -> () : the reverse index for sync.
+const USER_CONVS: TableDefinition<(&str, &str), ()> = TableDefinition::new("user_conversations");
+/// conversation -> first seq not yet leased.
+const LEASES: TableDefinition<&str, u64> = TableDefinition::new("seq_leases");
+/// (conversation, seq) -> Event
+const EVENTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("events");
+/// (conversation, sender, client_msg_id) -> seq
+const DEDUP: TableDefinition<(&str, &str, &str), u64> = TableDefinition::new("dedup");
+/// conversation -> highest written seq
+const HEADS: TableDefinition<&str, u64> = TableDefinition::new("heads");
+
+fn decode<M: Message + Default>(bytes: &[u8]) -> StoreResult<M> {
+    M::decode(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Timeline store on the embedded database.
+#[derive(Debug, Clone)]
+pub struct RedbTimelineStore {
+    db: EmbeddedDb,
+}
+
+impl RedbTimelineStore {
+    pub fn new(db: EmbeddedDb) -> Self {
+        Self { db }
+    }
+}
+
+/// Opening a table that was never written fails in a read transaction;
+/// treat it as empty.
+macro_rules! open_or_empty {
+    ($txn:expr, $table:expr, $empty:expr) => {
+        match $txn.open_table($table) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok($empty),
+            Err(e) => return Err(be(e)),
+        }
+    };
+}
+
+#[async_trait]
+impl TimelineStore for RedbTimelineStore {
+    async fn create_conversation(&self, conv: &pb::Conversation) -> StoreResult<()> {
+        let id = conv.id.clone();
+        let mut meta = conv.clone();
+        meta.members.clear();
+        let bytes = meta.encode_to_vec();
+        self.db
+            .write(move |txn| {
+                let mut t = txn.open_table(CONVERSATIONS).map_err(be)?;
+                if t.get(id.as_str()).map_err(be)?.is_some() {
+                    return Err(StoreError::AlreadyExists(format!("conversation {id}")));
+                }
+                t.insert(id.as_str(), bytes.as_slice()).map_err(be)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn conversation(&self, id: &str) -> StoreResult<Option<pb::Conversation>> {
+        let txn = self.db.read()?;
+        let t = open_or_empty!(txn, CONVERSATIONS, None);
+        t.get(id)
+            .map_err(be)?
+            .map(|v| decode(v.value()))
+            .transpose()
+    }
+
+    async fn put_members(&self, conv: &str, members: &[pb::Member]) -> StoreResult<()> {
+        let conv = conv.to_string();
+        let members = members.to_vec();
+        self.db
+            .write(move |txn| {
+                let mut t = txn.open_table(MEMBERS).map_err(be)?;
+                let mut rev = txn.open_table(USER_CONVS).map_err(be)?;
+                for m in members {
+                    let key = (conv.as_str(), m.user_id.as_str());
+                    let read_seq = match t.get(key).map_err(be)? {
+                        Some(old) => decode::<pb::Member>(old.value())?.read_seq,
+                        None => 0,
+                    };
+                    let row = pb::Member {
+                        read_seq,
+                        ..m.clone()
+                    };
+                    t.insert(key, row.encode_to_vec().as_slice()).map_err(be)?;
+                    rev.insert((m.user_id.as_str(), conv.as_str()), ())
+                        .map_err(be)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn remove_member(&self, conv: &str, user: &str) -> StoreResult<()> {
+        let (conv, user) = (conv.to_string(), user.to_string());
+        self.db
+            .write(move |txn| {
+                let mut t = txn.open_table(MEMBERS).map_err(be)?;
+                let mut rev = txn.open_table(USER_CONVS).map_err(be)?;
+                t.remove((conv.as_str(), user.as_str())).map_err(be)?;
+                rev.remove((user.as_str(), conv.as_str())).map_err(be)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn member(&self, conv: &str, user: &str) -> StoreResult<Option<pb::Member>> {
+        let txn = self.db.read()?;
+        let t = open_or_empty!(txn, MEMBERS, None);
+        t.get((conv, user))
+            .map_err(be)?
+            .map(|v| decode(v.value()))
+            .transpose()
+    }
+
+    async fn members(&self, conv: &str) -> StoreResult<Vec<pb::Member>> {
+        let txn = self.db.read()?;
+        let t = open_or_empty!(txn, MEMBERS, Vec::new());
+        let mut out = Vec::new();
+        for row in t.range((conv, "")..).map_err(be)? {
+            let (k, v) = row.map_err(be)?;
+            if k.value().0 != conv {
+                break;
+            }
+            out.push(decode(v.value())?);
+        }
+        Ok(out)
+    }
+
+    async fn user_conversations(&self, user: &str) -> StoreResult<Vec<String>> {
+        let txn = self.db.read()?;
+        let t = open_or_empty!(txn, USER_CONVS, Vec::new());
+        let mut out = Vec::new();
+        for row in t.range((user, "")..).map_err(be)? {
+            let (k, _) = row.map_err(be)?;
+            let (u, c) = k.value();
+            if u != user {
+                break;
+            }
+            out.push(c.to_string());
+        }
+        Ok(out)
+    }
+
+    async fn lease_seqs(&self, conv: &str, n: u64) -> StoreResult<Range<u64>> {
+        let conv = conv.to_string();
+        // The writer runs one transaction at a time, so this read-modify-write
+        // is a compare-and-set.
+        self.db
+            .write(move |txn| {
+                let mut t = txn.open_table(LEASES).map_err(be)?;
+                let start = t
+                    .get(conv.as_str())
+                    .map_err(be)?
+                    .map(|v| v.value())
+                    .unwrap_or(1);
+                t.insert(conv.as_str(), start + n).map_err(be)?;
+                Ok(start..start + n)
+            })
+            .await
+    }
+
+    async fn append(&self, events: &[pb::Event]) -> StoreResult<()> {
+        let rows: Vec<(String, u64, String, String, Vec<u8>)> = events
+            .iter()
+            .map(|e| {
+                (
+                    e.conversation_id.clone(),
+                    e.seq,
+                    e.sender_id.clone(),
+                    e.client_msg_id.clone(),
+                    e.encode_to_vec(),
+                )
+            })
+            .collect();
+        self.db
+            .write(move |txn| {
+                let mut ev = txn.open_table(EVENTS).map_err(be)?;
+                let mut dd = txn.open_table(DEDUP).map_err(be)?;
+                let mut heads = txn.open_table(HEADS).map_err(be)?;
+                // Rows are immutable: check every key before the first write.
+                for (conv, seq, ..) in &rows {
+                    if ev.get((conv.as_str(), *seq)).map_err(be)?.is_some() {
+                        return Err(StoreError::AlreadyExists(format!("seq {seq} of {conv}")));
+                    }
+                }
+                for (conv, seq, sender, cmid, bytes) in &rows {
+                    ev.insert((conv.as_str(), *seq), bytes.as_slice())
+                        .map_err(be)?;
+                    if !cmid.is_empty() {
+                        dd.insert((conv.as_str(), sender.as_str(), cmid.as_str()), *seq)
+                            .map_err(be)?;
+                    }
+                    let head = heads
+                        .get(conv.as_str())
+                        .map_err(be)?
+                        .map(|v| v.value())
+                        .unwrap_or(0);
+                    if *seq > head {
+                        heads.insert(conv.as_str(), *seq).map_err(be)?;
+                    }
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn dedup_lookup(
+        &self,
+        conv: &str,
+        sender: &str,
+        client_msg_id: &str,
+    ) -> StoreResult<Option<u64>> {
+        let txn = self.db.read()?;
+        let t = open_or_empty!(txn, DEDUP, None);
+        Ok(t.get((conv, sender, client_msg_id))
+            .map_err(be)?
+            .map(|v| v.value()))
+    }
+
+    async fn read_range(&self, conv: &str, range: ReadRange) -> StoreResult<Vec<pb::Event>> {
+        if range.from > range.to || range.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let txn = self.db.read()?;
+        let t = open_or_empty!(txn, EVENTS, Vec::new());
+        let rows = t.range((conv, range.from)..=(conv, range.to)).map_err(be)?;
+        let mut out = Vec::with_capacity(range.limit.min(512));
+        if range.backward {
+            for row in rows.rev().take(range.limit) {
+                out.push(decode(row.map_err(be)?.1.value())?);
+            }
+            out.reverse();
+        } else {
+            for row in rows.take(range.limit) {
+                out.push(decode(row.map_err(be)?.1.value())?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn head(&self, conv: &str) -> StoreResult<u64> {
+        let txn = self.db.read()?;
+        let t = open_or_empty!(txn, HEADS, 0);
+        Ok(t.get(conv).map_err(be)?.map(|v| v.value()).unwrap_or(0))
+    }
+
+    async fn set_read(&self, conv: &str, user: &str, seq: u64) -> StoreResult<u64> {
+        let (conv, user) = (conv.to_string(), user.to_string());
+        self.db
+            .write(move |txn| {
+                let mut t = txn.open_table(MEMBERS).map_err(be)?;
+                let key = (conv.as_str(), user.as_str());
+                let Some(mut m) = t
+                    .get(key)
+                    .map_err(be)?
+                    .map(|v| decode::<pb::Member>(v.value()))
+                    .transpose()?
+                else {
+                    return Ok(0);
+                };
+                if seq > m.read_seq {
+                    m.read_seq = seq;
+                    t.insert(key, m.encode_to_vec().as_slice()).map_err(be)?;
+                }
+                Ok(m.read_seq)
+            })
+            .await
+    }
+}

@@ -1,0 +1,125 @@
+use crate::StoreResult;
+use async_trait::async_trait;
+use bytes::Bytes;
+use parley_proto::codec::{self, Encoded, Encoding};
+use parley_proto::v1 as pb;
+use std::sync::{Arc, OnceLock};
+
+/// A server frame pushed to many connections, encoded at most once per
+/// encoding however many recipients it has.
+#[derive(Debug)]
+pub struct EncodedFrame {
+    frame: pb::ServerFrame,
+    json: OnceLock<Bytes>,
+    proto: OnceLock<Bytes>,
+}
+
+impl EncodedFrame {
+    pub fn new(frame: pb::ServerFrame) -> Arc<Self> {
+        Arc::new(Self {
+            frame,
+            json: OnceLock::new(),
+            proto: OnceLock::new(),
+        })
+    }
+
+    pub fn frame(&self) -> &pb::ServerFrame {
+        &self.frame
+    }
+
+    /// The encoded bytes (UTF-8 JSON text for `Encoding::Json`).
+    pub fn bytes(&self, encoding: Encoding) -> Bytes {
+        let cell = match encoding {
+            Encoding::Json => &self.json,
+            Encoding::Proto => &self.proto,
+        };
+        cell.get_or_init(|| match codec::encode_server(encoding, &self.frame) {
+            Encoded::Text(t) => Bytes::from(t),
+            Encoded::Binary(b) => b,
+        })
+        .clone()
+    }
+}
+
+/// What travels to a user's connections.
+#[derive(Debug, Clone)]
+pub enum Push {
+    /// A frame for every connection of the user.
+    Frame(Arc<EncodedFrame>),
+    /// Close the user's connections of this session (refresh-token reuse, logout).
+    CloseSession { session_id: String },
+}
+
+/// Receives pushes for one subscribed user. Called on the bus's task: it
+/// must not block (queue and return).
+pub trait DeliverySink: Send + Sync + 'static {
+    fn deliver(&self, user: &str, push: &Push);
+}
+
+/// Ends a subscription when dropped.
+pub struct Subscription {
+    _guard: Box<dyn Send + Sync>,
+}
+
+impl Subscription {
+    pub fn new(guard: impl Send + Sync + 'static) -> Self {
+        Self {
+            _guard: Box::new(guard),
+        }
+    }
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Subscription")
+    }
+}
+
+/// One stored event handed to a consumer; `ack` once it has been processed.
+/// Unacked events are redelivered (at-least-once) by durable implementations.
+pub struct StoredDelivery {
+    pub event: pb::Event,
+    acker: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl StoredDelivery {
+    pub fn new(event: pb::Event, acker: impl FnOnce() + Send + 'static) -> Self {
+        Self {
+            event,
+            acker: Some(Box::new(acker)),
+        }
+    }
+
+    pub fn ack(mut self) {
+        if let Some(a) = self.acker.take() {
+            a();
+        }
+    }
+}
+
+#[async_trait]
+pub trait StoredConsumer: Send {
+    /// The next stored event; `None` once the bus has shut down.
+    async fn next(&mut self) -> Option<StoredDelivery>;
+}
+
+/// Moves events between services. Implementations: in-process and NATS.
+///
+/// Two channels with different promises:
+/// - user deliveries (fast path, may drop: clients recover by sync);
+/// - the stored-event stream (at-least-once, shared by a consumer group).
+#[async_trait]
+pub trait EventBus: Send + Sync + 'static {
+    /// Sends `push` to every subscriber of each user, on any gateway.
+    async fn deliver(&self, users: &[String], push: Push) -> StoreResult<()>;
+    /// Subscribes `sink` to `user`'s deliveries until the handle is dropped.
+    async fn subscribe_user(
+        &self,
+        user: &str,
+        sink: Arc<dyn DeliverySink>,
+    ) -> StoreResult<Subscription>;
+    /// Appends an event to the stored-event stream.
+    async fn publish_stored(&self, event: &pb::Event) -> StoreResult<()>;
+    /// Joins consumer group `group`: each stored event goes to one member.
+    async fn consume_stored(&self, group: &str) -> StoreResult<Box<dyn StoredConsumer>>;
+}

@@ -1,0 +1,261 @@
+use super::unique;
+use crate::{ReadRange, TimelineStore};
+use parley_proto::v1 as pb;
+use std::sync::Arc;
+
+fn conv(id: &str) -> pb::Conversation {
+    pb::Conversation {
+        id: id.into(),
+        kind: pb::ConversationKind::Group as i32,
+        title: "t".into(),
+        created_at_ms: 1,
+        created_by: "u".into(),
+        members: vec![],
+    }
+}
+
+fn member(user: &str, role: pb::Role) -> pb::Member {
+    pb::Member {
+        user_id: user.into(),
+        role: role as i32,
+        read_seq: 0,
+    }
+}
+
+fn event(conv: &str, seq: u64, sender: &str, cmid: &str) -> pb::Event {
+    pb::Event {
+        conversation_id: conv.into(),
+        seq,
+        sender_id: sender.into(),
+        client_msg_id: cmid.into(),
+        sent_at_ms: 42,
+        body: Some(pb::event::Body::Message(pb::MessageBody {
+            text: format!("m{seq}"),
+            reply_to_seq: 0,
+        })),
+    }
+}
+
+fn all(from: u64, to: u64) -> ReadRange {
+    ReadRange {
+        from,
+        to,
+        limit: 1000,
+        backward: false,
+    }
+}
+
+/// Runs every timeline-store check.
+pub async fn run(store: Arc<dyn TimelineStore>) {
+    conversations_and_members(&*store).await;
+    leases_never_overlap(store.clone()).await;
+    append_read_and_dedup(&*store).await;
+    ranges_and_holes(&*store).await;
+    read_watermarks(&*store).await;
+}
+
+async fn conversations_and_members(s: &dyn TimelineStore) {
+    let c = unique("c");
+    assert!(s.conversation(&c).await.unwrap().is_none());
+    s.create_conversation(&conv(&c)).await.unwrap();
+    assert_eq!(s.conversation(&c).await.unwrap().unwrap(), conv(&c));
+    assert!(
+        matches!(
+            s.create_conversation(&conv(&c)).await,
+            Err(crate::StoreError::AlreadyExists(_))
+        ),
+        "creating a conversation twice must fail"
+    );
+    let (a, b) = (unique("a"), unique("b"));
+    s.put_members(
+        &c,
+        &[member(&a, pb::Role::Owner), member(&b, pb::Role::Member)],
+    )
+    .await
+    .unwrap();
+    let mut ms = s.members(&c).await.unwrap();
+    ms.sort_by(|x, y| x.user_id.cmp(&y.user_id));
+    let mut expected = vec![member(&a, pb::Role::Owner), member(&b, pb::Role::Member)];
+    expected.sort_by(|x, y| x.user_id.cmp(&y.user_id));
+    assert_eq!(ms, expected);
+    assert_eq!(s.user_conversations(&a).await.unwrap(), vec![c.clone()]);
+    assert_eq!(
+        s.member(&c, &b).await.unwrap().unwrap().role,
+        pb::Role::Member as i32
+    );
+
+    // Role updates keep the read watermark.
+    s.set_read(&c, &b, 0).await.unwrap();
+    s.put_members(&c, &[member(&b, pb::Role::Admin)])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.member(&c, &b).await.unwrap().unwrap().role,
+        pb::Role::Admin as i32
+    );
+
+    s.remove_member(&c, &b).await.unwrap();
+    assert!(s.member(&c, &b).await.unwrap().is_none());
+    assert!(s.user_conversations(&b).await.unwrap().is_empty());
+    assert_eq!(s.members(&c).await.unwrap().len(), 1);
+}
+
+async fn leases_never_overlap(s: Arc<dyn TimelineStore>) {
+    let c = unique("c");
+    let first = s.lease_seqs(&c, 10).await.unwrap();
+    assert_eq!(first, 1..11, "the first lease starts at seq 1");
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let s = s.clone();
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            for _ in 0..5 {
+                got.push(s.lease_seqs(&c, 7).await.unwrap());
+            }
+            got
+        }));
+    }
+    let mut ranges = vec![first];
+    for t in tasks {
+        ranges.extend(t.await.unwrap());
+    }
+    ranges.sort_by_key(|r| r.start);
+    for w in ranges.windows(2) {
+        assert!(
+            w[0].end <= w[1].start,
+            "overlapping leases {:?} and {:?}",
+            w[0],
+            w[1]
+        );
+    }
+    assert!(
+        ranges
+            .iter()
+            .all(|r| r.end - r.start == 10 || r.end - r.start == 7)
+    );
+}
+
+async fn append_read_and_dedup(s: &dyn TimelineStore) {
+    let c = unique("c");
+    assert_eq!(s.head(&c).await.unwrap(), 0);
+    let evs: Vec<_> = (1..=5)
+        .map(|i| event(&c, i, "alice", &format!("m{i}")))
+        .collect();
+    s.append(&evs[..2]).await.unwrap();
+    s.append(&evs[2..]).await.unwrap();
+    assert_eq!(s.head(&c).await.unwrap(), 5);
+    assert_eq!(s.read_range(&c, all(1, 5)).await.unwrap(), evs);
+    assert_eq!(s.dedup_lookup(&c, "alice", "m3").await.unwrap(), Some(3));
+    assert_eq!(
+        s.dedup_lookup(&c, "bob", "m3").await.unwrap(),
+        None,
+        "dedup is per sender"
+    );
+    assert_eq!(
+        s.dedup_lookup(&unique("c"), "alice", "m3").await.unwrap(),
+        None
+    );
+    // Events without a client_msg_id (membership changes) have no dedup key.
+    s.append(&[event(&c, 6, "alice", "")]).await.unwrap();
+    assert_eq!(s.dedup_lookup(&c, "alice", "").await.unwrap(), None);
+    // Binary-safe, unicode text survives.
+    let mut e = event(&c, 7, "alice", "m7");
+    e.body = Some(pb::event::Body::Message(pb::MessageBody {
+        text: "héllo \u{1F600}\0".into(),
+        reply_to_seq: 3,
+    }));
+    s.append(std::slice::from_ref(&e)).await.unwrap();
+    assert_eq!(s.read_range(&c, all(7, 7)).await.unwrap(), vec![e]);
+}
+
+async fn ranges_and_holes(s: &dyn TimelineStore) {
+    let c = unique("c");
+    let seqs = [1u64, 2, 3, 5, 6, 9, 10];
+    let evs: Vec<_> = seqs
+        .iter()
+        .map(|&i| event(&c, i, "a", &format!("x{i}")))
+        .collect();
+    s.append(&evs).await.unwrap();
+    assert_eq!(s.head(&c).await.unwrap(), 10);
+    let got: Vec<u64> = s
+        .read_range(&c, all(2, 9))
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(got, vec![2, 3, 5, 6, 9]);
+    let fwd = ReadRange {
+        from: 1,
+        to: 10,
+        limit: 3,
+        backward: false,
+    };
+    let got: Vec<u64> = s
+        .read_range(&c, fwd)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(got, vec![1, 2, 3]);
+    let back = ReadRange {
+        from: 1,
+        to: 10,
+        limit: 3,
+        backward: true,
+    };
+    let got: Vec<u64> = s
+        .read_range(&c, back)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(
+        got,
+        vec![6, 9, 10],
+        "backward reads return the newest events, in ascending order"
+    );
+    assert!(s.read_range(&c, all(11, 20)).await.unwrap().is_empty());
+    // Another conversation whose id extends this one's does not leak in.
+    let c2 = format!("{c}0");
+    s.append(&[event(&c2, 4, "a", "y")]).await.unwrap();
+    let got: Vec<u64> = s
+        .read_range(&c, all(1, 10))
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(got, seqs.to_vec());
+}
+
+async fn read_watermarks(s: &dyn TimelineStore) {
+    let c = unique("c");
+    s.create_conversation(&conv(&c)).await.unwrap();
+    s.put_members(&c, &[member("reader", pb::Role::Member)])
+        .await
+        .unwrap();
+    assert_eq!(s.set_read(&c, "reader", 5).await.unwrap(), 5);
+    assert_eq!(
+        s.set_read(&c, "reader", 3).await.unwrap(),
+        5,
+        "watermarks never go down"
+    );
+    assert_eq!(s.member(&c, "reader").await.unwrap().unwrap().read_seq, 5);
+    s.put_members(&c, &[member("reader", pb::Role::Admin)])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.member(&c, "reader").await.unwrap().unwrap().read_seq,
+        5,
+        "role change keeps the watermark"
+    );
+    assert_eq!(s.set_read(&c, "stranger", 9).await.unwrap(), 0);
+    assert!(
+        s.member(&c, "stranger").await.unwrap().is_none(),
+        "set_read never creates members"
+    );
+}

@@ -1,0 +1,21 @@
+//! Backend ports: the small traits services depend on, with one
+//! conformance suite per port (feature `conformance`) that every
+//! implementation (embedded and production) must pass.
+
+pub mod auth_store;
+pub mod bus;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+pub mod error;
+pub mod presence_store;
+pub mod timeline_store;
+
+pub use auth_store::{
+    AuthStore, FamilyRecord, RefreshRecord, RefreshUse, SigningKeyRecord, UserRecord,
+};
+pub use bus::{
+    DeliverySink, EncodedFrame, EventBus, Push, StoredConsumer, StoredDelivery, Subscription,
+};
+pub use error::{StoreError, StoreResult};
+pub use presence_store::PresenceStore;
+pub use timeline_store::{ReadRange, TimelineStore};

@@ -1,0 +1,59 @@
+use crate::StoreResult;
+use async_trait::async_trait;
+use parley_proto::v1 as pb;
+use std::ops::Range;
+
+/// A bounded read of one conversation's timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadRange {
+    /// Inclusive.
+    pub from: u64,
+    /// Inclusive.
+    pub to: u64,
+    pub limit: usize,
+    /// Return the newest `limit` events of the range instead of the oldest.
+    pub backward: bool,
+}
+
+/// Durable conversations, members, timelines, seq leases, dedup keys and read
+/// watermarks. Implementations: embedded (redb) and ScyllaDB.
+///
+/// Timeline rows are immutable: `append` never overwrites an existing seq.
+#[async_trait]
+pub trait TimelineStore: Send + Sync + 'static {
+    /// Stores a new conversation (without members). `AlreadyExists` if taken.
+    async fn create_conversation(&self, conv: &pb::Conversation) -> StoreResult<()>;
+    /// The conversation's metadata (`members` left empty).
+    async fn conversation(&self, id: &str) -> StoreResult<Option<pb::Conversation>>;
+
+    /// Inserts or updates members (role only: an existing read watermark is kept).
+    async fn put_members(&self, conv: &str, members: &[pb::Member]) -> StoreResult<()>;
+    async fn remove_member(&self, conv: &str, user: &str) -> StoreResult<()>;
+    async fn member(&self, conv: &str, user: &str) -> StoreResult<Option<pb::Member>>;
+    async fn members(&self, conv: &str) -> StoreResult<Vec<pb::Member>>;
+    /// Ids of the conversations `user` is a member of.
+    async fn user_conversations(&self, user: &str) -> StoreResult<Vec<String>>;
+
+    /// Leases `n` seqs for `conv` by compare-and-set on its counter. Ranges
+    /// returned for one conversation never overlap, whoever asks, and the
+    /// first range starts at 1.
+    async fn lease_seqs(&self, conv: &str, n: u64) -> StoreResult<Range<u64>>;
+
+    /// Durably writes events (all or none) and, for events with a non-empty
+    /// `client_msg_id`, their dedup keys (conversation, sender, client_msg_id).
+    /// Raises each conversation's head to its highest written seq.
+    async fn append(&self, events: &[pb::Event]) -> StoreResult<()>;
+    async fn dedup_lookup(
+        &self,
+        conv: &str,
+        sender: &str,
+        client_msg_id: &str,
+    ) -> StoreResult<Option<u64>>;
+    async fn read_range(&self, conv: &str, range: ReadRange) -> StoreResult<Vec<pb::Event>>;
+    /// Highest seq written for `conv` (0 when none).
+    async fn head(&self, conv: &str) -> StoreResult<u64>;
+
+    /// Raises `user`'s read watermark in `conv` to `seq` (never lowers it)
+    /// and returns the resulting watermark. No-op for non-members.
+    async fn set_read(&self, conv: &str, user: &str, seq: u64) -> StoreResult<u64>;
+}
