@@ -1,0 +1,296 @@
+//! Conversations and their members.
+
+use crate::StorageService;
+use crate::access::{is_manager, require_member, role_of};
+use parley_core::ids::validate_id;
+use parley_core::time::now_ms;
+use parley_core::{ServiceError, ServiceResult};
+use parley_proto::v1 as pb;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeSet, HashSet};
+
+/// The id of the direct conversation between two users: deterministic, so
+/// "start a DM" is idempotent and both sides land in the same conversation.
+pub(crate) fn direct_id(a: &str, b: &str) -> String {
+    let (x, y) = if a <= b { (a, b) } else { (b, a) };
+    let mut h = Sha256::new();
+    h.update(x.as_bytes());
+    h.update([0]);
+    h.update(y.as_bytes());
+    let digest = h.finalize();
+    let hex: String = digest.iter().take(20).map(|b| format!("{b:02x}")).collect();
+    format!("dm-{hex}")
+}
+
+fn is_direct(c: &pb::Conversation) -> bool {
+    c.kind == pb::ConversationKind::Direct as i32
+}
+
+impl StorageService {
+    pub(crate) async fn do_create_conversation(
+        &self,
+        req: pb::CreateConversationRequest,
+    ) -> ServiceResult<pb::Conversation> {
+        validate_id("creator_id", &req.creator_id)?;
+        for m in &req.member_ids {
+            validate_id("member_id", m)?;
+        }
+        let kind =
+            pb::ConversationKind::try_from(req.kind).unwrap_or(pb::ConversationKind::Unspecified);
+        let (id, title, members) = match kind {
+            pb::ConversationKind::Direct => {
+                let [other] = req.member_ids.as_slice() else {
+                    return Err(ServiceError::InvalidArgument(
+                        "a direct conversation has exactly one other member".into(),
+                    ));
+                };
+                if *other == req.creator_id {
+                    return Err(ServiceError::InvalidArgument(
+                        "cannot start a direct conversation with yourself".into(),
+                    ));
+                }
+                let members = vec![
+                    member(&req.creator_id, pb::Role::Member),
+                    member(other, pb::Role::Member),
+                ];
+                (direct_id(&req.creator_id, other), String::new(), members)
+            }
+            pb::ConversationKind::Group => {
+                if req.title.chars().count() > 200 {
+                    return Err(ServiceError::InvalidArgument(
+                        "title is longer than 200 characters".into(),
+                    ));
+                }
+                let others: BTreeSet<&String> = req
+                    .member_ids
+                    .iter()
+                    .filter(|m| **m != req.creator_id)
+                    .collect();
+                if others.len() + 1 > self.config.max_group_members {
+                    return Err(ServiceError::InvalidArgument(format!(
+                        "a group has at most {} members",
+                        self.config.max_group_members
+                    )));
+                }
+                let mut members = vec![member(&req.creator_id, pb::Role::Owner)];
+                members.extend(others.into_iter().map(|m| member(m, pb::Role::Member)));
+                (uuid::Uuid::now_v7().to_string(), req.title.clone(), members)
+            }
+            pb::ConversationKind::Unspecified => {
+                return Err(ServiceError::InvalidArgument(
+                    "conversation kind is required".into(),
+                ));
+            }
+        };
+        let conv = pb::Conversation {
+            id: id.clone(),
+            kind: kind as i32,
+            title: title.clone(),
+            created_at_ms: now_ms(),
+            created_by: req.creator_id.clone(),
+            members: vec![],
+        };
+        match self.store.create_conversation(&conv).await {
+            Ok(()) => {}
+            // Starting an existing DM returns it.
+            Err(parley_ports::StoreError::AlreadyExists(_))
+                if kind == pb::ConversationKind::Direct =>
+            {
+                return self
+                    .do_get_conversation(pb::ConversationRequest {
+                        conversation_id: id,
+                        acting_user_id: req.creator_id,
+                    })
+                    .await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.store.put_members(&id, &members).await?;
+        let body = pb::event::Body::Created(pb::ConversationCreated {
+            kind: kind as i32,
+            title,
+            member_ids: members.iter().map(|m| m.user_id.clone()).collect(),
+        });
+        self.commit(&id, &req.creator_id, "", body).await?;
+        Ok(pb::Conversation {
+            members: self.store.members(&id).await?,
+            ..conv
+        })
+    }
+
+    pub(crate) async fn do_get_conversation(
+        &self,
+        req: pb::ConversationRequest,
+    ) -> ServiceResult<pb::Conversation> {
+        require_member(&*self.store, &req.conversation_id, &req.acting_user_id).await?;
+        let mut conv = self
+            .store
+            .conversation(&req.conversation_id)
+            .await?
+            .ok_or_else(|| {
+                ServiceError::NotFound(format!("conversation {}", req.conversation_id))
+            })?;
+        conv.members = self.store.members(&req.conversation_id).await?;
+        Ok(conv)
+    }
+
+    pub(crate) async fn do_add_members(
+        &self,
+        req: pb::AddMembersRequest,
+    ) -> ServiceResult<pb::AppendReply> {
+        let actor = require_member(&*self.store, &req.conversation_id, &req.acting_user_id).await?;
+        let conv = self.conversation_meta(&req.conversation_id).await?;
+        if is_direct(&conv) {
+            return Err(ServiceError::InvalidArgument(
+                "members of a direct conversation cannot change".into(),
+            ));
+        }
+        if !is_manager(&actor) {
+            return Err(ServiceError::PermissionDenied(
+                "only admins and owners add members".into(),
+            ));
+        }
+        let role = match pb::Role::try_from(req.role).unwrap_or(pb::Role::Unspecified) {
+            pb::Role::Unspecified | pb::Role::Member => pb::Role::Member,
+            pb::Role::Admin if role_of(&actor) == pb::Role::Owner => pb::Role::Admin,
+            _ => {
+                return Err(ServiceError::PermissionDenied(
+                    "only the owner appoints admins".into(),
+                ));
+            }
+        };
+        if req.user_ids.is_empty() {
+            return Err(ServiceError::InvalidArgument("user_ids is empty".into()));
+        }
+        for u in &req.user_ids {
+            validate_id("user_id", u)?;
+        }
+        let existing: HashSet<String> = self
+            .store
+            .members(&req.conversation_id)
+            .await?
+            .into_iter()
+            .map(|m| m.user_id)
+            .collect();
+        let new: BTreeSet<&String> = req
+            .user_ids
+            .iter()
+            .filter(|u| !existing.contains(*u))
+            .collect();
+        if existing.len() + new.len() > self.config.max_group_members {
+            return Err(ServiceError::InvalidArgument(format!(
+                "a group has at most {} members",
+                self.config.max_group_members
+            )));
+        }
+        let rows: Vec<pb::Member> = new.iter().map(|u| member(u, role)).collect();
+        self.store.put_members(&req.conversation_id, &rows).await?;
+        let body = pb::event::Body::MembersAdded(pb::MembersAdded {
+            user_ids: new.into_iter().cloned().collect(),
+            role: role as i32,
+        });
+        let (event, _) = self
+            .commit(&req.conversation_id, &req.acting_user_id, "", body)
+            .await?;
+        Ok(pb::AppendReply {
+            event: Some(event),
+            duplicate: false,
+        })
+    }
+
+    pub(crate) async fn do_remove_member(
+        &self,
+        req: pb::RemoveMemberRequest,
+    ) -> ServiceResult<pb::AppendReply> {
+        let actor = require_member(&*self.store, &req.conversation_id, &req.acting_user_id).await?;
+        let conv = self.conversation_meta(&req.conversation_id).await?;
+        if is_direct(&conv) {
+            return Err(ServiceError::InvalidArgument(
+                "members of a direct conversation cannot change".into(),
+            ));
+        }
+        validate_id("user_id", &req.user_id)?;
+        let target = self
+            .store
+            .member(&req.conversation_id, &req.user_id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("{} is not a member", req.user_id)))?;
+        let leaving = req.user_id == req.acting_user_id;
+        if !leaving && !(is_manager(&actor) && role_of(&target) < role_of(&actor)) {
+            return Err(ServiceError::PermissionDenied(
+                "you may not remove this member".into(),
+            ));
+        }
+        self.store
+            .remove_member(&req.conversation_id, &req.user_id)
+            .await?;
+        let body = pb::event::Body::MemberRemoved(pb::MemberRemoved {
+            user_id: req.user_id.clone(),
+        });
+        let (event, _) = self
+            .commit(&req.conversation_id, &req.acting_user_id, "", body)
+            .await?;
+        Ok(pb::AppendReply {
+            event: Some(event),
+            duplicate: false,
+        })
+    }
+
+    pub(crate) async fn do_list_members(
+        &self,
+        req: pb::ConversationRequest,
+    ) -> ServiceResult<pb::MembersReply> {
+        validate_id("conversation_id", &req.conversation_id)?;
+        if !req.acting_user_id.is_empty() {
+            require_member(&*self.store, &req.conversation_id, &req.acting_user_id).await?;
+        }
+        Ok(pb::MembersReply {
+            members: self.store.members(&req.conversation_id).await?,
+        })
+    }
+
+    pub(crate) async fn do_contacts(
+        &self,
+        req: pb::UserRequest,
+    ) -> ServiceResult<pb::ContactsReply> {
+        validate_id("user_id", &req.user_id)?;
+        let mut contacts = BTreeSet::new();
+        for conv in self.store.user_conversations(&req.user_id).await? {
+            for m in self.store.members(&conv).await? {
+                if m.user_id != req.user_id {
+                    contacts.insert(m.user_id);
+                }
+            }
+        }
+        Ok(pb::ContactsReply {
+            user_ids: contacts.into_iter().collect(),
+        })
+    }
+
+    pub(crate) async fn conversation_meta(&self, id: &str) -> ServiceResult<pb::Conversation> {
+        self.store
+            .conversation(id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("conversation {id}")))
+    }
+}
+
+fn member(user: &str, role: pb::Role) -> pb::Member {
+    pb::Member {
+        user_id: user.to_string(),
+        role: role as i32,
+        read_seq: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::direct_id;
+
+    #[test]
+    fn direct_ids_are_symmetric_and_safe() {
+        assert_eq!(direct_id("alice", "bob"), direct_id("bob", "alice"));
+        assert_ne!(direct_id("alice", "bob"), direct_id("alice", "carol"));
+        assert!(parley_core::ids::validate_id("id", &direct_id("a", "b")).is_ok());
+    }
+}

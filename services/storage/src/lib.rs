@@ -1,0 +1,15 @@
+//! The storage service: the owner of every conversation's timeline.
+//!
+//! It is the commit point of the send path: membership check, dedup, seq
+//! assignment from leased blocks, durable write, then the "event stored"
+//! publication that fanout consumes. See `sequencer` for the ordering rules.
+
+mod access;
+mod config;
+mod conversations;
+mod sequencer;
+mod service;
+mod timeline;
+
+pub use config::StorageConfig;
+pub use service::StorageService;

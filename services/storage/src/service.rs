@@ -1,0 +1,136 @@
+use crate::StorageConfig;
+use crate::sequencer::{Begin, Sequencer, wait_outcome};
+use async_trait::async_trait;
+use parley_core::ServiceResult;
+use parley_core::services::StorageApi;
+use parley_core::time::now_ms;
+use parley_ports::{EventBus, TimelineStore};
+use parley_proto::v1 as pb;
+use std::sync::Arc;
+
+/// The storage service over a timeline store and an event bus.
+pub struct StorageService {
+    pub(crate) store: Arc<dyn TimelineStore>,
+    pub(crate) config: StorageConfig,
+    pub(crate) sequencer: Sequencer,
+}
+
+impl StorageService {
+    pub fn new(
+        store: Arc<dyn TimelineStore>,
+        bus: Arc<dyn EventBus>,
+        config: StorageConfig,
+    ) -> Self {
+        let sequencer = Sequencer::new(store.clone(), bus, config.seq_lease_size);
+        Self {
+            store,
+            config,
+            sequencer,
+        }
+    }
+
+    /// Assigns a seq to `body` and writes it durably; returns the stored
+    /// event and whether it was a retry of an earlier send.
+    pub(crate) async fn commit(
+        &self,
+        conv: &str,
+        sender: &str,
+        client_msg_id: &str,
+        body: pb::event::Body,
+    ) -> ServiceResult<(pb::Event, bool)> {
+        let event = pb::Event {
+            conversation_id: conv.to_string(),
+            seq: 0,
+            sender_id: sender.to_string(),
+            client_msg_id: client_msg_id.to_string(),
+            sent_at_ms: now_ms(),
+            body: Some(body),
+        };
+        match self.sequencer.begin(event).await? {
+            Begin::New(event, done) => {
+                let written = self
+                    .store
+                    .append(std::slice::from_ref(&event))
+                    .await
+                    .map_err(Into::into);
+                self.sequencer.finish(&event, &written, done).await;
+                written?;
+                metrics::counter!("parley_storage_appends_total").increment(1);
+                Ok((event, false))
+            }
+            Begin::Duplicate(seq) => Ok((self.stored_event(conv, seq).await?, true)),
+            Begin::Wait(rx) => Ok((wait_outcome(rx).await?, true)),
+        }
+    }
+
+    async fn stored_event(&self, conv: &str, seq: u64) -> ServiceResult<pb::Event> {
+        let range = parley_ports::ReadRange {
+            from: seq,
+            to: seq,
+            limit: 1,
+            backward: false,
+        };
+        self.store
+            .read_range(conv, range)
+            .await?
+            .pop()
+            .ok_or_else(|| {
+                parley_core::ServiceError::Internal(format!(
+                    "dedup points at missing seq {seq} of {conv}"
+                ))
+            })
+    }
+}
+
+#[async_trait]
+impl StorageApi for StorageService {
+    async fn create_conversation(
+        &self,
+        req: pb::CreateConversationRequest,
+    ) -> ServiceResult<pb::Conversation> {
+        self.do_create_conversation(req).await
+    }
+
+    async fn get_conversation(
+        &self,
+        req: pb::ConversationRequest,
+    ) -> ServiceResult<pb::Conversation> {
+        self.do_get_conversation(req).await
+    }
+
+    async fn add_members(&self, req: pb::AddMembersRequest) -> ServiceResult<pb::AppendReply> {
+        self.do_add_members(req).await
+    }
+
+    async fn remove_member(&self, req: pb::RemoveMemberRequest) -> ServiceResult<pb::AppendReply> {
+        self.do_remove_member(req).await
+    }
+
+    async fn append(&self, req: pb::AppendRequest) -> ServiceResult<pb::AppendReply> {
+        self.do_append(req).await
+    }
+
+    async fn history(&self, req: pb::UserHistoryRequest) -> ServiceResult<pb::HistoryReply> {
+        self.do_history(req).await
+    }
+
+    async fn sync(&self, req: pb::UserRequest) -> ServiceResult<pb::SyncReply> {
+        self.do_sync(req).await
+    }
+
+    async fn mark_read(&self, req: pb::MarkReadRequest) -> ServiceResult<pb::ReadState> {
+        self.do_mark_read(req).await
+    }
+
+    async fn check_member(&self, req: pb::ConversationRequest) -> ServiceResult<pb::Member> {
+        crate::access::require_member(&*self.store, &req.conversation_id, &req.acting_user_id).await
+    }
+
+    async fn list_members(&self, req: pb::ConversationRequest) -> ServiceResult<pb::MembersReply> {
+        self.do_list_members(req).await
+    }
+
+    async fn contacts(&self, req: pb::UserRequest) -> ServiceResult<pb::ContactsReply> {
+        self.do_contacts(req).await
+    }
+}

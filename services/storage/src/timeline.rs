@@ -1,0 +1,222 @@
+//! Sends, history range pulls, sync and read watermarks.
+
+use crate::StorageService;
+use crate::access::{is_manager, require_member};
+use parley_core::ids::validate_id;
+use parley_core::{ServiceError, ServiceResult};
+use parley_ports::ReadRange;
+use parley_proto::v1 as pb;
+
+/// Largest page of a history pull.
+pub(crate) const MAX_HISTORY_LIMIT: u32 = 500;
+const DEFAULT_HISTORY_LIMIT: u32 = 100;
+/// Largest seq span one history reply covers, so that a range across many
+/// holes still yields a bounded `skipped` list.
+pub(crate) const MAX_HISTORY_SPAN: u64 = 10_000;
+
+impl StorageService {
+    pub(crate) async fn do_append(&self, req: pb::AppendRequest) -> ServiceResult<pb::AppendReply> {
+        let send = req
+            .send
+            .ok_or_else(|| ServiceError::InvalidArgument("send is required".into()))?;
+        validate_id("client_msg_id", &send.client_msg_id)?;
+        let member = require_member(&*self.store, &send.conversation_id, &req.sender_id).await?;
+        let body = match send.body {
+            Some(pb::send::Body::Message(m)) => {
+                self.check_text(&m.text)?;
+                if m.reply_to_seq != 0 {
+                    self.target_message(&send.conversation_id, m.reply_to_seq)
+                        .await?;
+                }
+                pb::event::Body::Message(m)
+            }
+            Some(pb::send::Body::Edit(e)) => {
+                self.check_text(&e.text)?;
+                let target = self
+                    .target_message(&send.conversation_id, e.target_seq)
+                    .await?;
+                if target.sender_id != req.sender_id {
+                    return Err(ServiceError::PermissionDenied(
+                        "only the sender edits a message".into(),
+                    ));
+                }
+                pb::event::Body::Edit(e)
+            }
+            Some(pb::send::Body::Delete(d)) => {
+                let target = self
+                    .target_message(&send.conversation_id, d.target_seq)
+                    .await?;
+                if target.sender_id != req.sender_id && !is_manager(&member) {
+                    return Err(ServiceError::PermissionDenied(
+                        "only the sender or an admin deletes a message".into(),
+                    ));
+                }
+                pb::event::Body::Delete(d)
+            }
+            None => {
+                return Err(ServiceError::InvalidArgument(
+                    "send has no body (message, edit or delete)".into(),
+                ));
+            }
+        };
+        let (event, duplicate) = self
+            .commit(
+                &send.conversation_id,
+                &req.sender_id,
+                &send.client_msg_id,
+                body,
+            )
+            .await?;
+        Ok(pb::AppendReply {
+            event: Some(event),
+            duplicate,
+        })
+    }
+
+    fn check_text(&self, text: &str) -> ServiceResult<()> {
+        if text.is_empty() {
+            return Err(ServiceError::InvalidArgument("text is empty".into()));
+        }
+        if text.len() > self.config.max_text_bytes {
+            return Err(ServiceError::InvalidArgument(format!(
+                "text is longer than {} bytes",
+                self.config.max_text_bytes
+            )));
+        }
+        Ok(())
+    }
+
+    /// The message event a reply, edit or delete refers to.
+    async fn target_message(&self, conv: &str, seq: u64) -> ServiceResult<pb::Event> {
+        let range = ReadRange {
+            from: seq,
+            to: seq,
+            limit: 1,
+            backward: false,
+        };
+        match self.store.read_range(conv, range).await?.pop() {
+            Some(e) if matches!(e.body, Some(pb::event::Body::Message(_))) => Ok(e),
+            _ => Err(ServiceError::InvalidArgument(format!(
+                "seq {seq} is not a message of this conversation"
+            ))),
+        }
+    }
+
+    pub(crate) async fn do_history(
+        &self,
+        req: pb::UserHistoryRequest,
+    ) -> ServiceResult<pb::HistoryReply> {
+        let h = req
+            .request
+            .ok_or_else(|| ServiceError::InvalidArgument("request is required".into()))?;
+        let conv = h.conversation_id.as_str();
+        require_member(&*self.store, conv, &req.acting_user_id).await?;
+        let head = self.sequencer.stable_head(conv).await?;
+        let limit = match h.limit {
+            0 => DEFAULT_HISTORY_LIMIT,
+            n => n.min(MAX_HISTORY_LIMIT),
+        } as usize;
+        let requested_from = h.from_seq.max(1);
+        let requested_to = if h.to_seq == 0 {
+            head
+        } else {
+            h.to_seq.min(head)
+        };
+        let (mut from, mut to) = (requested_from, requested_to);
+        let empty = pb::HistoryReply {
+            conversation_id: conv.to_string(),
+            head_seq: head,
+            ..Default::default()
+        };
+        if from > to {
+            return Ok(empty);
+        }
+        if to - from >= MAX_HISTORY_SPAN {
+            if h.backward {
+                from = to - MAX_HISTORY_SPAN + 1;
+            } else {
+                to = from + MAX_HISTORY_SPAN - 1;
+            }
+        }
+        let events = self
+            .store
+            .read_range(
+                conv,
+                ReadRange {
+                    from,
+                    to,
+                    limit,
+                    backward: h.backward,
+                },
+            )
+            .await?;
+        let full = events.len() == limit;
+        let (covered_from, covered_to) = match (h.backward, full) {
+            (false, true) => (from, events.last().map_or(to, |e| e.seq)),
+            (true, true) => (events.first().map_or(from, |e| e.seq), to),
+            (_, false) => (from, to),
+        };
+        let has_more = if h.backward {
+            covered_from > requested_from
+        } else {
+            covered_to < requested_to
+        };
+        let mut skipped = Vec::new();
+        let mut expect = covered_from;
+        for e in &events {
+            skipped.extend(expect..e.seq);
+            expect = e.seq + 1;
+        }
+        skipped.extend(expect..=covered_to);
+        Ok(pb::HistoryReply {
+            events,
+            skipped,
+            covered_from,
+            covered_to,
+            has_more,
+            ..empty
+        })
+    }
+
+    pub(crate) async fn do_sync(&self, req: pb::UserRequest) -> ServiceResult<pb::SyncReply> {
+        validate_id("user_id", &req.user_id)?;
+        let mut conversations = Vec::new();
+        for id in self.store.user_conversations(&req.user_id).await? {
+            let Some(mut conv) = self.store.conversation(&id).await? else {
+                continue;
+            };
+            let Some(me) = self.store.member(&id, &req.user_id).await? else {
+                continue;
+            };
+            // Direct conversations carry their two members so a client can
+            // name them; groups are fetched with GetConversation.
+            if conv.kind == pb::ConversationKind::Direct as i32 {
+                conv.members = self.store.members(&id).await?;
+            }
+            let head_seq = self.sequencer.stable_head(&id).await?;
+            conversations.push(pb::ConversationState {
+                conversation: Some(conv),
+                head_seq,
+                read_seq: me.read_seq,
+            });
+        }
+        Ok(pb::SyncReply { conversations })
+    }
+
+    pub(crate) async fn do_mark_read(
+        &self,
+        req: pb::MarkReadRequest,
+    ) -> ServiceResult<pb::ReadState> {
+        require_member(&*self.store, &req.conversation_id, &req.acting_user_id).await?;
+        let head = self.sequencer.stable_head(&req.conversation_id).await?;
+        let read_seq = self
+            .store
+            .set_read(&req.conversation_id, &req.acting_user_id, req.seq.min(head))
+            .await?;
+        Ok(pb::ReadState {
+            conversation_id: req.conversation_id,
+            user_id: req.acting_user_id,
+            read_seq,
+        })
+    }
+}

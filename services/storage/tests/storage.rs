@@ -1,0 +1,553 @@
+//! Storage service behaviour on the embedded backends, in process and over
+//! a real gRPC connection.
+
+use parley_core::ServiceError;
+use parley_core::services::{StorageApi, StorageClient, StorageGrpc};
+use parley_embedded::{EmbeddedDb, MemoryBus, RedbTimelineStore};
+use parley_ports::EventBus;
+use parley_proto::v1 as pb;
+use parley_storage::{StorageConfig, StorageService};
+use std::sync::Arc;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    storage: Arc<StorageService>,
+    bus: MemoryBus,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let db = EmbeddedDb::open(&dir.path().join("db.redb")).unwrap();
+    let bus = MemoryBus::new();
+    let cfg = StorageConfig {
+        seq_lease_size: 3,
+        ..Default::default()
+    };
+    let storage = Arc::new(StorageService::new(
+        Arc::new(RedbTimelineStore::new(db)),
+        Arc::new(bus.clone()),
+        cfg,
+    ));
+    Fixture {
+        _dir: dir,
+        storage,
+        bus,
+    }
+}
+
+fn group(creator: &str, members: &[&str]) -> pb::CreateConversationRequest {
+    pb::CreateConversationRequest {
+        creator_id: creator.into(),
+        kind: pb::ConversationKind::Group as i32,
+        title: "team".into(),
+        member_ids: members.iter().map(|m| m.to_string()).collect(),
+    }
+}
+
+fn text(conv: &str, sender: &str, cmid: &str, t: &str) -> pb::AppendRequest {
+    pb::AppendRequest {
+        sender_id: sender.into(),
+        send: Some(pb::Send {
+            conversation_id: conv.into(),
+            client_msg_id: cmid.into(),
+            body: Some(pb::send::Body::Message(pb::MessageBody {
+                text: t.into(),
+                reply_to_seq: 0,
+            })),
+        }),
+    }
+}
+
+fn history(
+    conv: &str,
+    user: &str,
+    from: u64,
+    to: u64,
+    limit: u32,
+    backward: bool,
+) -> pb::UserHistoryRequest {
+    pb::UserHistoryRequest {
+        acting_user_id: user.into(),
+        request: Some(pb::HistoryRequest {
+            conversation_id: conv.into(),
+            from_seq: from,
+            to_seq: to,
+            limit,
+            backward,
+        }),
+    }
+}
+
+#[tokio::test]
+async fn seqs_are_dense_and_retries_return_the_original() {
+    let f = fixture();
+    let s = &f.storage;
+    let conv = s
+        .create_conversation(group("alice", &["bob"]))
+        .await
+        .unwrap();
+    assert_eq!(conv.members.len(), 2);
+    // seq 1 is the ConversationCreated event.
+    for i in 0..10 {
+        let r = s
+            .append(text(&conv.id, "alice", &format!("m{i}"), "hi"))
+            .await
+            .unwrap();
+        assert_eq!(r.event.unwrap().seq, i + 2);
+        assert!(!r.duplicate);
+    }
+    let again = s.append(text(&conv.id, "alice", "m4", "hi")).await.unwrap();
+    assert!(again.duplicate);
+    assert_eq!(again.event.unwrap().seq, 6);
+    let h = s
+        .history(history(&conv.id, "bob", 1, 0, 0, false))
+        .await
+        .unwrap();
+    let seqs: Vec<u64> = h.events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=11).collect::<Vec<_>>());
+    assert!(h.skipped.is_empty());
+    assert_eq!(h.head_seq, 11);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_retries_get_one_seq() {
+    let f = fixture();
+    let s = f.storage.clone();
+    let conv = s.create_conversation(group("alice", &[])).await.unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let s = s.clone();
+        let id = conv.id.clone();
+        tasks.push(tokio::spawn(async move {
+            s.append(text(&id, "alice", "same", "x"))
+                .await
+                .unwrap()
+                .event
+                .unwrap()
+                .seq
+        }));
+    }
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.push(t.await.unwrap());
+    }
+    seqs.dedup();
+    assert_eq!(seqs, vec![2]);
+    let h = s
+        .history(history(&conv.id, "alice", 1, 0, 0, false))
+        .await
+        .unwrap();
+    assert_eq!(h.events.len(), 2);
+}
+
+#[tokio::test]
+async fn non_members_are_refused_everywhere() {
+    let f = fixture();
+    let s = &f.storage;
+    let conv = s
+        .create_conversation(group("alice", &["bob"]))
+        .await
+        .unwrap();
+    let nf =
+        |r: Result<(), ServiceError>| assert!(matches!(r, Err(ServiceError::NotFound(_))), "{r:?}");
+    nf(s.append(text(&conv.id, "mallory", "m", "x"))
+        .await
+        .map(|_| ()));
+    nf(s.history(history(&conv.id, "mallory", 1, 0, 0, false))
+        .await
+        .map(|_| ()));
+    nf(s.get_conversation(pb::ConversationRequest {
+        conversation_id: conv.id.clone(),
+        acting_user_id: "mallory".into(),
+    })
+    .await
+    .map(|_| ()));
+    nf(s.mark_read(pb::MarkReadRequest {
+        conversation_id: conv.id.clone(),
+        acting_user_id: "mallory".into(),
+        seq: 1,
+    })
+    .await
+    .map(|_| ()));
+    nf(s.check_member(pb::ConversationRequest {
+        conversation_id: conv.id.clone(),
+        acting_user_id: "mallory".into(),
+    })
+    .await
+    .map(|_| ()));
+    nf(s.add_members(pb::AddMembersRequest {
+        conversation_id: conv.id.clone(),
+        acting_user_id: "mallory".into(),
+        user_ids: vec!["x".into()],
+        role: 0,
+    })
+    .await
+    .map(|_| ()));
+    nf(s.append(text("no-such-conv", "alice", "m", "x"))
+        .await
+        .map(|_| ()));
+    // Ids that must never reach a subject or a key.
+    for bad in ["a.b", "a*", ">", "a b"] {
+        let r = s.append(text(bad, "alice", "m", "x")).await;
+        assert!(
+            matches!(r, Err(ServiceError::InvalidArgument(_))),
+            "{bad}: {r:?}"
+        );
+        let r = s.append(text(&conv.id, "alice", bad, "x")).await;
+        assert!(
+            matches!(r, Err(ServiceError::InvalidArgument(_))),
+            "{bad}: {r:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn roles_edit_delete_and_removal() {
+    let f = fixture();
+    let s = &f.storage;
+    let conv = s
+        .create_conversation(group("owner", &["bob", "carol"]))
+        .await
+        .unwrap();
+    let id = conv.id.clone();
+    let m = s
+        .append(text(&id, "bob", "b1", "hello"))
+        .await
+        .unwrap()
+        .event
+        .unwrap();
+    // Carol may neither edit nor delete Bob's message; the owner may delete it.
+    let edit = |who: &str, cmid: &str| pb::AppendRequest {
+        sender_id: who.into(),
+        send: Some(pb::Send {
+            conversation_id: id.clone(),
+            client_msg_id: cmid.into(),
+            body: Some(pb::send::Body::Edit(pb::EditBody {
+                target_seq: m.seq,
+                text: "edited".into(),
+            })),
+        }),
+    };
+    assert!(matches!(
+        s.append(edit("carol", "c1")).await,
+        Err(ServiceError::PermissionDenied(_))
+    ));
+    let e = s.append(edit("bob", "b2")).await.unwrap().event.unwrap();
+    assert!(matches!(e.body, Some(pb::event::Body::Edit(ref b)) if b.target_seq == m.seq));
+    let del = pb::AppendRequest {
+        sender_id: "owner".into(),
+        send: Some(pb::Send {
+            conversation_id: id.clone(),
+            client_msg_id: "o1".into(),
+            body: Some(pb::send::Body::Delete(pb::DeleteBody { target_seq: m.seq })),
+        }),
+    };
+    s.append(del).await.unwrap();
+    // Members cannot add or remove; the owner can.
+    let add = |who: &str| pb::AddMembersRequest {
+        conversation_id: id.clone(),
+        acting_user_id: who.into(),
+        user_ids: vec!["dave".into()],
+        role: 0,
+    };
+    assert!(matches!(
+        s.add_members(add("carol")).await,
+        Err(ServiceError::PermissionDenied(_))
+    ));
+    s.add_members(add("owner")).await.unwrap();
+    let rm = |who: &str, target: &str| pb::RemoveMemberRequest {
+        conversation_id: id.clone(),
+        acting_user_id: who.into(),
+        user_id: target.into(),
+    };
+    assert!(matches!(
+        s.remove_member(rm("carol", "bob")).await,
+        Err(ServiceError::PermissionDenied(_))
+    ));
+    s.remove_member(rm("owner", "bob")).await.unwrap();
+    assert!(
+        s.append(text(&id, "bob", "b9", "still here?"))
+            .await
+            .is_err()
+    );
+    s.remove_member(rm("carol", "carol")).await.unwrap();
+    let members = s
+        .get_conversation(pb::ConversationRequest {
+            conversation_id: id.clone(),
+            acting_user_id: "owner".into(),
+        })
+        .await
+        .unwrap()
+        .members;
+    let mut ids: Vec<_> = members.iter().map(|m| m.user_id.as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, vec!["dave", "owner"]);
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_clearly() {
+    let f = fixture();
+    let s = &f.storage;
+    let conv = s.create_conversation(group("alice", &[])).await.unwrap();
+    let huge = "x".repeat(StorageConfig::default().max_text_bytes + 1);
+    assert!(matches!(
+        s.append(text(&conv.id, "alice", "m1", &huge)).await,
+        Err(ServiceError::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        s.append(text(&conv.id, "alice", "m2", "")).await,
+        Err(ServiceError::InvalidArgument(_))
+    ));
+    let no_body = pb::AppendRequest {
+        sender_id: "alice".into(),
+        send: Some(pb::Send {
+            conversation_id: conv.id.clone(),
+            client_msg_id: "m3".into(),
+            body: None,
+        }),
+    };
+    assert!(matches!(
+        s.append(no_body).await,
+        Err(ServiceError::InvalidArgument(_))
+    ));
+    let reply_to_nothing = pb::AppendRequest {
+        sender_id: "alice".into(),
+        send: Some(pb::Send {
+            conversation_id: conv.id.clone(),
+            client_msg_id: "m4".into(),
+            body: Some(pb::send::Body::Message(pb::MessageBody {
+                text: "re".into(),
+                reply_to_seq: 999,
+            })),
+        }),
+    };
+    assert!(matches!(
+        s.append(reply_to_nothing).await,
+        Err(ServiceError::InvalidArgument(_))
+    ));
+    let dm_self = pb::CreateConversationRequest {
+        creator_id: "alice".into(),
+        kind: pb::ConversationKind::Direct as i32,
+        title: String::new(),
+        member_ids: vec!["alice".into()],
+    };
+    assert!(matches!(
+        s.create_conversation(dm_self).await,
+        Err(ServiceError::InvalidArgument(_))
+    ));
+    // Nothing of the refused sends was stored.
+    let h = s
+        .history(history(&conv.id, "alice", 1, 0, 0, false))
+        .await
+        .unwrap();
+    assert_eq!(h.head_seq, 1);
+}
+
+#[tokio::test]
+async fn direct_conversations_are_idempotent() {
+    let f = fixture();
+    let s = &f.storage;
+    let dm = |a: &str, b: &str| pb::CreateConversationRequest {
+        creator_id: a.into(),
+        kind: pb::ConversationKind::Direct as i32,
+        title: String::new(),
+        member_ids: vec![b.into()],
+    };
+    let c1 = s.create_conversation(dm("alice", "bob")).await.unwrap();
+    let c2 = s.create_conversation(dm("bob", "alice")).await.unwrap();
+    assert_eq!(c1.id, c2.id);
+    let sync = s
+        .sync(pb::UserRequest {
+            user_id: "bob".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(sync.conversations.len(), 1);
+    assert_eq!(
+        sync.conversations[0].head_seq, 1,
+        "one Created event, not two"
+    );
+    assert_eq!(
+        sync.conversations[0]
+            .conversation
+            .as_ref()
+            .unwrap()
+            .members
+            .len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn history_pages_and_reports_holes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.redb");
+    let cfg = StorageConfig {
+        seq_lease_size: 10,
+        ..Default::default()
+    };
+    let conv_id;
+    {
+        let db = EmbeddedDb::open(&path).unwrap();
+        let s = StorageService::new(
+            Arc::new(RedbTimelineStore::new(db)),
+            Arc::new(MemoryBus::new()),
+            cfg.clone(),
+        );
+        conv_id = s.create_conversation(group("alice", &[])).await.unwrap().id;
+        for i in 0..4 {
+            s.append(text(&conv_id, "alice", &format!("a{i}"), "x"))
+                .await
+                .unwrap();
+        }
+    }
+    // A restart loses the rest of the lease (seqs 6..=10 become holes).
+    let db = EmbeddedDb::open(&path).unwrap();
+    let s = StorageService::new(
+        Arc::new(RedbTimelineStore::new(db)),
+        Arc::new(MemoryBus::new()),
+        cfg,
+    );
+    let r = s.append(text(&conv_id, "alice", "b0", "x")).await.unwrap();
+    assert_eq!(r.event.unwrap().seq, 11);
+    assert!(
+        s.append(text(&conv_id, "alice", "a2", "x"))
+            .await
+            .unwrap()
+            .duplicate,
+        "dedup survives a restart"
+    );
+    let h = s
+        .history(history(&conv_id, "alice", 1, 0, 0, false))
+        .await
+        .unwrap();
+    assert_eq!(
+        h.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5, 11]
+    );
+    assert_eq!(h.skipped, vec![6, 7, 8, 9, 10]);
+    assert_eq!((h.covered_from, h.covered_to, h.has_more), (1, 11, false));
+    // Paging forward and backward.
+    let p = s
+        .history(history(&conv_id, "alice", 1, 0, 2, false))
+        .await
+        .unwrap();
+    assert_eq!(
+        (p.events.len(), p.covered_from, p.covered_to, p.has_more),
+        (2, 1, 2, true)
+    );
+    let p = s
+        .history(history(&conv_id, "alice", 1, 0, 2, true))
+        .await
+        .unwrap();
+    assert_eq!(
+        p.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![5, 11]
+    );
+    assert_eq!((p.covered_from, p.covered_to, p.has_more), (5, 11, true));
+    assert_eq!(p.skipped, vec![6, 7, 8, 9, 10]);
+    // Beyond the head: nothing, and nothing claimed.
+    let p = s
+        .history(history(&conv_id, "alice", 12, 20, 0, false))
+        .await
+        .unwrap();
+    assert!(p.events.is_empty() && p.skipped.is_empty());
+}
+
+#[tokio::test]
+async fn stored_events_are_published_in_order() {
+    let f = fixture();
+    let mut consumer = f.bus.consume_stored("test").await.unwrap();
+    let s = f.storage.clone();
+    let conv = s.create_conversation(group("alice", &[])).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let s = s.clone();
+        let id = conv.id.clone();
+        tasks.push(tokio::spawn(async move {
+            s.append(text(&id, "alice", &format!("m{i}"), "x"))
+                .await
+                .unwrap()
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    for expected in 1..=21 {
+        let d = consumer.next().await.unwrap();
+        assert_eq!(d.event.seq, expected);
+        d.ack();
+    }
+}
+
+#[tokio::test]
+async fn read_watermarks_only_rise_and_stop_at_the_head() {
+    let f = fixture();
+    let s = &f.storage;
+    let conv = s
+        .create_conversation(group("alice", &["bob"]))
+        .await
+        .unwrap();
+    s.append(text(&conv.id, "alice", "m1", "x")).await.unwrap();
+    let mr = |seq| pb::MarkReadRequest {
+        conversation_id: conv.id.clone(),
+        acting_user_id: "bob".into(),
+        seq,
+    };
+    assert_eq!(s.mark_read(mr(1)).await.unwrap().read_seq, 1);
+    assert_eq!(s.mark_read(mr(99)).await.unwrap().read_seq, 2);
+    assert_eq!(s.mark_read(mr(1)).await.unwrap().read_seq, 2);
+    let sync = s
+        .sync(pb::UserRequest {
+            user_id: "bob".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            sync.conversations[0].head_seq,
+            sync.conversations[0].read_seq
+        ),
+        (2, 2)
+    );
+}
+
+#[tokio::test]
+async fn served_over_grpc() {
+    let f = fixture();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let svc = StorageGrpc(f.storage.clone()).into_service();
+    let server = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(svc)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let client = StorageClient::remote(channel);
+    let conv = client
+        .create_conversation(group("alice", &["bob"]))
+        .await
+        .unwrap();
+    let r = client
+        .append(text(&conv.id, "alice", "m1", "over the wire"))
+        .await
+        .unwrap();
+    assert_eq!(r.event.unwrap().seq, 2);
+    // Errors keep their kind across the wire.
+    let err = client
+        .append(text(&conv.id, "mallory", "m1", "x"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::NotFound(_)), "{err:?}");
+    let err = client
+        .append(text("a.b", "alice", "m1", "x"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::InvalidArgument(_)), "{err:?}");
+    server.abort();
+}
