@@ -1,0 +1,114 @@
+use async_trait::async_trait;
+use parley_core::ServiceResult;
+use parley_core::ids::validate_id;
+use parley_core::services::{FanoutApi, PresenceApi, PresenceClient, StorageApi, StorageClient};
+use parley_ports::{EncodedFrame, EventBus, Push};
+use parley_proto::v1 as pb;
+use pb::server_frame::Payload;
+use std::sync::Arc;
+
+pub struct FanoutService {
+    pub(crate) storage: StorageClient,
+    pub(crate) presence: PresenceClient,
+    pub(crate) bus: Arc<dyn EventBus>,
+}
+
+fn push(payload: Payload) -> Push {
+    Push::Frame(EncodedFrame::new(pb::ServerFrame {
+        id: String::new(),
+        payload: Some(payload),
+    }))
+}
+
+impl FanoutService {
+    pub fn new(storage: StorageClient, presence: PresenceClient, bus: Arc<dyn EventBus>) -> Self {
+        Self {
+            storage,
+            presence,
+            bus,
+        }
+    }
+
+    async fn member_ids(&self, conv: &str, acting_user: &str) -> ServiceResult<Vec<String>> {
+        let req = pb::ConversationRequest {
+            conversation_id: conv.to_string(),
+            acting_user_id: acting_user.to_string(),
+        };
+        Ok(self
+            .storage
+            .list_members(req)
+            .await?
+            .members
+            .into_iter()
+            .map(|m| m.user_id)
+            .collect())
+    }
+
+    /// Delivers one stored event to every online member (and to a member it
+    /// removes, who is no longer listed). Offline members would be handed
+    /// to push notifications, which are not built yet: they catch up by sync.
+    pub async fn deliver_stored(&self, event: pb::Event) -> ServiceResult<()> {
+        let mut recipients = self.member_ids(&event.conversation_id, "").await?;
+        if let Some(pb::event::Body::MemberRemoved(r)) = &event.body {
+            recipients.push(r.user_id.clone());
+        }
+        let presence = self
+            .presence
+            .query(pb::PresenceQuery {
+                user_ids: recipients,
+            })
+            .await?;
+        let (online, offline): (Vec<_>, Vec<_>) =
+            presence.users.into_iter().partition(|p| p.online);
+        let online: Vec<String> = online.into_iter().map(|p| p.user_id).collect();
+        metrics::counter!("parley_fanout_deliveries_total").increment(online.len() as u64);
+        metrics::counter!("parley_fanout_offline_recipients_total").increment(offline.len() as u64);
+        self.bus
+            .deliver(&online, push(Payload::Event(event)))
+            .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl FanoutApi for FanoutService {
+    async fn typing(&self, s: pb::TypingSignal) -> ServiceResult<pb::Empty> {
+        validate_id("user_id", &s.user_id)?;
+        let mut members = self.member_ids(&s.conversation_id, &s.user_id).await?;
+        members.retain(|m| *m != s.user_id);
+        let p = push(Payload::Typing(pb::TypingPush {
+            conversation_id: s.conversation_id,
+            user_id: s.user_id,
+        }));
+        self.bus.deliver(&members, p).await?;
+        Ok(pb::Empty {})
+    }
+
+    async fn presence_changed(&self, info: pb::PresenceInfo) -> ServiceResult<pb::Empty> {
+        validate_id("user_id", &info.user_id)?;
+        let contacts = self
+            .storage
+            .contacts(pb::UserRequest {
+                user_id: info.user_id.clone(),
+            })
+            .await?
+            .user_ids;
+        self.bus
+            .deliver(&contacts, push(Payload::PresenceChanged(info)))
+            .await?;
+        Ok(pb::Empty {})
+    }
+
+    async fn receipt(&self, r: pb::ReceiptSignal) -> ServiceResult<pb::Empty> {
+        validate_id("user_id", &r.user_id)?;
+        // Every member, the reader included: their other devices update too.
+        let members = self.member_ids(&r.conversation_id, &r.user_id).await?;
+        let p = push(Payload::Receipt(pb::ReceiptPush {
+            conversation_id: r.conversation_id,
+            user_id: r.user_id,
+            read_seq: r.read_seq,
+        }));
+        self.bus.deliver(&members, p).await?;
+        Ok(pb::Empty {})
+    }
+}

@@ -1,0 +1,161 @@
+use parley_core::services::{
+    FanoutApi, FanoutClient, FanoutGrpc, PresenceApi, PresenceClient, StorageApi, StorageClient,
+};
+use parley_embedded::{EmbeddedDb, MemoryBus, MemoryPresence, RedbTimelineStore};
+use parley_fanout::{FANOUT_GROUP, FanoutService, run_stored_worker};
+use parley_ports::{DeliverySink, EventBus, Push};
+use parley_presence::{PresenceConfig, PresenceService};
+use parley_proto::v1 as pb;
+use parley_storage::{StorageConfig, StorageService};
+use pb::server_frame::Payload;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+use tokio_util::sync::CancellationToken;
+
+struct Sink(mpsc::UnboundedSender<(String, Payload)>);
+impl DeliverySink for Sink {
+    fn deliver(&self, user: &str, push: &Push) {
+        if let Push::Frame(f) = push {
+            let _ = self
+                .0
+                .send((user.to_string(), f.frame().payload.clone().unwrap()));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_events_and_signals_reach_online_members_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let bus = MemoryBus::new();
+    let bus_dyn: Arc<dyn EventBus> = Arc::new(bus.clone());
+    let db = EmbeddedDb::open(&dir.path().join("db")).unwrap();
+    let storage = Arc::new(StorageService::new(
+        Arc::new(RedbTimelineStore::new(db)),
+        bus_dyn.clone(),
+        StorageConfig::default(),
+    ));
+    let presence = Arc::new(PresenceService::new(
+        Arc::new(MemoryPresence::new()),
+        &PresenceConfig::default(),
+    ));
+    let fanout = Arc::new(FanoutService::new(
+        StorageClient::local(storage.clone()),
+        PresenceClient::local(presence.clone()),
+        bus_dyn.clone(),
+    ));
+    let stop = CancellationToken::new();
+    let consumer = bus.consume_stored(FANOUT_GROUP).await.unwrap();
+    let worker = tokio::spawn(run_stored_worker(fanout.clone(), consumer, stop.clone()));
+
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let sink: Arc<dyn DeliverySink> = Arc::new(Sink(tx));
+    let _subs = [
+        bus.subscribe_user("alice", sink.clone()).await.unwrap(),
+        bus.subscribe_user("bob", sink.clone()).await.unwrap(),
+    ];
+    presence
+        .attach(pb::PresenceSession {
+            user_id: "alice".into(),
+            connection_id: "c1".into(),
+        })
+        .await
+        .unwrap();
+
+    let conv = storage
+        .create_conversation(pb::CreateConversationRequest {
+            creator_id: "alice".into(),
+            kind: 2,
+            title: "t".into(),
+            member_ids: vec!["bob".into()],
+        })
+        .await
+        .unwrap();
+    let (user, p) = timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        user, "alice",
+        "bob is offline per presence: no real-time delivery"
+    );
+    assert!(matches!(p, Payload::Event(ref e) if e.seq == 1));
+    let fc = {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(FanoutGrpc(fanout.clone()).into_service())
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        );
+        FanoutClient::remote(
+            tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+                .unwrap()
+                .connect()
+                .await
+                .unwrap(),
+        )
+    };
+    presence
+        .attach(pb::PresenceSession {
+            user_id: "bob".into(),
+            connection_id: "c2".into(),
+        })
+        .await
+        .unwrap();
+    fc.typing(pb::TypingSignal {
+        conversation_id: conv.id.clone(),
+        user_id: "bob".into(),
+    })
+    .await
+    .unwrap();
+    let (user, p) = timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user, "alice", "typing goes to the others only");
+    assert!(matches!(p, Payload::Typing(ref t) if t.user_id == "bob"));
+    // A non-member's typing is refused.
+    assert!(
+        fc.typing(pb::TypingSignal {
+            conversation_id: conv.id.clone(),
+            user_id: "mallory".into()
+        })
+        .await
+        .is_err()
+    );
+    fc.receipt(pb::ReceiptSignal {
+        conversation_id: conv.id.clone(),
+        user_id: "bob".into(),
+        read_seq: 1,
+    })
+    .await
+    .unwrap();
+    let mut got = vec![];
+    for _ in 0..2 {
+        let (user, p) = timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(matches!(p, Payload::Receipt(ref r) if r.read_seq == 1));
+        got.push(user);
+    }
+    got.sort();
+    assert_eq!(got, vec!["alice", "bob"]);
+    fc.presence_changed(pb::PresenceInfo {
+        user_id: "bob".into(),
+        online: true,
+        last_seen_ms: 1,
+    })
+    .await
+    .unwrap();
+    let (user, p) = timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user, "alice");
+    assert!(matches!(p, Payload::PresenceChanged(ref i) if i.user_id == "bob"));
+    stop.cancel();
+    worker.await.unwrap();
+}
