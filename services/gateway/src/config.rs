@@ -1,0 +1,67 @@
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// Origins allowed to open WebSockets (e.g. "https://chat.example.com").
+    /// Requests without Origin (non-browser clients) and same-origin
+    /// requests are always allowed; "*" allows any origin.
+    pub allowed_origins: Vec<String>,
+    /// Largest client frame (bytes). Larger frames close the connection
+    /// with 1009.
+    pub max_frame_bytes: usize,
+    /// WebSocket read buffer per connection.
+    pub read_buffer_bytes: usize,
+    /// Bytes buffered per connection before a write reaches the socket.
+    pub write_buffer_bytes: usize,
+    /// Frames queued per connection; a client that lets it fill up is
+    /// closed with the "resync" code.
+    pub outbound_queue: usize,
+    /// Sustained client frames per second per connection.
+    pub rate_per_sec: u32,
+    /// Frames a connection may send in a burst above the sustained rate.
+    pub rate_burst: u32,
+    /// Time a new connection has to authenticate.
+    pub auth_timeout_ms: u64,
+    pub ping_interval_secs: u64,
+    /// A connection silent (no frame, no pong) for this long is closed.
+    pub idle_timeout_secs: u64,
+    pub max_connections_per_user: usize,
+    /// On shutdown, how long connections get to close before they are cut.
+    pub drain_timeout_secs: u64,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            allowed_origins: Vec::new(),
+            max_frame_bytes: 64 * 1024,
+            read_buffer_bytes: 4 * 1024,
+            write_buffer_bytes: 8 * 1024,
+            outbound_queue: 512,
+            rate_per_sec: 100,
+            rate_burst: 200,
+            auth_timeout_ms: 5_000,
+            ping_interval_secs: 30,
+            idle_timeout_secs: 90,
+            max_connections_per_user: 32,
+            drain_timeout_secs: 10,
+        }
+    }
+}
+
+impl GatewayConfig {
+    pub fn auth_timeout(&self) -> Duration {
+        Duration::from_millis(self.auth_timeout_ms)
+    }
+    pub fn ping_interval(&self) -> Duration {
+        Duration::from_secs(self.ping_interval_secs.max(1))
+    }
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs.max(2))
+    }
+    pub fn drain_timeout(&self) -> Duration {
+        Duration::from_secs(self.drain_timeout_secs)
+    }
+}

@@ -1,0 +1,119 @@
+use crate::registry::Registry;
+use crate::tokens::TokenCheck;
+use crate::{GatewayConfig, GatewayError};
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+use parley_core::services::{AuthClient, FanoutClient, PresenceClient, StorageClient};
+use parley_ports::EventBus;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// What a gateway talks to.
+pub struct GatewayDeps {
+    pub storage: StorageClient,
+    pub auth: AuthClient,
+    pub presence: PresenceClient,
+    pub fanout: FanoutClient,
+    pub bus: Arc<dyn EventBus>,
+    /// Renders /metrics when set.
+    pub metrics: Option<PrometheusHandle>,
+    /// `iss` and `aud` access tokens must carry.
+    pub token_issuer: String,
+    pub token_audience: String,
+    /// How often each connection refreshes its presence.
+    pub presence_heartbeat: Duration,
+}
+
+pub struct Gateway {
+    pub(crate) config: GatewayConfig,
+    pub(crate) storage: StorageClient,
+    pub(crate) auth: AuthClient,
+    pub(crate) presence: PresenceClient,
+    pub(crate) fanout: FanoutClient,
+    pub(crate) tokens: TokenCheck,
+    pub(crate) registry: Registry,
+    pub(crate) metrics: Option<PrometheusHandle>,
+    pub(crate) heartbeat_interval: Duration,
+    ready: AtomicBool,
+    /// Cancelled when the gateway starts draining.
+    pub(crate) shutdown: CancellationToken,
+    /// Connection tasks and fire-and-forget signals, awaited on drain.
+    pub(crate) tracker: TaskTracker,
+}
+
+impl Gateway {
+    /// Builds a gateway; fetches the JWKS from auth first.
+    pub async fn new(deps: GatewayDeps, config: GatewayConfig) -> Result<Arc<Self>, GatewayError> {
+        let tokens = TokenCheck::new(deps.auth.clone(), &deps.token_issuer, &deps.token_audience)
+            .await
+            .map_err(GatewayError::Jwks)?;
+        Ok(Arc::new(Self {
+            registry: Registry::new(deps.bus, config.max_connections_per_user),
+            config,
+            storage: deps.storage,
+            auth: deps.auth,
+            presence: deps.presence,
+            fanout: deps.fanout,
+            tokens,
+            metrics: deps.metrics,
+            heartbeat_interval: deps.presence_heartbeat.max(Duration::from_millis(100)),
+            ready: AtomicBool::new(true),
+            shutdown: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+        }))
+    }
+
+    pub fn router(self: &Arc<Self>) -> Router {
+        crate::http::router(self.clone())
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+
+    pub fn connection_count(&self) -> usize {
+        self.registry.connection_count()
+    }
+
+    /// Serves HTTP and WebSockets on `listener` until `stop` is cancelled,
+    /// then drains: not ready -> stop accepting -> tell clients to
+    /// reconnect elsewhere -> wait for them (at most the drain timeout).
+    pub async fn serve(
+        self: Arc<Self>,
+        listener: TcpListener,
+        stop: CancellationToken,
+    ) -> Result<(), GatewayError> {
+        let app = self.router();
+        let gw = self.clone();
+        let http_stop = CancellationToken::new();
+        let http_stop2 = http_stop.clone();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(http_stop2.cancelled_owned())
+                .await
+        });
+        stop.cancelled().await;
+        gw.ready.store(false, Ordering::Relaxed);
+        http_stop.cancel();
+        // Every session sees this and closes with a Goodbye{shutdown}.
+        gw.shutdown.cancel();
+        gw.tracker.close();
+        if tokio::time::timeout(gw.config.drain_timeout(), gw.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                remaining = gw.connection_count(),
+                "drain deadline passed; closing the rest"
+            );
+        }
+        match tokio::time::timeout(Duration::from_secs(5), server).await {
+            Ok(Ok(r)) => r.map_err(GatewayError::Serve),
+            _ => Ok(()),
+        }
+    }
+}

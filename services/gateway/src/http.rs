@@ -1,0 +1,149 @@
+//! The HTTP edge: account and token endpoints (JSON in the proto3 mapping,
+//! like the WebSocket JSON frames), JWKS, health, readiness, metrics.
+
+use crate::Gateway;
+use crate::ws::ws_handler;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{any, get, post};
+use parley_core::ServiceError;
+use parley_core::services::AuthApi;
+use parley_proto::v1 as pb;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+
+/// Largest HTTP request body (credentials and tokens are small).
+const MAX_BODY: usize = 16 * 1024;
+
+pub(crate) fn router(gw: Arc<Gateway>) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/v1/auth/register", post(register))
+        .route("/v1/auth/login", post(login))
+        .route("/v1/auth/refresh", post(refresh))
+        .route("/v1/auth/logout", post(logout))
+        .route("/v1/ws", any(ws_handler))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(gw)
+}
+
+async fn index() -> Html<&'static str> {
+    Html(concat!(
+        "<!doctype html><title>Parley</title><h1>Parley is running</h1>",
+        "<p>WebSocket endpoint: <code>/v1/ws</code> (subprotocols <code>parley.v1.json</code>, ",
+        "<code>parley.v1.proto</code>). See docs/protocol.md.</p>"
+    ))
+}
+
+async fn readyz(State(gw): State<Arc<Gateway>>) -> Response {
+    if gw.is_ready() {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining").into_response()
+    }
+}
+
+async fn metrics(State(gw): State<Arc<Gateway>>) -> Response {
+    match &gw.metrics {
+        Some(h) => (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            h.render(),
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "metrics are not enabled").into_response(),
+    }
+}
+
+async fn jwks(State(gw): State<Arc<Gateway>>) -> Response {
+    match gw.auth.jwks(pb::Empty {}).await {
+        Ok(j) => ([(header::CONTENT_TYPE, "application/json")], j.json).into_response(),
+        Err(e) => error_response(&e),
+    }
+}
+
+fn status_of(e: &ServiceError) -> StatusCode {
+    match e {
+        ServiceError::InvalidArgument(_) => StatusCode::BAD_REQUEST,
+        ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
+        ServiceError::PermissionDenied(_) => StatusCode::FORBIDDEN,
+        ServiceError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        ServiceError::AlreadyExists(_) => StatusCode::CONFLICT,
+        ServiceError::ResourceExhausted(_) => StatusCode::TOO_MANY_REQUESTS,
+        ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+fn error_response(e: &ServiceError) -> Response {
+    let body = serde_json::json!({ "error": { "code": e.protocol_code(), "message": e.public_message() } });
+    (
+        status_of(e),
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn json<T: Serialize>(status: StatusCode, v: &T) -> Response {
+    let body = serde_json::to_string(v).unwrap_or_default();
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+fn parse<T: DeserializeOwned>(body: &str) -> Result<T, Response> {
+    serde_json::from_str(body).map_err(|e| {
+        error_response(&ServiceError::InvalidArgument(format!(
+            "malformed JSON body: {e}"
+        )))
+    })
+}
+
+async fn register(State(gw): State<Arc<Gateway>>, body: String) -> Response {
+    let req: pb::Credentials = match parse(&body) {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
+    match gw.auth.register(req).await {
+        Ok(user) => json(StatusCode::CREATED, &user),
+        Err(e) => error_response(&e),
+    }
+}
+
+async fn login(State(gw): State<Arc<Gateway>>, body: String) -> Response {
+    let req: pb::LoginRequest = match parse(&body) {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
+    match gw.auth.login(req).await {
+        Ok(pair) => json(StatusCode::OK, &pair),
+        Err(e) => error_response(&e),
+    }
+}
+
+async fn refresh(State(gw): State<Arc<Gateway>>, body: String) -> Response {
+    let req: pb::RefreshRequest = match parse(&body) {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
+    match gw.auth.refresh(req).await {
+        Ok(pair) => json(StatusCode::OK, &pair),
+        Err(e) => error_response(&e),
+    }
+}
+
+async fn logout(State(gw): State<Arc<Gateway>>, body: String) -> Response {
+    let req: pb::RefreshRequest = match parse(&body) {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
+    match gw.auth.logout(req).await {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => error_response(&e),
+    }
+}

@@ -1,0 +1,21 @@
+//! The gateway: the edge clients talk to.
+//!
+//! - `ws`: client protocol v1 over WebSocket (auth deadline, per-connection
+//!   rate limit, bounded outbound queue drained by one writer task, slow
+//!   consumers closed with "resync", keepalive, idle timeout);
+//! - `registry`: which users have connections here, subscribed on the bus;
+//! - `http`: login/refresh endpoints, JWKS, health, readiness, metrics.
+
+mod config;
+mod dispatch;
+mod error;
+mod gateway;
+mod http;
+mod registry;
+mod tokens;
+mod ws;
+
+pub use config::GatewayConfig;
+pub use error::GatewayError;
+pub use gateway::{Gateway, GatewayDeps};
+pub use ws::close_codes;

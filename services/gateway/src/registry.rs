@@ -1,0 +1,106 @@
+//! The users with connections on this gateway. A user's first connection
+//! subscribes to their deliveries on the bus; their last one unsubscribes.
+
+use crate::ws::{CloseReason, ConnHandle};
+use parking_lot::RwLock;
+use parley_ports::{DeliverySink, EventBus, Push, Subscription};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+#[derive(Default)]
+struct Connections {
+    by_user: RwLock<HashMap<String, Vec<Arc<ConnHandle>>>>,
+}
+
+impl DeliverySink for Connections {
+    fn deliver(&self, user: &str, push: &Push) {
+        let by_user = self.by_user.read();
+        let Some(conns) = by_user.get(user) else {
+            return;
+        };
+        match push {
+            Push::Frame(frame) => {
+                for c in conns {
+                    c.push_shared(frame.bytes(c.encoding));
+                }
+            }
+            Push::CloseSession { session_id } => {
+                for c in conns.iter().filter(|c| c.session_id == *session_id) {
+                    c.close(CloseReason::Revoked);
+                }
+            }
+        }
+    }
+}
+
+pub(crate) struct Registry {
+    bus: Arc<dyn EventBus>,
+    conns: Arc<Connections>,
+    /// Serialises (un)subscribing; deliveries only take `conns`' read lock.
+    subs: tokio::sync::Mutex<HashMap<String, Subscription>>,
+    max_per_user: usize,
+}
+
+#[derive(Debug)]
+pub(crate) struct TooManyConnections;
+
+impl Registry {
+    pub(crate) fn new(bus: Arc<dyn EventBus>, max_per_user: usize) -> Self {
+        Self {
+            bus,
+            conns: Arc::default(),
+            subs: Default::default(),
+            max_per_user,
+        }
+    }
+
+    pub(crate) async fn add(&self, conn: Arc<ConnHandle>) -> Result<(), TooManyConnections> {
+        let mut subs = self.subs.lock().await;
+        let count = self
+            .conns
+            .by_user
+            .read()
+            .get(&conn.user_id)
+            .map_or(0, Vec::len);
+        if count >= self.max_per_user {
+            return Err(TooManyConnections);
+        }
+        if !subs.contains_key(&conn.user_id) {
+            match self
+                .bus
+                .subscribe_user(&conn.user_id, self.conns.clone())
+                .await
+            {
+                Ok(s) => {
+                    subs.insert(conn.user_id.clone(), s);
+                }
+                // Without a subscription the connection still works; it
+                // catches up by sync.
+                Err(e) => tracing::warn!(error = %e, "bus subscription failed"),
+            }
+        }
+        self.conns
+            .by_user
+            .write()
+            .entry(conn.user_id.clone())
+            .or_default()
+            .push(conn);
+        Ok(())
+    }
+
+    pub(crate) async fn remove(&self, conn: &Arc<ConnHandle>) {
+        let mut subs = self.subs.lock().await;
+        let mut by_user = self.conns.by_user.write();
+        if let Some(list) = by_user.get_mut(&conn.user_id) {
+            list.retain(|c| !Arc::ptr_eq(c, conn));
+            if list.is_empty() {
+                by_user.remove(&conn.user_id);
+                subs.remove(&conn.user_id);
+            }
+        }
+    }
+
+    pub(crate) fn connection_count(&self) -> usize {
+        self.conns.by_user.read().values().map(Vec::len).sum()
+    }
+}
