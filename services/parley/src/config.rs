@@ -1,0 +1,134 @@
+//! Configuration: built-in defaults, then an optional TOML file, then
+//! environment variables `PARLEY_*` (nested keys joined by `__`, e.g.
+//! `PARLEY_GATEWAY__RATE_PER_SEC=50`).
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use parley_auth::AuthConfig;
+use parley_gateway::GatewayConfig;
+use parley_presence::PresenceConfig;
+use parley_storage::StorageConfig;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address of the gateway's HTTP/WebSocket listener.
+    pub listen: SocketAddr,
+    /// Directory of the embedded database (created if missing).
+    pub data_dir: PathBuf,
+    /// Log filter (tracing EnvFilter syntax); RUST_LOG wins when set.
+    pub log: String,
+    pub gateway: GatewayConfig,
+    pub storage: StorageConfig,
+    pub auth: AuthConfig,
+    pub presence: PresenceConfig,
+    pub cluster: ClusterConfig,
+}
+
+/// Split mode: where each service listens and where the others are.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// gRPC listener of the service this process runs.
+    pub grpc_listen: SocketAddr,
+    pub auth_url: String,
+    pub storage_url: String,
+    pub presence_url: String,
+    pub fanout_url: String,
+    /// Event bus: "memory" (one process only). A shared bus (NATS) is what
+    /// lets services in different processes exchange events.
+    pub bus: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".parse().expect("valid"),
+            data_dir: PathBuf::from("parley-data"),
+            log: "info".into(),
+            gateway: GatewayConfig::default(),
+            storage: StorageConfig::default(),
+            auth: AuthConfig::default(),
+            presence: PresenceConfig::default(),
+            cluster: ClusterConfig::default(),
+        }
+    }
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            grpc_listen: "127.0.0.1:7000".parse().expect("valid"),
+            auth_url: "http://127.0.0.1:7001".into(),
+            storage_url: "http://127.0.0.1:7002".into(),
+            presence_url: "http://127.0.0.1:7003".into(),
+            fanout_url: "http://127.0.0.1:7004".into(),
+            bus: "memory".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Defaults < file (if given) < environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
+        Self::load_with_env(file, Env::prefixed("PARLEY_").split("__"))
+    }
+
+    fn load_with_env(file: Option<&Path>, env: Env) -> Result<Self, Box<figment::Error>> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(f) = file {
+            if !f.exists() {
+                return Err(Box::new(figment::Error::from(format!(
+                    "config file {} does not exist",
+                    f.display()
+                ))));
+            }
+            fig = fig.merge(Toml::file(f));
+        }
+        // PARLEY_CONFIG names the file; it is not a setting itself.
+        fig.merge(env.ignore(&["config"]))
+            .extract()
+            .map_err(Box::new)
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("parley.redb")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_env_override_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "parley.toml",
+                "listen = \"127.0.0.1:9000\"\n[gateway]\nrate_per_sec = 7\n",
+            )?;
+            jail.set_env("PARLEY_GATEWAY__RATE_BURST", "9");
+            jail.set_env("PARLEY_DATA_DIR", "/tmp/x");
+            let c = Config::load(Some(Path::new("parley.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(c.listen.port(), 9000);
+            assert_eq!(c.gateway.rate_per_sec, 7);
+            assert_eq!(c.gateway.rate_burst, 9);
+            assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+            assert_eq!(c.storage.seq_lease_size, 100);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_and_missing_files_are_errors() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("bad.toml", "[gateway]\nrate_per_secc = 7\n")?;
+            assert!(Config::load(Some(Path::new("bad.toml"))).is_err());
+            assert!(Config::load(Some(Path::new("missing.toml"))).is_err());
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,118 @@
+//! `parley up` runs everything in one process; `parley <service>` runs one.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use parley::split::{ServiceName, run_service};
+use parley::{Config, start_embedded, telemetry};
+use std::path::PathBuf;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(
+    name = "parley",
+    version,
+    about = "Parley: self-hosted instant messaging"
+)]
+struct Cli {
+    /// TOML configuration file (settings in PARLEY_* environment variables win).
+    #[arg(long, short, global = true, env = "PARLEY_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every service in this process with embedded backends.
+    Up,
+    /// Run the gateway alone (split mode).
+    Gateway,
+    /// Run the auth service alone (split mode).
+    Auth,
+    /// Run the presence service alone (split mode).
+    Presence,
+    /// Run the fanout service alone (split mode).
+    Fanout,
+    /// Run the storage service alone (split mode).
+    Storage,
+    /// Print the effective configuration and exit.
+    Config,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("parley: bad configuration: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    telemetry::init_logging(&config.log);
+    match run(cli.command, config).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("parley: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    let stop = CancellationToken::new();
+    tokio::spawn(signal_to(stop.clone()));
+    match command {
+        Command::Config => {
+            println!("{config:#?}");
+            Ok(())
+        }
+        Command::Up => {
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .with_context(|| format!("binding {}", config.listen))?;
+            let data = config.data_dir.clone();
+            let node = start_embedded(config, listener, telemetry::prometheus()).await?;
+            let addr = node.addr;
+            println!(
+                "Parley is running at http://{addr}/  (WebSocket: ws://{addr}/v1/ws, data: {})",
+                data.display()
+            );
+            println!("Press Ctrl-C to stop.");
+            stop.cancelled().await;
+            println!("Shutting down: telling clients to reconnect, draining...");
+            node.shutdown().await?;
+            println!("Stopped.");
+            Ok(())
+        }
+        Command::Gateway => run_service(ServiceName::Gateway, config, stop).await,
+        Command::Auth => run_service(ServiceName::Auth, config, stop).await,
+        Command::Presence => run_service(ServiceName::Presence, config, stop).await,
+        Command::Fanout => run_service(ServiceName::Fanout, config, stop).await,
+        Command::Storage => run_service(ServiceName::Storage, config, stop).await,
+    }
+}
+
+/// Cancels `stop` on SIGINT or SIGTERM.
+async fn signal_to(stop: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    stop.cancel();
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    stop.cancel();
+}
