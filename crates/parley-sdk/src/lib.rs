@@ -1,0 +1,21 @@
+//! Rust client SDK for Parley.
+//!
+//! [`Client`] logs in over HTTP, holds one WebSocket (protocol v1) and
+//! keeps it up: reconnection with jittered exponential backoff, token
+//! refresh, sync on every (re)connect. Sends go through an outbox that
+//! retries with the same `client_msg_id` after a reconnect, so a send is
+//! stored once however often it is retried. Live events pass through a
+//! per-conversation [`timeline::Timeline`] that delivers them in seq order,
+//! exactly once, pulling any gap from history.
+
+mod client;
+mod conn;
+mod error;
+mod http;
+pub mod timeline;
+
+pub use client::{Client, ClientConfig, ClientEvent, new_client_msg_id};
+pub use error::SdkError;
+pub use http::{Tokens, register};
+pub use parley_proto::codec::Encoding;
+pub use parley_proto::v1 as pb;
