@@ -45,13 +45,14 @@ impl std::fmt::Debug for Verifier {
 }
 
 impl Verifier {
-    pub fn new(issuer: &str, audience: &str) -> Self {
+    /// `leeway_secs`: clock skew tolerated on `exp`.
+    pub fn new(issuer: &str, audience: &str, leeway_secs: u64) -> Self {
         // One pinned algorithm: tokens claiming any other (or "none") fail.
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 5;
+        validation.leeway = leeway_secs;
         Self {
             keys: RwLock::new(HashMap::new()),
             validation,
@@ -126,7 +127,7 @@ mod tests {
 
     fn setup() -> (SigningKey, Verifier) {
         let key = SigningKey::generate().unwrap();
-        let v = Verifier::new("parley", "parley");
+        let v = Verifier::new("parley", "parley", 5);
         assert_eq!(
             v.load_jwks(&jwks_json(std::slice::from_ref(&key))).unwrap(),
             1

@@ -51,7 +51,7 @@ fn login(u: &str, p: &str) -> pb::LoginRequest {
 }
 
 fn verifier(jwks: &str) -> Verifier {
-    let v = Verifier::new("parley", "parley");
+    let v = Verifier::new("parley", "parley", 5);
     v.load_jwks(jwks).unwrap();
     v
 }

@@ -30,6 +30,8 @@ pub struct GatewayConfig {
     pub max_connections_per_user: usize,
     /// On shutdown, how long connections get to close before they are cut.
     pub drain_timeout_secs: u64,
+    /// Clock skew tolerated when checking token expiry.
+    pub token_leeway_secs: u64,
 }
 
 impl Default for GatewayConfig {
@@ -47,6 +49,7 @@ impl Default for GatewayConfig {
             idle_timeout_secs: 90,
             max_connections_per_user: 32,
             drain_timeout_secs: 10,
+            token_leeway_secs: 5,
         }
     }
 }

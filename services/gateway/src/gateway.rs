@@ -48,9 +48,14 @@ pub struct Gateway {
 impl Gateway {
     /// Builds a gateway; fetches the JWKS from auth first.
     pub async fn new(deps: GatewayDeps, config: GatewayConfig) -> Result<Arc<Self>, GatewayError> {
-        let tokens = TokenCheck::new(deps.auth.clone(), &deps.token_issuer, &deps.token_audience)
-            .await
-            .map_err(GatewayError::Jwks)?;
+        let tokens = TokenCheck::new(
+            deps.auth.clone(),
+            &deps.token_issuer,
+            &deps.token_audience,
+            config.token_leeway_secs,
+        )
+        .await
+        .map_err(GatewayError::Jwks)?;
         Ok(Arc::new(Self {
             registry: Registry::new(deps.bus, config.max_connections_per_user),
             config,

@@ -22,9 +22,10 @@ impl TokenCheck {
         auth: AuthClient,
         issuer: &str,
         audience: &str,
+        leeway_secs: u64,
     ) -> Result<Self, String> {
         let t = Self {
-            verifier: Verifier::new(issuer, audience),
+            verifier: Verifier::new(issuer, audience, leeway_secs),
             auth,
             last_refresh: Mutex::new(None),
         };

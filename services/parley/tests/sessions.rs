@@ -1,0 +1,195 @@
+//! Token lifecycle and connection lifecycle against a running node.
+
+mod common;
+
+use common::{TestNode, close_code, next_json, raw, raw_authed, send_json};
+use parley_gateway::close_codes;
+use parley_sdk::ClientEvent;
+use serde_json::json;
+
+async fn post(node: &TestNode, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let resp = reqwest::Client::new()
+        .post(format!("{}{path}", node.base_url()))
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_token_reuse_revokes_the_session_and_closes_its_sockets() {
+    let node = TestNode::start().await;
+    let (mut ws, first) = raw_authed(&node, "alice").await;
+    // An unrelated session of the same user stays up.
+    let (mut other_ws, _) = raw_authed(&node, "alice").await;
+
+    let (status, second) = post(
+        &node,
+        "/v1/auth/refresh",
+        json!({"refreshToken": first.refresh_token}),
+    )
+    .await;
+    assert_eq!(status, 200, "{second}");
+    assert_ne!(second["refreshToken"], json!(first.refresh_token));
+
+    // The spent token comes back: the whole family is revoked...
+    let (status, err) = post(
+        &node,
+        "/v1/auth/refresh",
+        json!({"refreshToken": first.refresh_token}),
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (401, Some("unauthenticated"))
+    );
+    let (status, _) = post(
+        &node,
+        "/v1/auth/refresh",
+        json!({"refreshToken": second["refreshToken"]}),
+    )
+    .await;
+    assert_eq!(status, 401, "the newest token of the family is dead too");
+
+    // ...and its live socket is told and closed.
+    let bye = next_json(&mut ws).await.unwrap();
+    assert_eq!(bye["goodbye"]["reason"], "revoked");
+    assert_eq!(close_code(&mut ws).await, Some(close_codes::REVOKED));
+    send_json(&mut other_ws, json!({"id": "p", "ping": {}})).await;
+    assert!(
+        next_json(&mut other_ws)
+            .await
+            .unwrap()
+            .get("pong")
+            .is_some()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_auth_endpoints_report_clear_errors() {
+    let node = TestNode::start().await;
+    let (s, _) = post(
+        &node,
+        "/v1/auth/register",
+        json!({"username": "dora", "password": "long enough"}),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let (s, e) = post(
+        &node,
+        "/v1/auth/register",
+        json!({"username": "dora", "password": "long enough"}),
+    )
+    .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (409, Some("already_exists"))
+    );
+    let (s, e) = post(
+        &node,
+        "/v1/auth/register",
+        json!({"username": "Bad.Name", "password": "long enough"}),
+    )
+    .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (400, Some("invalid_argument"))
+    );
+    let (s, e) = post(
+        &node,
+        "/v1/auth/login",
+        json!({"username": "dora", "password": "wrong one!"}),
+    )
+    .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (401, Some("unauthenticated"))
+    );
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/auth/login", node.base_url()))
+        .body("{oops")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let jwks: serde_json::Value =
+        reqwest::get(format!("{}/.well-known/jwks.json", node.base_url()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(jwks["keys"][0]["alg"], "EdDSA");
+    assert!(
+        jwks["keys"][0]["kid"]
+            .as_str()
+            .is_some_and(|k| !k.is_empty())
+    );
+    let (s, _) = post(&node, "/v1/auth/logout", json!({"refreshToken": "nope"})).await;
+    assert_eq!(s, 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sdk_refreshes_an_expired_access_token_when_it_reconnects() {
+    let node = TestNode::start_with(|c| {
+        c.auth.access_token_ttl_secs = 1;
+        c.gateway.token_leeway_secs = 0;
+    })
+    .await;
+    let (alice, mut ev) = node.user("alice").await;
+    let before = alice.tokens().refresh_token;
+    alice.drop_connection();
+    ev.wait(|e| matches!(e, ClientEvent::Disconnected { .. }).then_some(()))
+        .await;
+    ev.wait(|e| matches!(e, ClientEvent::Connected).then_some(()))
+        .await;
+    assert_ne!(
+        alice.tokens().refresh_token,
+        before,
+        "the near-expiry token was refreshed before reconnecting"
+    );
+    alice.sync().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_tells_clients_to_reconnect_and_health_endpoints_answer() {
+    let mut node = TestNode::start().await;
+    let base = node.base_url();
+    assert_eq!(
+        reqwest::get(format!("{base}/healthz"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        reqwest::get(format!("{base}/readyz"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap();
+    assert_eq!(metrics.status(), 200);
+    let (mut ws, _) = raw_authed(&node, "alice").await;
+    node.stop().await;
+    let bye = next_json(&mut ws).await.unwrap();
+    assert_eq!(bye["goodbye"]["reason"], "shutdown");
+    assert_eq!(close_code(&mut ws).await, Some(close_codes::SHUTDOWN));
+    assert!(
+        raw(
+            &format!("{}/v1/ws", base.replace("http", "ws")),
+            "parley.v1.json",
+            None
+        )
+        .await
+        .is_err(),
+        "no longer accepting"
+    );
+}
