@@ -18,19 +18,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 const GROUP_QUEUE: usize = 65_536;
 
 type Sinks = HashMap<String, Vec<(u64, Arc<dyn DeliverySink>)>>;
+/// Both ends of one consumer group's queue.
+type GroupQueue = (
+    async_channel::Sender<pb::Event>,
+    async_channel::Receiver<pb::Event>,
+);
 
 #[derive(Default)]
 struct Shared {
     users: RwLock<Sinks>,
-    groups: Mutex<
-        HashMap<
-            String,
-            (
-                async_channel::Sender<pb::Event>,
-                async_channel::Receiver<pb::Event>,
-            ),
-        >,
-    >,
+    groups: Mutex<HashMap<String, GroupQueue>>,
     next_id: AtomicU64,
 }
 

@@ -8,8 +8,8 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{any, get, post};
-use parley_core::ServiceError;
 use parley_core::services::AuthApi;
+use parley_core::{ServiceError, ServiceResult};
 use parley_proto::v1 as pb;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -96,54 +96,55 @@ fn json<T: Serialize>(status: StatusCode, v: &T) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-fn parse<T: DeserializeOwned>(body: &str) -> Result<T, Response> {
-    serde_json::from_str(body).map_err(|e| {
-        error_response(&ServiceError::InvalidArgument(format!(
-            "malformed JSON body: {e}"
-        )))
-    })
+/// Parses a JSON body, calls the auth service, renders its reply.
+async fn call<Req, Resp, Fut>(body: &str, ok: StatusCode, f: impl FnOnce(Req) -> Fut) -> Response
+where
+    Req: DeserializeOwned,
+    Resp: Serialize,
+    Fut: std::future::Future<Output = ServiceResult<Resp>>,
+{
+    let req: Req = match serde_json::from_str(body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error_response(&ServiceError::InvalidArgument(format!(
+                "malformed JSON body: {e}"
+            )));
+        }
+    };
+    match f(req).await {
+        Ok(reply) => json(ok, &reply),
+        Err(e) => error_response(&e),
+    }
 }
 
 async fn register(State(gw): State<Arc<Gateway>>, body: String) -> Response {
-    let req: pb::Credentials = match parse(&body) {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
-    match gw.auth.register(req).await {
-        Ok(user) => json(StatusCode::CREATED, &user),
-        Err(e) => error_response(&e),
-    }
+    call(&body, StatusCode::CREATED, |r: pb::Credentials| {
+        gw.auth.register(r)
+    })
+    .await
 }
 
 async fn login(State(gw): State<Arc<Gateway>>, body: String) -> Response {
-    let req: pb::LoginRequest = match parse(&body) {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
-    match gw.auth.login(req).await {
-        Ok(pair) => json(StatusCode::OK, &pair),
-        Err(e) => error_response(&e),
-    }
+    call(&body, StatusCode::OK, |r: pb::LoginRequest| {
+        gw.auth.login(r)
+    })
+    .await
 }
 
 async fn refresh(State(gw): State<Arc<Gateway>>, body: String) -> Response {
-    let req: pb::RefreshRequest = match parse(&body) {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
-    match gw.auth.refresh(req).await {
-        Ok(pair) => json(StatusCode::OK, &pair),
-        Err(e) => error_response(&e),
-    }
+    call(&body, StatusCode::OK, |r: pb::RefreshRequest| {
+        gw.auth.refresh(r)
+    })
+    .await
 }
 
 async fn logout(State(gw): State<Arc<Gateway>>, body: String) -> Response {
-    let req: pb::RefreshRequest = match parse(&body) {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
-    match gw.auth.logout(req).await {
-        Ok(_) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => error_response(&e),
+    match call(&body, StatusCode::OK, |r: pb::RefreshRequest| {
+        gw.auth.logout(r)
+    })
+    .await
+    {
+        r if r.status() == StatusCode::OK => StatusCode::NO_CONTENT.into_response(),
+        r => r,
     }
 }

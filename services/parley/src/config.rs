@@ -100,6 +100,8 @@ impl Config {
 }
 
 #[cfg(test)]
+// figment::Jail's closures return figment's (large) error type by design.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 

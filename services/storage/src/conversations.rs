@@ -216,7 +216,8 @@ impl StorageService {
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("{} is not a member", req.user_id)))?;
         let leaving = req.user_id == req.acting_user_id;
-        if !leaving && !(is_manager(&actor) && role_of(&target) < role_of(&actor)) {
+        let outranks = is_manager(&actor) && role_of(&target) < role_of(&actor);
+        if !(leaving || outranks) {
             return Err(ServiceError::PermissionDenied(
                 "you may not remove this member".into(),
             ));

@@ -147,7 +147,7 @@ pub(crate) async fn run(gw: Arc<Gateway>, mut socket: WebSocket, encoding: Encod
                 strikes = 0;
                 let reply = match decode(encoding, &data) {
                     Ok(frame) => dispatch(&gw, &conn, frame).await,
-                    Err(reply) => Some(reply),
+                    Err(why) => Some(bad_frame(&why)),
                 };
                 if let Some(r) = reply {
                     conn.push_frame(&r);
@@ -175,29 +175,22 @@ enum Data {
     Binary(bytes::Bytes),
 }
 
-/// Decodes a client frame, or returns the error frame answering it.
-fn decode(encoding: Encoding, data: &Data) -> Result<pb::ClientFrame, pb::ServerFrame> {
-    let decoded = match (encoding, data) {
-        (Encoding::Json, Data::Text(t)) => codec::decode_client_json(t.as_str()),
-        (Encoding::Proto, Data::Binary(b)) => codec::decode_client_proto(b),
-        (Encoding::Json, Data::Binary(_)) => {
-            return Err(error_frame(
-                "",
-                "bad_frame",
-                "binary frame on the JSON subprotocol",
-                0,
-            ));
+/// Decodes a client frame, or says why it is not one.
+fn decode(encoding: Encoding, data: &Data) -> Result<pb::ClientFrame, String> {
+    match (encoding, data) {
+        (Encoding::Json, Data::Text(t)) => {
+            codec::decode_client_json(t.as_str()).map_err(|e| e.to_string())
         }
-        (Encoding::Proto, Data::Text(_)) => {
-            return Err(error_frame(
-                "",
-                "bad_frame",
-                "text frame on the protobuf subprotocol",
-                0,
-            ));
+        (Encoding::Proto, Data::Binary(b)) => {
+            codec::decode_client_proto(b).map_err(|e| e.to_string())
         }
-    };
-    decoded.map_err(|e| error_frame("", "bad_frame", &e.to_string(), 0))
+        (Encoding::Json, Data::Binary(_)) => Err("binary frame on the JSON subprotocol".into()),
+        (Encoding::Proto, Data::Text(_)) => Err("text frame on the protobuf subprotocol".into()),
+    }
+}
+
+fn bad_frame(why: &str) -> pb::ServerFrame {
+    error_frame("", "bad_frame", why, 0)
 }
 
 /// Best-effort id of a frame being refused before dispatch.
@@ -242,10 +235,8 @@ async fn authenticate(
     };
     let frame = match decode(encoding, &data) {
         Ok(f) => f,
-        Err(reply) => {
-            let _ = socket
-                .send(to_message(codec::encode_server(encoding, &reply)))
-                .await;
+        Err(why) => {
+            refuse(socket, encoding, "", "bad_frame", &why).await;
             return Err((cc::UNAUTHENTICATED, "unauthenticated"));
         }
     };
