@@ -221,3 +221,32 @@ async fn keys_and_accounts_survive_a_restart_and_tokens_expire() {
         .unwrap();
     assert_eq!(lookup.users.len(), 1);
 }
+
+#[tokio::test]
+async fn served_over_grpc() {
+    use parley_core::services::{AuthClient, AuthGrpc};
+    let f = fixture().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(AuthGrpc(Arc::new(f.auth)).into_service())
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let c = AuthClient::remote(channel);
+    c.register(creds("remote")).await.unwrap();
+    let pair = c.login(login("remote", "correct horse")).await.unwrap();
+    let v = verifier(&c.jwks(pb::Empty {}).await.unwrap().json);
+    assert_eq!(v.verify(&pair.access_token).unwrap().sub, pair.user_id);
+    let err = c
+        .login(login("remote", "wrong password"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::Unauthenticated(_)), "{err:?}");
+    server.abort();
+}

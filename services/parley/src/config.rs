@@ -125,6 +125,15 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_is_the_defaults() {
+        let example =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/parley.example.toml");
+        let c =
+            Config::load_with_env(Some(&example), Env::prefixed("PARLEY_TEST_NOTHING_")).unwrap();
+        assert_eq!(format!("{c:?}"), format!("{:?}", Config::default()));
+    }
+
+    #[test]
     fn unknown_keys_and_missing_files_are_errors() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("bad.toml", "[gateway]\nrate_per_secc = 7\n")?;
