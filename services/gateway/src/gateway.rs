@@ -2,6 +2,7 @@ use crate::registry::Registry;
 use crate::tokens::TokenCheck;
 use crate::{GatewayConfig, GatewayError};
 use axum::Router;
+use axum::serve::ListenerExt;
 use metrics_exporter_prometheus::PrometheusHandle;
 use parley_core::services::{AuthClient, FanoutClient, PresenceClient, StorageClient};
 use parley_ports::EventBus;
@@ -97,6 +98,11 @@ impl Gateway {
         let http_stop = CancellationToken::new();
         let http_stop2 = http_stop.clone();
         let server = tokio::spawn(async move {
+            // Small frames must not wait for Nagle's algorithm (it adds up to
+            // a delayed-ACK period, ~40 ms, to a request/reply round trip).
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             axum::serve(listener, app)
                 .with_graceful_shutdown(http_stop2.cancelled_owned())
                 .await

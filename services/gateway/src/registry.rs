@@ -90,13 +90,22 @@ impl Registry {
 
     pub(crate) async fn remove(&self, conn: &Arc<ConnHandle>) {
         let mut subs = self.subs.lock().await;
-        let mut by_user = self.conns.by_user.write();
-        if let Some(list) = by_user.get_mut(&conn.user_id) {
+        let last = {
+            let mut by_user = self.conns.by_user.write();
+            let Some(list) = by_user.get_mut(&conn.user_id) else {
+                return;
+            };
             list.retain(|c| !Arc::ptr_eq(c, conn));
-            if list.is_empty() {
+            let last = list.is_empty();
+            if last {
                 by_user.remove(&conn.user_id);
-                subs.remove(&conn.user_id);
             }
+            last
+        };
+        // Unsubscribing takes the bus's lock, which a delivery holds while it
+        // waits for ours: drop the subscription only after releasing ours.
+        if last {
+            drop(subs.remove(&conn.user_id));
         }
     }
 
