@@ -15,6 +15,19 @@ pub(crate) fn be(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
+/// Opens a table in a read transaction; a table never written yet does not
+/// exist, which reads as empty: returns `$empty` from the caller.
+macro_rules! open_or_empty {
+    ($txn:expr, $table:expr, $empty:expr) => {
+        match $txn.open_table($table) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok($empty),
+            Err(e) => return Err($crate::db::be(e)),
+        }
+    };
+}
+pub(crate) use open_or_empty;
+
 type Completion = Box<dyn FnOnce(StoreResult<()>) + Send>;
 /// A write job runs inside the shared transaction and returns what to do
 /// once the commit outcome is known. A job makes all its checks before its

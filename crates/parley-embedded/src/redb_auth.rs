@@ -1,6 +1,6 @@
 //! The embedded auth store on redb. Records are JSON.
 
-use crate::db::{EmbeddedDb, be};
+use crate::db::{EmbeddedDb, be, open_or_empty};
 use async_trait::async_trait;
 use parley_ports::{
     AuthStore, FamilyRecord, RefreshRecord, RefreshUse, SigningKeyRecord, StoreError, StoreResult,
@@ -28,16 +28,6 @@ fn enc<T: Serialize>(v: &T) -> Vec<u8> {
 
 fn dec<T: DeserializeOwned>(b: &[u8]) -> StoreResult<T> {
     serde_json::from_slice(b).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-macro_rules! open_or_empty {
-    ($txn:expr, $table:expr, $empty:expr) => {
-        match $txn.open_table($table) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok($empty),
-            Err(e) => return Err(be(e)),
-        }
-    };
 }
 
 /// Auth store on the embedded database.

@@ -1,6 +1,6 @@
 //! The embedded timeline store on redb. Records are protobuf-encoded.
 
-use crate::db::{EmbeddedDb, be};
+use crate::db::{EmbeddedDb, be, open_or_empty};
 use async_trait::async_trait;
 use parley_ports::{ReadRange, StoreError, StoreResult, TimelineStore};
 use parley_proto::v1 as pb;
@@ -36,18 +36,6 @@ impl RedbTimelineStore {
     pub fn new(db: EmbeddedDb) -> Self {
         Self { db }
     }
-}
-
-/// Opening a table that was never written fails in a read transaction;
-/// treat it as empty.
-macro_rules! open_or_empty {
-    ($txn:expr, $table:expr, $empty:expr) => {
-        match $txn.open_table($table) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok($empty),
-            Err(e) => return Err(be(e)),
-        }
-    };
 }
 
 #[async_trait]

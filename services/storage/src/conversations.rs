@@ -138,13 +138,9 @@ impl StorageService {
         &self,
         req: pb::AddMembersRequest,
     ) -> ServiceResult<pb::AppendReply> {
-        let actor = require_member(&*self.store, &req.conversation_id, &req.acting_user_id).await?;
-        let conv = self.conversation_meta(&req.conversation_id).await?;
-        if is_direct(&conv) {
-            return Err(ServiceError::InvalidArgument(
-                "members of a direct conversation cannot change".into(),
-            ));
-        }
+        let actor = self
+            .group_actor(&req.conversation_id, &req.acting_user_id)
+            .await?;
         if !is_manager(&actor) {
             return Err(ServiceError::PermissionDenied(
                 "only admins and owners add members".into(),
@@ -189,26 +185,17 @@ impl StorageService {
             user_ids: new.into_iter().cloned().collect(),
             role: role as i32,
         });
-        let (event, _) = self
-            .commit(&req.conversation_id, &req.acting_user_id, "", body)
-            .await?;
-        Ok(pb::AppendReply {
-            event: Some(event),
-            duplicate: false,
-        })
+        self.commit_membership(&req.conversation_id, &req.acting_user_id, body)
+            .await
     }
 
     pub(crate) async fn do_remove_member(
         &self,
         req: pb::RemoveMemberRequest,
     ) -> ServiceResult<pb::AppendReply> {
-        let actor = require_member(&*self.store, &req.conversation_id, &req.acting_user_id).await?;
-        let conv = self.conversation_meta(&req.conversation_id).await?;
-        if is_direct(&conv) {
-            return Err(ServiceError::InvalidArgument(
-                "members of a direct conversation cannot change".into(),
-            ));
-        }
+        let actor = self
+            .group_actor(&req.conversation_id, &req.acting_user_id)
+            .await?;
         validate_id("user_id", &req.user_id)?;
         let target = self
             .store
@@ -228,13 +215,8 @@ impl StorageService {
         let body = pb::event::Body::MemberRemoved(pb::MemberRemoved {
             user_id: req.user_id.clone(),
         });
-        let (event, _) = self
-            .commit(&req.conversation_id, &req.acting_user_id, "", body)
-            .await?;
-        Ok(pb::AppendReply {
-            event: Some(event),
-            duplicate: false,
-        })
+        self.commit_membership(&req.conversation_id, &req.acting_user_id, body)
+            .await
     }
 
     pub(crate) async fn do_list_members(
@@ -265,6 +247,31 @@ impl StorageService {
         }
         Ok(pb::ContactsReply {
             user_ids: contacts.into_iter().collect(),
+        })
+    }
+
+    /// The acting member of a group whose membership is about to change.
+    async fn group_actor(&self, conv: &str, actor: &str) -> ServiceResult<pb::Member> {
+        let member = require_member(&*self.store, conv, actor).await?;
+        if is_direct(&self.conversation_meta(conv).await?) {
+            return Err(ServiceError::InvalidArgument(
+                "members of a direct conversation cannot change".into(),
+            ));
+        }
+        Ok(member)
+    }
+
+    /// Records a membership change in the timeline.
+    async fn commit_membership(
+        &self,
+        conv: &str,
+        actor: &str,
+        body: pb::event::Body,
+    ) -> ServiceResult<pb::AppendReply> {
+        let (event, _) = self.commit(conv, actor, "", body).await?;
+        Ok(pb::AppendReply {
+            event: Some(event),
+            duplicate: false,
         })
     }
 
