@@ -6,8 +6,10 @@ use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
-    let files = ["common", "client", "storage", "auth", "presence", "fanout"]
-        .map(|f| root.join(format!("parley/v1/{f}.proto")));
+    let files = [
+        "common", "client", "storage", "auth", "presence", "fanout", "bus",
+    ]
+    .map(|f| root.join(format!("parley/v1/{f}.proto")));
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
     }

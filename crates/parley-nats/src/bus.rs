@@ -1,0 +1,238 @@
+use async_nats::jetstream::{self, consumer, stream};
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::StreamExt;
+use parley_core::ids::validate_id;
+use parley_ports::{
+    DeliverySink, EncodedFrame, EventBus, Push, StoreError, StoreResult, StoredConsumer,
+    StoredDelivery, Subscription,
+};
+use parley_proto::v1 as pb;
+use prost::Message;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Names on the NATS server.
+#[derive(Debug, Clone)]
+pub struct NatsBusConfig {
+    pub url: String,
+    pub stream: String,
+    /// How long stored events are kept for consumers that fall behind.
+    pub stream_max_age: Duration,
+    /// An event not acked within this is redelivered.
+    pub ack_wait: Duration,
+}
+
+impl NatsBusConfig {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            stream: "PARLEY_STORED".into(),
+            stream_max_age: Duration::from_secs(24 * 3600),
+            ack_wait: Duration::from_secs(30),
+        }
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn user_subject(user: &str) -> StoreResult<String> {
+    validate_id("user_id", user).map_err(|e| StoreError::Backend(e.to_string()))?;
+    Ok(format!("parley.user.{user}"))
+}
+
+/// The NATS event bus.
+#[derive(Clone)]
+pub struct NatsBus {
+    client: async_nats::Client,
+    js: jetstream::Context,
+    stream: stream::Stream,
+    config: NatsBusConfig,
+}
+
+impl std::fmt::Debug for NatsBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsBus")
+            .field("url", &self.config.url)
+            .finish()
+    }
+}
+
+impl NatsBus {
+    /// Connects (retrying in the background after the first success) and
+    /// creates the stored-event stream if missing.
+    pub async fn connect(config: NatsBusConfig) -> StoreResult<Self> {
+        let client = async_nats::ConnectOptions::new()
+            .name("parley")
+            .retry_on_initial_connect()
+            .connection_timeout(Duration::from_secs(5))
+            .connect(&config.url)
+            .await
+            .map_err(unavailable)?;
+        let js = jetstream::new(client.clone());
+        let stream = tokio::time::timeout(
+            Duration::from_secs(30),
+            js.get_or_create_stream(stream::Config {
+                name: config.stream.clone(),
+                subjects: vec!["parley.stored.*".into()],
+                storage: stream::StorageType::File,
+                max_age: config.stream_max_age,
+                duplicate_window: Duration::from_secs(120),
+                ..Default::default()
+            }),
+        )
+        .await
+        .map_err(|_| unavailable("timed out creating the JetStream stream"))?
+        .map_err(unavailable)?;
+        Ok(Self {
+            client,
+            js,
+            stream,
+            config,
+        })
+    }
+
+    /// Waits until everything published so far reached the server.
+    pub async fn flush(&self) -> StoreResult<()> {
+        self.client.flush().await.map_err(unavailable)
+    }
+}
+
+fn encode_push(push: &Push) -> Bytes {
+    let kind = match push {
+        Push::Frame(f) => pb::bus_push::Kind::Frame(f.frame().clone()),
+        Push::CloseSession { session_id } => pb::bus_push::Kind::CloseSession(session_id.clone()),
+    };
+    Bytes::from(pb::BusPush { kind: Some(kind) }.encode_to_vec())
+}
+
+fn decode_push(bytes: &[u8]) -> Option<Push> {
+    match pb::BusPush::decode(bytes).ok()?.kind? {
+        pb::bus_push::Kind::Frame(f) => Some(Push::Frame(EncodedFrame::new(f))),
+        pb::bus_push::Kind::CloseSession(s) => Some(Push::CloseSession { session_id: s }),
+    }
+}
+
+struct SubscriptionTask(tokio::task::JoinHandle<()>);
+
+impl Drop for SubscriptionTask {
+    fn drop(&mut self) {
+        // Ending the task drops the NATS subscriber, which unsubscribes.
+        self.0.abort();
+    }
+}
+
+struct JetStreamConsumer {
+    messages: consumer::pull::Stream,
+}
+
+#[async_trait]
+impl StoredConsumer for JetStreamConsumer {
+    async fn next(&mut self) -> Option<StoredDelivery> {
+        loop {
+            match self.messages.next().await? {
+                Ok(msg) => {
+                    let (msg, acker) = msg.split();
+                    let Ok(event) = pb::Event::decode(msg.payload.as_ref()) else {
+                        tracing::warn!(subject = %msg.subject, "undecodable stored event; dropping it");
+                        let _ = acker.ack().await;
+                        continue;
+                    };
+                    return Some(StoredDelivery::new(event, move || {
+                        tokio::spawn(async move {
+                            if let Err(e) = acker.ack().await {
+                                tracing::debug!(error = %e, "ack failed; the event will be redelivered");
+                            }
+                        });
+                    }));
+                }
+                Err(e) => {
+                    // Transient (server restart, heartbeat missed): the
+                    // stream keeps trying.
+                    tracing::debug!(error = %e, "JetStream consumer error");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl EventBus for NatsBus {
+    async fn deliver(&self, users: &[String], push: Push) -> StoreResult<()> {
+        let payload = encode_push(&push);
+        for user in users {
+            let subject = user_subject(user)?;
+            // Buffered by the client and written in batches: no round trip per user.
+            self.client
+                .publish(subject, payload.clone())
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    async fn subscribe_user(
+        &self,
+        user: &str,
+        sink: Arc<dyn DeliverySink>,
+    ) -> StoreResult<Subscription> {
+        let mut sub = self
+            .client
+            .subscribe(user_subject(user)?)
+            .await
+            .map_err(unavailable)?;
+        let user = user.to_string();
+        let task = tokio::spawn(async move {
+            while let Some(msg) = sub.next().await {
+                if let Some(push) = decode_push(&msg.payload) {
+                    sink.deliver(&user, &push);
+                }
+            }
+        });
+        // Make sure the server knows the subscription before returning, so
+        // that a delivery published right after is not missed.
+        self.client.flush().await.map_err(unavailable)?;
+        Ok(Subscription::new(SubscriptionTask(task)))
+    }
+
+    async fn publish_stored(&self, event: &pb::Event) -> StoreResult<()> {
+        validate_id("conversation_id", &event.conversation_id)
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(
+            "Nats-Msg-Id",
+            format!("{}:{}", event.conversation_id, event.seq).as_str(),
+        );
+        let subject = format!("parley.stored.{}", event.conversation_id);
+        let ack = self
+            .js
+            .publish_with_headers(subject, headers, Bytes::from(event.encode_to_vec()))
+            .await
+            .map_err(unavailable)?;
+        ack.await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn consume_stored(&self, group: &str) -> StoreResult<Box<dyn StoredConsumer>> {
+        validate_id("group", group).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let consumer: consumer::PullConsumer = self
+            .stream
+            .get_or_create_consumer(
+                group,
+                consumer::pull::Config {
+                    durable_name: Some(group.to_string()),
+                    ack_policy: consumer::AckPolicy::Explicit,
+                    ack_wait: self.config.ack_wait,
+                    deliver_policy: consumer::DeliverPolicy::New,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(unavailable)?;
+        let messages = consumer.messages().await.map_err(unavailable)?;
+        Ok(Box::new(JetStreamConsumer { messages }))
+    }
+}
