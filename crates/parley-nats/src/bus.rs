@@ -125,15 +125,28 @@ impl Drop for SubscriptionTask {
 }
 
 struct JetStreamConsumer {
-    messages: consumer::pull::Stream,
+    consumer: consumer::PullConsumer,
+    messages: Option<consumer::pull::Stream>,
 }
 
 #[async_trait]
 impl StoredConsumer for JetStreamConsumer {
     async fn next(&mut self) -> Option<StoredDelivery> {
         loop {
-            match self.messages.next().await? {
-                Ok(msg) => {
+            let messages = match &mut self.messages {
+                Some(m) => m,
+                None => match self.consumer.messages().await {
+                    Ok(m) => self.messages.insert(m),
+                    Err(e) => {
+                        // The server is away: keep trying until it is back.
+                        tracing::debug!(error = %e, "cannot (re)open the JetStream consumer");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        continue;
+                    }
+                },
+            };
+            match messages.next().await {
+                Some(Ok(msg)) => {
                     let (msg, acker) = msg.split();
                     let Ok(event) = pb::Event::decode(msg.payload.as_ref()) else {
                         tracing::warn!(subject = %msg.subject, "undecodable stored event; dropping it");
@@ -148,10 +161,13 @@ impl StoredConsumer for JetStreamConsumer {
                         });
                     }));
                 }
-                Err(e) => {
-                    // Transient (server restart, heartbeat missed): the
-                    // stream keeps trying.
-                    tracing::debug!(error = %e, "JetStream consumer error");
+                Some(Err(e)) => {
+                    tracing::debug!(error = %e, "JetStream consumer error; reopening");
+                    self.messages = None;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                None => {
+                    self.messages = None;
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
             }
@@ -233,6 +249,9 @@ impl EventBus for NatsBus {
             .await
             .map_err(unavailable)?;
         let messages = consumer.messages().await.map_err(unavailable)?;
-        Ok(Box::new(JetStreamConsumer { messages }))
+        Ok(Box::new(JetStreamConsumer {
+            consumer,
+            messages: Some(messages),
+        }))
     }
 }

@@ -52,15 +52,25 @@ impl FanoutService {
         if let Some(pb::event::Body::MemberRemoved(r)) = &event.body {
             recipients.push(r.user_id.clone());
         }
-        let presence = self
+        let (online, offline) = match self
             .presence
             .query(pb::PresenceQuery {
-                user_ids: recipients,
+                user_ids: recipients.clone(),
             })
-            .await?;
-        let (online, offline): (Vec<_>, Vec<_>) =
-            presence.users.into_iter().partition(|p| p.online);
-        let online: Vec<String> = online.into_iter().map(|p| p.user_id).collect();
+            .await
+        {
+            Ok(p) => {
+                let (on, off): (Vec<_>, Vec<_>) = p.users.into_iter().partition(|p| p.online);
+                (on.into_iter().map(|p| p.user_id).collect::<Vec<_>>(), off)
+            }
+            // Without presence, deliver to everyone: an unsubscribed user
+            // costs a dropped message, a missed online one costs latency.
+            Err(e) => {
+                metrics::counter!("parley_fanout_presence_errors_total").increment(1);
+                tracing::debug!(error = %e, "presence unavailable; delivering to all members");
+                (recipients, Vec::new())
+            }
+        };
         metrics::counter!("parley_fanout_deliveries_total").increment(online.len() as u64);
         metrics::counter!("parley_fanout_offline_recipients_total").increment(offline.len() as u64);
         self.bus

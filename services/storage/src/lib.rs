@@ -7,6 +7,7 @@
 mod access;
 mod config;
 mod conversations;
+mod publisher;
 mod sequencer;
 mod service;
 mod timeline;

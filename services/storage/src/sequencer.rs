@@ -9,6 +9,7 @@
 //!   highest seq below which every seq is settled: written or never to
 //!   exist) bounds what history reports, so a skipped seq really is a hole.
 
+use crate::publisher::Publisher;
 use parley_core::{ServiceError, ServiceResult};
 use parley_ports::{EventBus, TimelineStore};
 use parley_proto::v1 as pb;
@@ -42,7 +43,7 @@ pub(crate) enum Begin {
 
 pub(crate) struct Sequencer {
     store: Arc<dyn TimelineStore>,
-    bus: Arc<dyn EventBus>,
+    publisher: Publisher,
     lease_size: u64,
     convs: parking_lot::Mutex<HashMap<String, Arc<Mutex<ConvState>>>>,
 }
@@ -55,7 +56,7 @@ impl Sequencer {
     ) -> Self {
         Self {
             store,
-            bus,
+            publisher: Publisher::spawn(bus),
             lease_size: lease_size.max(1),
             convs: Default::default(),
         }
@@ -135,13 +136,13 @@ impl Sequencer {
                 break;
             }
             let stored = entry.remove().expect("checked above");
-            // Storage is the commit point: the event is durable, so a bus
-            // outage costs only the real-time path (clients sync).
-            if let Err(e) = self.bus.publish_stored(&stored).await {
-                metrics::counter!("parley_storage_publish_errors_total").increment(1);
-                tracing::warn!(error = %e, conversation = %stored.conversation_id, seq = stored.seq, "publishing a stored event failed");
-            }
+            self.publisher.enqueue(stored);
         }
+    }
+
+    /// Stored events not yet handed to the bus.
+    pub(crate) fn unpublished(&self) -> usize {
+        self.publisher.pending()
     }
 
     /// The highest seq below which every seq is settled.

@@ -29,6 +29,19 @@ impl StorageService {
         }
     }
 
+    /// Waits (at most `deadline`) until every stored event reached the bus:
+    /// the last step of a graceful shutdown.
+    pub async fn flush_publications(&self, deadline: std::time::Duration) -> bool {
+        let until = tokio::time::Instant::now() + deadline;
+        while self.sequencer.unpublished() > 0 {
+            if tokio::time::Instant::now() >= until {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        true
+    }
+
     /// Assigns a seq to `body` and writes it durably; returns the stored
     /// event and whether it was a retry of an earlier send.
     pub(crate) async fn commit(

@@ -551,3 +551,80 @@ async fn served_over_grpc() {
     assert!(matches!(err, ServiceError::InvalidArgument(_)), "{err:?}");
     server.abort();
 }
+
+/// A bus whose stored-event stream can be taken down.
+struct FlakyBus {
+    inner: MemoryBus,
+    down: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl EventBus for FlakyBus {
+    async fn deliver(
+        &self,
+        users: &[String],
+        push: parley_ports::Push,
+    ) -> parley_ports::StoreResult<()> {
+        self.inner.deliver(users, push).await
+    }
+    async fn subscribe_user(
+        &self,
+        user: &str,
+        sink: Arc<dyn parley_ports::DeliverySink>,
+    ) -> parley_ports::StoreResult<parley_ports::Subscription> {
+        self.inner.subscribe_user(user, sink).await
+    }
+    async fn publish_stored(&self, event: &pb::Event) -> parley_ports::StoreResult<()> {
+        if self.down.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(parley_ports::StoreError::Unavailable("bus down".into()));
+        }
+        self.inner.publish_stored(event).await
+    }
+    async fn consume_stored(
+        &self,
+        group: &str,
+    ) -> parley_ports::StoreResult<Box<dyn parley_ports::StoredConsumer>> {
+        self.inner.consume_stored(group).await
+    }
+}
+
+#[tokio::test]
+async fn sends_are_acked_while_the_bus_is_down_and_published_in_order_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = EmbeddedDb::open(&dir.path().join("db.redb")).unwrap();
+    let bus = Arc::new(FlakyBus {
+        inner: MemoryBus::new(),
+        down: true.into(),
+    });
+    let mut consumer = bus.consume_stored("test").await.unwrap();
+    let s = StorageService::new(
+        Arc::new(RedbTimelineStore::new(db)),
+        bus.clone(),
+        StorageConfig::default(),
+    );
+    let conv = s.create_conversation(group("alice", &[])).await.unwrap();
+    for i in 0..5 {
+        let r = s
+            .append(text(&conv.id, "alice", &format!("m{i}"), "x"))
+            .await
+            .unwrap();
+        assert_eq!(r.event.unwrap().seq, i + 2, "acked during the outage");
+    }
+    assert!(
+        !s.flush_publications(std::time::Duration::from_millis(100))
+            .await
+    );
+    bus.down.store(false, std::sync::atomic::Ordering::Relaxed);
+    for expected in 1..=6 {
+        let d = tokio::time::timeout(std::time::Duration::from_secs(10), consumer.next())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(d.event.seq, expected);
+        d.ack();
+    }
+    assert!(
+        s.flush_publications(std::time::Duration::from_secs(5))
+            .await
+    );
+}

@@ -1,0 +1,65 @@
+//! Publishes stored events to the bus in the order they were stored, off
+//! the send path: an ack never waits on the bus. A bus outage delays the
+//! real-time path (events are retried in order until the bus is back);
+//! it never fails a send, because storage is the commit point.
+
+use parley_ports::EventBus;
+use parley_proto::v1 as pb;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Events waiting for the bus before new ones are dropped from the
+/// real-time path (they stay stored; clients get them by sync).
+const BACKLOG: usize = 100_000;
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+pub(crate) struct Publisher {
+    tx: mpsc::Sender<pb::Event>,
+    pending: Arc<AtomicUsize>,
+}
+
+impl Publisher {
+    /// Starts the publishing task (it ends when the publisher is dropped).
+    pub(crate) fn spawn(bus: Arc<dyn EventBus>) -> Self {
+        let (tx, rx) = mpsc::channel(BACKLOG);
+        let pending = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(run(bus, rx, pending.clone()));
+        Self { tx, pending }
+    }
+
+    pub(crate) fn enqueue(&self, event: pb::Event) {
+        self.pending.fetch_add(1, Ordering::Relaxed);
+        if self.tx.try_send(event).is_err() {
+            self.pending.fetch_sub(1, Ordering::Relaxed);
+            metrics::counter!("parley_storage_publish_dropped_total").increment(1);
+            tracing::warn!("stored-event backlog full: an event skips the real-time path");
+        }
+    }
+
+    /// Events stored but not yet on the bus.
+    pub(crate) fn pending(&self) -> usize {
+        self.pending.load(Ordering::Relaxed)
+    }
+}
+
+async fn run(bus: Arc<dyn EventBus>, mut rx: mpsc::Receiver<pb::Event>, pending: Arc<AtomicUsize>) {
+    while let Some(event) = rx.recv().await {
+        let mut backoff = Duration::from_millis(50);
+        let mut failures = 0u32;
+        while let Err(e) = bus.publish_stored(&event).await {
+            failures += 1;
+            metrics::counter!("parley_storage_publish_errors_total").increment(1);
+            if failures == 1 {
+                tracing::warn!(error = %e, conversation = %event.conversation_id, seq = event.seq, "bus unavailable; retrying stored-event publication");
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+        if failures > 0 {
+            tracing::info!(failures, "stored-event publication resumed");
+        }
+        pending.fetch_sub(1, Ordering::Relaxed);
+    }
+}
