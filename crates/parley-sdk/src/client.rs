@@ -19,6 +19,9 @@ use tokio_util::sync::CancellationToken;
 /// Close codes the client reacts to (docs/protocol.md).
 const CLOSE_UNAUTHENTICATED: u16 = 4401;
 const CLOSE_REVOKED: u16 = 4403;
+const CLOSE_SHUTDOWN: u16 = 1012;
+/// Sends retried while the server answers `unavailable`, before giving up.
+const SEND_ATTEMPTS: u32 = 15;
 /// Refresh the access token when it expires sooner than this.
 const REFRESH_MARGIN_MS: i64 = 60_000;
 
@@ -26,6 +29,9 @@ const REFRESH_MARGIN_MS: i64 = 60_000;
 pub struct ClientConfig {
     /// e.g. "http://127.0.0.1:8080"
     pub base_url: String,
+    /// Other gateways of the same deployment, tried in turn when the
+    /// current one cannot be reached or is shutting down.
+    pub fallback_urls: Vec<String>,
     pub encoding: Encoding,
     pub device_name: String,
     pub request_timeout: Duration,
@@ -37,6 +43,7 @@ impl ClientConfig {
     pub fn new(base_url: impl Into<String>) -> Self {
         Self {
             base_url: base_url.into().trim_end_matches('/').to_string(),
+            fallback_urls: Vec::new(),
             encoding: Encoding::Proto,
             device_name: "parley-sdk".into(),
             request_timeout: Duration::from_secs(10),
@@ -45,10 +52,19 @@ impl ClientConfig {
         }
     }
 
-    fn ws_url(&self) -> String {
-        let rest = self.base_url.strip_prefix("http").unwrap_or(&self.base_url);
-        format!("ws{rest}/v1/ws")
+    /// The `n`th gateway URL, round robin.
+    fn url(&self, n: usize) -> &str {
+        let count = 1 + self.fallback_urls.len();
+        match n % count {
+            0 => &self.base_url,
+            i => self.fallback_urls[i - 1].trim_end_matches('/'),
+        }
     }
+}
+
+fn ws_url(base: &str) -> String {
+    let rest = base.strip_prefix("http").unwrap_or(base);
+    format!("ws{rest}/v1/ws")
 }
 
 /// What the client tells the application.
@@ -70,6 +86,8 @@ pub enum ClientEvent {
 
 struct Inner {
     config: ClientConfig,
+    /// Which gateway URL is in use (see `ClientConfig::url`).
+    gateway: std::sync::atomic::AtomicUsize,
     http: reqwest::Client,
     tokens: Mutex<Tokens>,
     conn: watch::Sender<Option<Arc<Conn>>>,
@@ -124,6 +142,7 @@ impl Client {
         let (conn, _) = watch::channel(None);
         let inner = Arc::new(Inner {
             config,
+            gateway: std::sync::atomic::AtomicUsize::new(0),
             http: reqwest::Client::new(),
             tokens: Mutex::new(tokens),
             conn,
@@ -240,7 +259,22 @@ impl Client {
     pub async fn send(&self, send: pb::Send) -> Result<pb::SendAck, SdkError> {
         let key = send.client_msg_id.clone();
         self.inner.outbox.lock().insert(key.clone(), send.clone());
-        let result = self.request_retrying(Request::Send(send)).await;
+        // Retried, with the same client_msg_id, across reconnects and while
+        // the server reports itself unavailable: it can only be stored once.
+        let mut backoff = Duration::from_millis(100);
+        let mut attempts = 0;
+        let result = loop {
+            match self.request_retrying(Request::Send(send.clone())).await {
+                Err(SdkError::Server { code, .. })
+                    if code == "unavailable" && attempts < SEND_ATTEMPTS =>
+                {
+                    attempts += 1;
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                }
+                other => break other,
+            }
+        };
         self.inner.outbox.lock().remove(&key);
         match result? {
             Payload::Ack(a) => Ok(a),
@@ -411,8 +445,9 @@ impl Client {
             }
             let token = self.inner.tokens.lock().access_token.clone();
             let cfg = &self.inner.config;
+            let url = ws_url(self.current_url());
             match Conn::open(
-                &cfg.ws_url(),
+                &url,
                 &token,
                 cfg.encoding,
                 pushes.clone(),
@@ -436,6 +471,8 @@ impl Client {
                     match code {
                         Some(CLOSE_REVOKED) => return self.revoked(),
                         Some(CLOSE_UNAUTHENTICATED) => must_refresh = true,
+                        // Draining, or gone without a word: try another gateway.
+                        Some(CLOSE_SHUTDOWN) | None => self.next_gateway(),
                         _ => {}
                     }
                 }
@@ -443,10 +480,27 @@ impl Client {
                     tracing::debug!(%code, "authentication refused; refreshing tokens");
                     must_refresh = true;
                 }
-                Err(ConnectError::Io(e)) => tracing::debug!(error = %e, "connect failed"),
+                Err(ConnectError::Io(e)) => {
+                    tracing::debug!(error = %e, %url, "connect failed");
+                    self.next_gateway();
+                }
             }
             self.backoff(&mut attempt).await;
         }
+    }
+
+    fn current_url(&self) -> &str {
+        self.inner.config.url(
+            self.inner
+                .gateway
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
+    fn next_gateway(&self) {
+        self.inner
+            .gateway
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn revoked(&self) {
@@ -472,7 +526,13 @@ impl Client {
 
     async fn refresh_tokens(&self) -> Result<(), SdkError> {
         let refresh = self.inner.tokens.lock().refresh_token.clone();
-        let fresh = http::refresh(&self.inner.http, &self.inner.config.base_url, &refresh).await?;
+        let fresh = match http::refresh(&self.inner.http, self.current_url(), &refresh).await {
+            Err(SdkError::Http(e)) => {
+                self.next_gateway();
+                return Err(SdkError::Http(e));
+            }
+            other => other?,
+        };
         *self.inner.tokens.lock() = fresh;
         Ok(())
     }

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 /// What a gateway talks to.
+#[derive(Clone)]
 pub struct GatewayDeps {
     pub storage: StorageClient,
     pub auth: AuthClient,

@@ -28,7 +28,8 @@ pub struct Config {
     pub cluster: ClusterConfig,
 }
 
-/// Split mode: where each service listens and where the others are.
+/// Split mode: where each service listens, where the others are, and the
+/// shared backends.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClusterConfig {
@@ -37,10 +38,16 @@ pub struct ClusterConfig {
     pub auth_url: String,
     pub storage_url: String,
     pub presence_url: String,
-    pub fanout_url: String,
-    /// Event bus: "memory" (one process only). A shared bus (NATS) is what
-    /// lets services in different processes exchange events.
+    /// Every fanout instance (calls are balanced across them).
+    pub fanout_urls: Vec<String>,
+    /// Event bus: "memory" (one process only) or "nats://host:port"
+    /// (NATS 2.10+ with JetStream), which services in different processes share.
     pub bus: String,
+    /// Presence store: "memory" (one presence instance) or "redis://host:port".
+    pub presence_store: String,
+    /// A stored event a fanout worker took but did not ack is redelivered
+    /// after this long (NATS bus).
+    pub stored_ack_wait_secs: u64,
 }
 
 impl Default for Config {
@@ -65,8 +72,10 @@ impl Default for ClusterConfig {
             auth_url: "http://127.0.0.1:7001".into(),
             storage_url: "http://127.0.0.1:7002".into(),
             presence_url: "http://127.0.0.1:7003".into(),
-            fanout_url: "http://127.0.0.1:7004".into(),
+            fanout_urls: vec!["http://127.0.0.1:7004".into()],
             bus: "memory".into(),
+            presence_store: "memory".into(),
+            stored_ack_wait_secs: 30,
         }
     }
 }

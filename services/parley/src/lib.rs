@@ -2,6 +2,8 @@
 //! backends for `parley up` (everything in one process, embedded backends)
 //! and for one service per process (`parley <service>`).
 
+pub mod backends;
+pub mod cluster;
 pub mod config;
 pub mod node;
 pub mod split;

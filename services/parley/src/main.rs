@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use parley::cluster::{Cluster, ClusterOptions};
 use parley::split::{ServiceName, run_service};
 use parley::{Config, start_embedded, telemetry};
 use std::path::PathBuf;
@@ -35,6 +36,14 @@ enum Command {
     Fanout,
     /// Run the storage service alone (split mode).
     Storage,
+    /// Start a local split-mode cluster: nats-server, redis-server and every
+    /// service in its own process, on free loopback ports.
+    Cluster {
+        #[arg(long, default_value_t = 2)]
+        gateways: usize,
+        #[arg(long, default_value_t = 2)]
+        fanouts: usize,
+    },
     /// Print the effective configuration and exit.
     Config,
 }
@@ -85,12 +94,59 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             println!("Stopped.");
             Ok(())
         }
+        Command::Cluster { gateways, fanouts } => {
+            run_cluster(config, gateways, fanouts, stop).await
+        }
         Command::Gateway => run_service(ServiceName::Gateway, config, stop).await,
         Command::Auth => run_service(ServiceName::Auth, config, stop).await,
         Command::Presence => run_service(ServiceName::Presence, config, stop).await,
         Command::Fanout => run_service(ServiceName::Fanout, config, stop).await,
         Command::Storage => run_service(ServiceName::Storage, config, stop).await,
     }
+}
+
+async fn run_cluster(
+    config: Config,
+    gateways: usize,
+    fanouts: usize,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    let nats = parley_testkit::NatsServer::start();
+    let redis = parley_testkit::RedisServer::start();
+    let dir = config.data_dir.join("cluster");
+    let opts = ClusterOptions {
+        exe: std::env::current_exe()?,
+        dir: dir.clone(),
+        nats_url: nats.url(),
+        redis_url: redis.url(),
+        gateways: gateways.max(1),
+        fanouts: fanouts.max(1),
+        env: Vec::new(),
+    };
+    let mut cluster = Cluster::start(opts).await?;
+    println!(
+        "Parley cluster is running (logs and data in {}):",
+        dir.display()
+    );
+    println!("  nats   {}", nats.url());
+    println!("  redis  {}", redis.url());
+    for m in cluster.members() {
+        println!("  {:<10} {} (pid {})", m.name, m.addr, m.pid().unwrap_or(0));
+    }
+    for u in cluster.gateway_urls() {
+        println!(
+            "  clients: {u}/  (WebSocket {}/v1/ws)",
+            u.replace("http", "ws")
+        );
+    }
+    println!("Press Ctrl-C to stop.");
+    stop.cancelled().await;
+    println!("Stopping: gateways drain first...");
+    cluster.shutdown().await;
+    drop(nats);
+    drop(redis);
+    println!("Stopped.");
+    Ok(())
 }
 
 /// Cancels `stop` on SIGINT or SIGTERM.

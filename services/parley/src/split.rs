@@ -1,10 +1,20 @@
-//! One service per process, serving its gRPC API. Each uses remote clients
-//! for the services it calls.
+//! One service per process (`parley gateway|auth|presence|fanout|storage`).
+//! Each serves its API (gRPC; HTTP/WebSocket for the gateway) and reaches
+//! the others through remote clients and the shared bus.
 
+use crate::backends;
 use crate::config::Config;
 use anyhow::{Context, bail};
-use parley_core::services::{AuthGrpc, PresenceGrpc};
+use parley_auth::AuthService;
+use parley_core::services::{
+    AuthClient, AuthGrpc, FanoutClient, FanoutGrpc, PresenceClient, PresenceGrpc, StorageClient,
+    StorageGrpc,
+};
+use parley_embedded::{EmbeddedDb, RedbAuthStore, RedbTimelineStore};
+use parley_fanout::{FANOUT_GROUP, FanoutService, run_stored_worker};
+use parley_gateway::{Gateway, GatewayDeps};
 use parley_presence::PresenceService;
+use parley_storage::StorageService;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -21,13 +31,61 @@ pub enum ServiceName {
     Storage,
 }
 
-/// A lazily connecting gRPC channel with a per-call timeout.
-pub fn channel(url: &str) -> anyhow::Result<Channel> {
+fn endpoint(url: &str) -> anyhow::Result<Endpoint> {
     Ok(Endpoint::from_shared(url.to_string())
         .with_context(|| format!("bad service URL {url}"))?
-        .connect_timeout(Duration::from_secs(5))
+        .connect_timeout(Duration::from_secs(3))
         .timeout(Duration::from_secs(10))
-        .connect_lazy())
+        .tcp_nodelay(true))
+}
+
+/// A lazily connecting gRPC channel (reconnects by itself).
+pub fn channel(url: &str) -> anyhow::Result<Channel> {
+    Ok(endpoint(url)?.connect_lazy())
+}
+
+/// A channel balanced over several instances of a service.
+pub fn balanced(urls: &[String]) -> anyhow::Result<Channel> {
+    if urls.is_empty() {
+        bail!("no service URL configured");
+    }
+    let endpoints = urls
+        .iter()
+        .map(|u| endpoint(u))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Channel::balance_list(endpoints.into_iter()))
+}
+
+/// The shared tower stack of every gRPC server, outermost first.
+fn grpc_server() -> Server {
+    Server::builder()
+        // Every request gets a span with its method.
+        .trace_fn(|req| tracing::info_span!("grpc", path = %req.uri().path()))
+        // No request holds resources forever.
+        .timeout(Duration::from_secs(30))
+        // Refuse at once, rather than queue, when a caller saturates us.
+        .load_shed(true)
+        // Bound the work one caller (connection) can have in flight.
+        .concurrency_limit_per_connection(512)
+        .tcp_nodelay(true)
+}
+
+async fn serve(
+    config: &Config,
+    stop: CancellationToken,
+    router: tonic::transport::server::Router,
+) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(config.cluster.grpc_listen)
+        .await
+        .with_context(|| format!("binding {}", config.cluster.grpc_listen))?;
+    tracing::info!(addr = %listener.local_addr()?, "gRPC listening");
+    router
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            stop.cancelled_owned(),
+        )
+        .await?;
+    Ok(())
 }
 
 /// Runs one service until `stop`.
@@ -38,60 +96,111 @@ pub async fn run_service(
 ) -> anyhow::Result<()> {
     match name {
         ServiceName::Presence => {
-            let svc = Arc::new(PresenceService::new(
-                Arc::new(parley_embedded::MemoryPresence::new()),
-                &config.presence,
-            ));
-            serve_grpc(&config, stop, |s| {
-                s.add_service(PresenceGrpc(svc).into_service())
-            })
+            let store = backends::presence_store(&config).await?;
+            let svc = Arc::new(PresenceService::new(store, &config.presence));
+            serve(
+                &config,
+                stop,
+                grpc_server().add_service(PresenceGrpc(svc).into_service()),
+            )
             .await
         }
-        ServiceName::Auth if config.cluster.bus == "memory" => {
-            // Auth can run alone on the memory bus: only the "close revoked
-            // sessions" signal needs a shared bus, and is lost without one.
-            tracing::warn!(
-                "auth on the memory bus cannot close revoked sessions on gateways in other processes"
-            );
-            let db = parley_embedded::EmbeddedDb::open(&config.db_path())?;
-            let bus = Arc::new(parley_embedded::MemoryBus::new());
+        ServiceName::Auth => {
+            let db = EmbeddedDb::open(&config.data_dir.join("auth.redb"))?;
+            let bus = backends::bus(&config).await?;
             let svc = Arc::new(
-                parley_auth::AuthService::new(
-                    Arc::new(parley_embedded::RedbAuthStore::new(db)),
-                    bus,
-                    config.auth.clone(),
-                )
-                .await?,
+                AuthService::new(Arc::new(RedbAuthStore::new(db)), bus, config.auth.clone())
+                    .await?,
             );
-            serve_grpc(&config, stop, |s| {
-                s.add_service(AuthGrpc(svc).into_service())
-            })
+            serve(
+                &config,
+                stop,
+                grpc_server().add_service(AuthGrpc(svc).into_service()),
+            )
             .await
         }
-        other => bail!(
-            "`parley {}` needs a bus shared between processes (cluster.bus = \"nats://...\"), \
-             which this build does not have yet; use `parley up` to run everything in one process",
-            format!("{other:?}").to_lowercase()
-        ),
+        ServiceName::Storage => {
+            // A static shard: this instance owns the conversations in its own
+            // data_dir; ownership cannot move to an instance without the data.
+            let db = EmbeddedDb::open(&config.data_dir.join("storage.redb"))?;
+            let bus = backends::bus(&config).await?;
+            let svc = Arc::new(StorageService::new(
+                Arc::new(RedbTimelineStore::new(db)),
+                bus,
+                config.storage.clone(),
+            ));
+            serve(
+                &config,
+                stop,
+                grpc_server().add_service(StorageGrpc(svc.clone()).into_service()),
+            )
+            .await?;
+            if !svc.flush_publications(Duration::from_secs(10)).await {
+                tracing::warn!(
+                    "stopped with stored events not yet on the bus (clients will sync them)"
+                );
+            }
+            Ok(())
+        }
+        ServiceName::Fanout => {
+            let bus = backends::bus(&config).await?;
+            let storage = StorageClient::remote(channel(&config.cluster.storage_url)?);
+            let presence = PresenceClient::remote(channel(&config.cluster.presence_url)?);
+            let fanout = Arc::new(FanoutService::new(storage, presence, bus.clone()));
+            let consumer = bus.consume_stored(FANOUT_GROUP).await?;
+            let worker_stop = CancellationToken::new();
+            let worker = tokio::spawn(run_stored_worker(
+                fanout.clone(),
+                consumer,
+                worker_stop.clone(),
+            ));
+            let served = serve(
+                &config,
+                stop,
+                grpc_server().add_service(FanoutGrpc(fanout).into_service()),
+            )
+            .await;
+            worker_stop.cancel();
+            let _ = worker.await;
+            served
+        }
+        ServiceName::Gateway => run_gateway(config, stop).await,
     }
 }
 
-async fn serve_grpc(
-    config: &Config,
-    stop: CancellationToken,
-    add: impl FnOnce(&mut Server) -> tonic::transport::server::Router,
-) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(config.cluster.grpc_listen)
+async fn run_gateway(config: Config, stop: CancellationToken) -> anyhow::Result<()> {
+    if config.cluster.bus == "memory" {
+        bail!(
+            "a gateway in its own process needs the shared bus: set cluster.bus to a nats:// URL"
+        );
+    }
+    let deps = GatewayDeps {
+        storage: StorageClient::remote(channel(&config.cluster.storage_url)?),
+        auth: AuthClient::remote(channel(&config.cluster.auth_url)?),
+        presence: PresenceClient::remote(channel(&config.cluster.presence_url)?),
+        fanout: FanoutClient::remote(balanced(&config.cluster.fanout_urls)?),
+        bus: backends::bus(&config).await?,
+        metrics: crate::telemetry::prometheus(),
+        token_issuer: config.auth.issuer.clone(),
+        token_audience: config.auth.audience.clone(),
+        presence_heartbeat: config.presence.heartbeat_interval(),
+    };
+    // Auth may still be starting: its JWKS is needed before serving.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let gateway = loop {
+        match Gateway::new(deps.clone(), config.gateway.clone()).await {
+            Ok(g) => break g,
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                tracing::info!(error = %e, "waiting for auth");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let listener = TcpListener::bind(config.listen)
         .await
-        .with_context(|| format!("binding {}", config.cluster.grpc_listen))?;
-    tracing::info!(addr = %listener.local_addr()?, "gRPC listening");
-    let mut server = Server::builder();
-    let router = add(&mut server);
-    router
-        .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(listener),
-            stop.cancelled_owned(),
-        )
-        .await?;
+        .with_context(|| format!("binding {}", config.listen))?;
+    println!("gateway listening on http://{}/", listener.local_addr()?);
+    gateway.serve(listener, stop).await?;
     Ok(())
 }

@@ -1,9 +1,9 @@
 use crate::StorageConfig;
 use crate::sequencer::{Begin, Sequencer, wait_outcome};
 use async_trait::async_trait;
-use parley_core::ServiceResult;
 use parley_core::services::StorageApi;
 use parley_core::time::now_ms;
+use parley_core::{ServiceError, ServiceResult};
 use parley_ports::{EventBus, TimelineStore};
 use parley_proto::v1 as pb;
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use std::sync::Arc;
 pub struct StorageService {
     pub(crate) store: Arc<dyn TimelineStore>,
     pub(crate) config: StorageConfig,
-    pub(crate) sequencer: Sequencer,
+    pub(crate) sequencer: Arc<Sequencer>,
 }
 
 impl StorageService {
@@ -21,7 +21,7 @@ impl StorageService {
         bus: Arc<dyn EventBus>,
         config: StorageConfig,
     ) -> Self {
-        let sequencer = Sequencer::new(store.clone(), bus, config.seq_lease_size);
+        let sequencer = Arc::new(Sequencer::new(store.clone(), bus, config.seq_lease_size));
         Self {
             store,
             config,
@@ -61,13 +61,22 @@ impl StorageService {
         };
         match self.sequencer.begin(event).await? {
             Begin::New(event, done) => {
-                let written = self
-                    .store
-                    .append(std::slice::from_ref(&event))
+                // From here the seq must be settled (written or a hole) and
+                // racing retries answered even if our caller goes away (a
+                // gateway dies mid-request and the RPC is dropped): the
+                // write and its bookkeeping run in their own task.
+                let (store, sequencer) = (self.store.clone(), self.sequencer.clone());
+                let settled = tokio::spawn(async move {
+                    let written = store
+                        .append(std::slice::from_ref(&event))
+                        .await
+                        .map_err(Into::into);
+                    sequencer.finish(&event, &written, done).await;
+                    written.map(|()| event)
+                });
+                let event = settled
                     .await
-                    .map_err(Into::into);
-                self.sequencer.finish(&event, &written, done).await;
-                written?;
+                    .map_err(|e| ServiceError::Internal(e.to_string()))??;
                 metrics::counter!("parley_storage_appends_total").increment(1);
                 Ok((event, false))
             }

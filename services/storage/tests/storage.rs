@@ -628,3 +628,92 @@ async fn sends_are_acked_while_the_bus_is_down_and_published_in_order_after() {
             .await
     );
 }
+
+/// A store whose appends take a while, to cancel callers mid-write.
+struct SlowStore(RedbTimelineStore);
+
+#[async_trait::async_trait]
+impl parley_ports::TimelineStore for SlowStore {
+    async fn create_conversation(&self, c: &pb::Conversation) -> parley_ports::StoreResult<()> {
+        self.0.create_conversation(c).await
+    }
+    async fn conversation(&self, id: &str) -> parley_ports::StoreResult<Option<pb::Conversation>> {
+        self.0.conversation(id).await
+    }
+    async fn put_members(&self, c: &str, m: &[pb::Member]) -> parley_ports::StoreResult<()> {
+        self.0.put_members(c, m).await
+    }
+    async fn remove_member(&self, c: &str, u: &str) -> parley_ports::StoreResult<()> {
+        self.0.remove_member(c, u).await
+    }
+    async fn member(&self, c: &str, u: &str) -> parley_ports::StoreResult<Option<pb::Member>> {
+        self.0.member(c, u).await
+    }
+    async fn members(&self, c: &str) -> parley_ports::StoreResult<Vec<pb::Member>> {
+        self.0.members(c).await
+    }
+    async fn user_conversations(&self, u: &str) -> parley_ports::StoreResult<Vec<String>> {
+        self.0.user_conversations(u).await
+    }
+    async fn lease_seqs(&self, c: &str, n: u64) -> parley_ports::StoreResult<std::ops::Range<u64>> {
+        self.0.lease_seqs(c, n).await
+    }
+    async fn append(&self, e: &[pb::Event]) -> parley_ports::StoreResult<()> {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        self.0.append(e).await
+    }
+    async fn dedup_lookup(
+        &self,
+        c: &str,
+        s: &str,
+        m: &str,
+    ) -> parley_ports::StoreResult<Option<u64>> {
+        self.0.dedup_lookup(c, s, m).await
+    }
+    async fn read_range(
+        &self,
+        c: &str,
+        r: parley_ports::ReadRange,
+    ) -> parley_ports::StoreResult<Vec<pb::Event>> {
+        self.0.read_range(c, r).await
+    }
+    async fn head(&self, c: &str) -> parley_ports::StoreResult<u64> {
+        self.0.head(c).await
+    }
+    async fn set_read(&self, c: &str, u: &str, s: u64) -> parley_ports::StoreResult<u64> {
+        self.0.set_read(c, u, s).await
+    }
+}
+
+#[tokio::test]
+async fn a_caller_that_goes_away_mid_write_leaves_no_stuck_seq() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = EmbeddedDb::open(&dir.path().join("db.redb")).unwrap();
+    let s = StorageService::new(
+        Arc::new(SlowStore(RedbTimelineStore::new(db))),
+        Arc::new(MemoryBus::new()),
+        StorageConfig::default(),
+    );
+    let conv = s.create_conversation(group("alice", &[])).await.unwrap();
+    // The caller gives up (its RPC was dropped) while the write is under way.
+    let cancelled = tokio::time::timeout(
+        std::time::Duration::from_millis(50),
+        s.append(text(&conv.id, "alice", "m1", "x")),
+    )
+    .await;
+    assert!(cancelled.is_err());
+    // Its retry gets the seq the abandoned attempt stored, once.
+    let retry = s.append(text(&conv.id, "alice", "m1", "x")).await.unwrap();
+    assert_eq!((retry.event.unwrap().seq, retry.duplicate), (2, true));
+    let next = s.append(text(&conv.id, "alice", "m2", "x")).await.unwrap();
+    assert_eq!(next.event.unwrap().seq, 3);
+    let h = s
+        .history(history(&conv.id, "alice", 1, 0, 0, false))
+        .await
+        .unwrap();
+    assert_eq!(
+        (h.head_seq, h.events.len()),
+        (3, 3),
+        "the head moves past the abandoned attempt"
+    );
+}

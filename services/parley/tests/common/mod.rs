@@ -223,3 +223,18 @@ pub async fn raw_authed(node: &TestNode, name: &str) -> (Raw, pb::TokenPair) {
     assert!(reply.get("authenticated").is_some(), "{reply}");
     (ws, tokens)
 }
+
+/// Registers (if needed) and logs in `name` through `urls[0]`, falling back
+/// to the other gateways on reconnect.
+pub async fn client_on(urls: &[String], name: &str) -> (Client, Events) {
+    match parley_sdk::register(&urls[0], name, PASSWORD).await {
+        Ok(_) => {}
+        Err(e) if e.code() == Some("already_exists") => {}
+        Err(e) => panic!("register {name}: {e}"),
+    }
+    let mut cfg = ClientConfig::new(urls[0].clone());
+    cfg.fallback_urls = urls[1..].to_vec();
+    cfg.backoff_max = Duration::from_secs(1);
+    let (c, rx) = Client::login(cfg, name, PASSWORD).await.unwrap();
+    (c, Events(rx))
+}
