@@ -20,6 +20,9 @@ use tokio_util::sync::CancellationToken;
 const CLOSE_UNAUTHENTICATED: u16 = 4401;
 const CLOSE_REVOKED: u16 = 4403;
 const CLOSE_SHUTDOWN: u16 = 1012;
+/// Most events delivered from before the point where a client first saw a
+/// conversation; older history is for the app to load with `history`.
+pub const BACKFILL: u64 = 200;
 /// Sends retried while the server answers `unavailable`, before giving up.
 const SEND_ATTEMPTS: u32 = 15;
 /// Refresh the access token when it expires sooner than this.
@@ -548,9 +551,14 @@ impl Client {
             let from = {
                 let mut tl = self.inner.timelines.lock();
                 // A conversation never seen before starts at its read
-                // watermark: what is unread is delivered.
+                // watermark (what is unread is delivered), at most
+                // BACKFILL events back.
                 tl.entry(conv.id.clone())
-                    .or_insert_with(|| Timeline::starting_after(state.read_seq))
+                    .or_insert_with(|| {
+                        Timeline::starting_after(
+                            state.read_seq.max(state.head_seq.saturating_sub(BACKFILL)),
+                        )
+                    })
                     .delivered()
                     + 1
             };
@@ -609,10 +617,13 @@ impl Client {
         let conv = e.conversation_id.clone();
         let gap = {
             let mut tl = self.inner.timelines.lock();
-            // A conversation first seen live starts at this event.
+            // A conversation first seen live is one just joined (read
+            // watermark 0). Its pushes may arrive out of order (several
+            // fanout workers), so the first one seen is not necessarily the
+            // first one: catch up from BACKFILL events before it.
             let t = tl
                 .entry(conv.clone())
-                .or_insert_with(|| Timeline::starting_after(e.seq.saturating_sub(1)));
+                .or_insert_with(|| Timeline::starting_after(e.seq.saturating_sub(BACKFILL + 1)));
             for out in t.push(e) {
                 let _ = self.inner.events.send(ClientEvent::Event(out));
             }
