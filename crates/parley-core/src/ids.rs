@@ -3,6 +3,7 @@
 //! alphabet are rejected at the edge, before any backend sees them.
 
 use crate::ServiceError;
+use sha2::{Digest, Sha256};
 
 /// Maximum length of any identifier.
 pub const MAX_ID_LEN: usize = 64;
@@ -39,6 +40,19 @@ pub fn validate_username(name: &str) -> Result<(), ServiceError> {
             "username must be 3-32 characters of a-z, 0-9, '_' and '-'".into(),
         ))
     }
+}
+
+/// The id of the direct conversation between two users: deterministic, so
+/// "start a DM" is idempotent and both sides land in the same conversation.
+pub fn direct_id(a: &str, b: &str) -> String {
+    let (x, y) = if a <= b { (a, b) } else { (b, a) };
+    let mut h = Sha256::new();
+    h.update(x.as_bytes());
+    h.update([0]);
+    h.update(y.as_bytes());
+    let digest = h.finalize();
+    let hex: String = digest.iter().take(20).map(|b| format!("{b:02x}")).collect();
+    format!("dm-{hex}")
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod ids;
+pub mod routing;
 pub mod rpc;
 pub mod services;
 pub mod time;

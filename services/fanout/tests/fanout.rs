@@ -69,6 +69,7 @@ async fn stored_events_and_signals_reach_online_members_only() {
             kind: 2,
             title: "t".into(),
             member_ids: vec!["bob".into()],
+            ..Default::default()
         })
         .await
         .unwrap();

@@ -122,6 +122,7 @@ async fn handle(gw: &Arc<Gateway>, conn: &ConnHandle, request: Request) -> Servi
                 kind: pb::ConversationKind::Direct as i32,
                 title: String::new(),
                 member_ids: vec![d.user_id],
+                ..Default::default()
             };
             Ok(Payload::Conversation(
                 gw.storage.create_conversation(req).await?,
@@ -134,6 +135,7 @@ async fn handle(gw: &Arc<Gateway>, conn: &ConnHandle, request: Request) -> Servi
                 kind: pb::ConversationKind::Group as i32,
                 title: g.title,
                 member_ids: g.member_ids,
+                ..Default::default()
             };
             Ok(Payload::Conversation(
                 gw.storage.create_conversation(req).await?,

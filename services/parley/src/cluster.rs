@@ -19,6 +19,8 @@ pub struct ClusterOptions {
     pub redis_url: String,
     pub gateways: usize,
     pub fanouts: usize,
+    /// Storage instances (static shards, see `cluster.storage_urls`).
+    pub storages: usize,
     /// Extra PARLEY_* settings for every service.
     pub env: Vec<(String, String)>,
 }
@@ -58,9 +60,9 @@ impl Cluster {
         let names: Vec<(String, &'static str)> = [
             ("auth".to_string(), "auth"),
             ("presence".into(), "presence"),
-            ("storage".into(), "storage"),
         ]
         .into_iter()
+        .chain((0..opts.storages.max(1)).map(|i| (format!("storage-{i}"), "storage")))
         .chain((0..opts.fanouts).map(|i| (format!("fanout-{i}"), "fanout")))
         .chain((0..opts.gateways).map(|i| (format!("gateway-{i}"), "gateway")))
         .collect();
@@ -69,6 +71,9 @@ impl Cluster {
             addrs.push(free_addr()?);
         }
         let addr_of = |name: &str| addrs[names.iter().position(|(n, _)| n == name).expect("known")];
+        let storage_urls: Vec<String> = (0..opts.storages.max(1))
+            .map(|i| format!("\"{}\"", url(addr_of(&format!("storage-{i}")))))
+            .collect();
         let fanout_urls: Vec<String> = (0..opts.fanouts)
             .map(|i| format!("\"{}\"", url(addr_of(&format!("fanout-{i}")))))
             .collect();
@@ -84,8 +89,8 @@ impl Cluster {
                 url(addr_of("presence")),
             ),
             (
-                "PARLEY_CLUSTER__STORAGE_URL".into(),
-                url(addr_of("storage")),
+                "PARLEY_CLUSTER__STORAGE_URLS".into(),
+                format!("[{}]", storage_urls.join(",")),
             ),
             (
                 "PARLEY_CLUSTER__FANOUT_URLS".into(),

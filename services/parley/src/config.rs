@@ -36,7 +36,10 @@ pub struct ClusterConfig {
     /// gRPC listener of the service this process runs.
     pub grpc_listen: SocketAddr,
     pub auth_url: String,
-    pub storage_url: String,
+    /// Every storage instance, in shard-map order: conversation ownership is
+    /// rendezvous hashing over these positions, and each instance keeps its
+    /// conversations on its own disk, so never reorder or remove entries.
+    pub storage_urls: Vec<String>,
     pub presence_url: String,
     /// Every fanout instance (calls are balanced across them).
     pub fanout_urls: Vec<String>,
@@ -70,7 +73,7 @@ impl Default for ClusterConfig {
         Self {
             grpc_listen: "127.0.0.1:7000".parse().expect("valid"),
             auth_url: "http://127.0.0.1:7001".into(),
-            storage_url: "http://127.0.0.1:7002".into(),
+            storage_urls: vec!["http://127.0.0.1:7002".into()],
             presence_url: "http://127.0.0.1:7003".into(),
             fanout_urls: vec!["http://127.0.0.1:7004".into()],
             bus: "memory".into(),

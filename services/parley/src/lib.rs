@@ -11,3 +11,7 @@ pub mod telemetry;
 
 pub use config::Config;
 pub use node::{RunningNode, start_embedded};
+
+/// For tests: the storage instance owning a conversation.
+#[doc(hidden)]
+pub use parley_core::routing::owner_of as __private_owner_of;

@@ -43,6 +43,8 @@ enum Command {
         gateways: usize,
         #[arg(long, default_value_t = 2)]
         fanouts: usize,
+        #[arg(long, default_value_t = 1)]
+        storages: usize,
     },
     /// Print the effective configuration and exit.
     Config,
@@ -94,9 +96,11 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             println!("Stopped.");
             Ok(())
         }
-        Command::Cluster { gateways, fanouts } => {
-            run_cluster(config, gateways, fanouts, stop).await
-        }
+        Command::Cluster {
+            gateways,
+            fanouts,
+            storages,
+        } => run_cluster(config, [gateways, fanouts, storages], stop).await,
         Command::Gateway => run_service(ServiceName::Gateway, config, stop).await,
         Command::Auth => run_service(ServiceName::Auth, config, stop).await,
         Command::Presence => run_service(ServiceName::Presence, config, stop).await,
@@ -107,8 +111,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 
 async fn run_cluster(
     config: Config,
-    gateways: usize,
-    fanouts: usize,
+    [gateways, fanouts, storages]: [usize; 3],
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
     let nats = parley_testkit::NatsServer::start();
@@ -121,6 +124,7 @@ async fn run_cluster(
         redis_url: redis.url(),
         gateways: gateways.max(1),
         fanouts: fanouts.max(1),
+        storages: storages.max(1),
         env: Vec::new(),
     };
     let mut cluster = Cluster::start(opts).await?;

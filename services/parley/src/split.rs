@@ -6,6 +6,7 @@ use crate::backends;
 use crate::config::Config;
 use anyhow::{Context, bail};
 use parley_auth::AuthService;
+use parley_core::routing::StorageRouter;
 use parley_core::services::{
     AuthClient, AuthGrpc, FanoutClient, FanoutGrpc, PresenceClient, PresenceGrpc, StorageClient,
     StorageGrpc,
@@ -54,6 +55,20 @@ pub fn balanced(urls: &[String]) -> anyhow::Result<Channel> {
         .map(|u| endpoint(u))
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(Channel::balance_list(endpoints.into_iter()))
+}
+
+/// A storage client that routes each conversation to its owner.
+pub fn storage_router(config: &Config) -> anyhow::Result<StorageClient> {
+    if config.cluster.storage_urls.is_empty() {
+        bail!("cluster.storage_urls is empty");
+    }
+    let shards = config
+        .cluster
+        .storage_urls
+        .iter()
+        .map(|u| Ok(StorageClient::remote(channel(u)?)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(StorageClient::local(Arc::new(StorageRouter::new(shards))))
 }
 
 /// The shared tower stack of every gRPC server, outermost first.
@@ -144,7 +159,7 @@ pub async fn run_service(
         }
         ServiceName::Fanout => {
             let bus = backends::bus(&config).await?;
-            let storage = StorageClient::remote(channel(&config.cluster.storage_url)?);
+            let storage = storage_router(&config)?;
             let presence = PresenceClient::remote(channel(&config.cluster.presence_url)?);
             let fanout = Arc::new(FanoutService::new(storage, presence, bus.clone()));
             let consumer = bus.consume_stored(FANOUT_GROUP).await?;
@@ -175,7 +190,7 @@ async fn run_gateway(config: Config, stop: CancellationToken) -> anyhow::Result<
         );
     }
     let deps = GatewayDeps {
-        storage: StorageClient::remote(channel(&config.cluster.storage_url)?),
+        storage: storage_router(&config)?,
         auth: AuthClient::remote(channel(&config.cluster.auth_url)?),
         presence: PresenceClient::remote(channel(&config.cluster.presence_url)?),
         fanout: FanoutClient::remote(balanced(&config.cluster.fanout_urls)?),

@@ -19,7 +19,7 @@ struct Split {
     _dir: tempfile::TempDir,
 }
 
-async fn split(gateways: usize, fanouts: usize) -> Split {
+async fn split(gateways: usize, fanouts: usize, storages: usize) -> Split {
     let nats = NatsServer::start();
     let redis = RedisServer::start();
     let mut dir = tempfile::tempdir().unwrap();
@@ -41,6 +41,7 @@ async fn split(gateways: usize, fanouts: usize) -> Split {
         redis_url: redis.url(),
         gateways,
         fanouts,
+        storages,
         env: env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -122,7 +123,7 @@ async fn send_many(c: Client, conv: String, n: usize, tag: &'static str) -> Vec<
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn members_on_different_gateways_get_every_message_once_in_order() {
-    let s = split(2, 2).await;
+    let s = split(2, 2, 2).await;
     let (alice, mut alice_ev) = client_on(&urls_from(&s, 0), "alice").await;
     let (bob, mut bob_ev) = client_on(&urls_from(&s, 1), "bob").await;
     let (carol, mut carol_ev) = client_on(&urls_from(&s, 0), "carol").await;
@@ -158,7 +159,7 @@ async fn members_on_different_gateways_get_every_message_once_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_a_gateway_loses_no_acknowledged_message() {
-    let mut s = split(2, 1).await;
+    let mut s = split(2, 1, 1).await;
     let (alice, mut alice_ev) = client_on(&urls_from(&s, 0), "alice").await;
     let (bob, mut bob_ev) = client_on(&urls_from(&s, 1), "bob").await;
     let group = alice
@@ -195,7 +196,7 @@ async fn killing_a_gateway_loses_no_acknowledged_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sends_are_acked_through_a_nats_outage_and_everyone_converges() {
-    let mut s = split(2, 1).await;
+    let mut s = split(2, 1, 1).await;
     let (alice, mut alice_ev) = client_on(&urls_from(&s, 0), "alice").await;
     let (bob, mut bob_ev) = client_on(&urls_from(&s, 1), "bob").await;
     let group = alice
@@ -239,7 +240,7 @@ async fn sends_are_acked_through_a_nats_outage_and_everyone_converges() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_restarted_empty_recovers_presence_and_never_reuses_a_seq() {
-    let mut s = split(1, 1).await;
+    let mut s = split(1, 1, 1).await;
     let urls = urls_from(&s, 0);
     let (alice, _a) = client_on(&urls, "alice").await;
     let (bob, _b) = client_on(&urls, "bob").await;
@@ -279,7 +280,7 @@ async fn redis_restarted_empty_recovers_presence_and_never_reuses_a_seq() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_fanout_worker_leaves_no_stored_event_undelivered() {
-    let mut s = split(1, 2).await;
+    let mut s = split(1, 2, 1).await;
     let urls = urls_from(&s, 0);
     let (alice, _a) = client_on(&urls, "alice").await;
     let (bob, mut bob_ev) = client_on(&urls, "bob").await;
@@ -308,7 +309,7 @@ async fn a_killed_fanout_worker_leaves_no_stored_event_undelivered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_draining_gateway_sends_its_clients_elsewhere() {
-    let mut s = split(2, 1).await;
+    let mut s = split(2, 1, 1).await;
     let (alice, mut alice_ev) = client_on(&urls_from(&s, 0), "alice").await;
     let (bob, _b) = client_on(&urls_from(&s, 1), "bob").await;
     let dm = alice.create_direct(&bob.user_id()).await.unwrap();
@@ -341,5 +342,67 @@ async fn a_draining_gateway_sends_its_clients_elsewhere() {
     assert_eq!(ack.seq, 2);
     println!(
         "gateway drained and exited in {drained:?}; its client reconnected to the other gateway"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversations_are_sharded_over_storage_instances_that_keep_their_data() {
+    use parley::__private_owner_of as owner_of;
+    let mut s = split(1, 1, 2).await;
+    let urls = urls_from(&s, 0);
+    let (alice, _a) = client_on(&urls, "alice").await;
+    let (bob, _b) = client_on(&urls, "bob").await;
+    let mut groups = Vec::new();
+    for i in 0..16 {
+        let g = alice
+            .create_group(&format!("g{i}"), &[bob.user_id()])
+            .await
+            .unwrap();
+        alice.send_text(&g.id, "hello").await.unwrap();
+        groups.push(g.id);
+    }
+    let owners: HashSet<usize> = groups.iter().map(|g| owner_of(g, 2)).collect();
+    assert_eq!(owners.len(), 2, "both instances own conversations");
+    // Sync merges what every instance knows about bob.
+    assert_eq!(bob.sync().await.unwrap().conversations.len(), 16);
+
+    // One instance down: its conversations are unavailable (no other
+    // instance has their data); the others keep working.
+    s.cluster.kill("storage-1");
+    let on0 = groups.iter().find(|g| owner_of(g, 2) == 0).unwrap().clone();
+    let on1 = groups.iter().find(|g| owner_of(g, 2) == 1).unwrap().clone();
+    assert_eq!(alice.send_text(&on0, "still here").await.unwrap().seq, 3);
+    let err = alice.request(parley_sdk::pb::client_frame::Request::Send(
+        parley_sdk::pb::Send {
+            conversation_id: on1.clone(),
+            client_msg_id: "while-down".into(),
+            body: Some(parley_sdk::pb::send::Body::Message(
+                parley_sdk::pb::MessageBody {
+                    text: "x".into(),
+                    reply_to_seq: 0,
+                },
+            )),
+        },
+    ));
+    assert_eq!(err.await.unwrap_err().code(), Some("unavailable"));
+    // Back with its data: seqs continue past the abandoned lease, never reused.
+    s.cluster.restart("storage-1").await.unwrap();
+    let ack = alice.send_text(&on1, "after restart").await.unwrap();
+    assert!(ack.seq > 2);
+    let h = bob
+        .history(pb::HistoryRequest {
+            conversation_id: on1.clone(),
+            from_seq: 1,
+            to_seq: 0,
+            limit: 0,
+            backward: false,
+        })
+        .await
+        .unwrap();
+    assert_eq!(h.events.len(), 3);
+    assert_eq!(h.skipped, (3..ack.seq).collect::<Vec<_>>());
+    println!(
+        "16 conversations over 2 storage instances; one instance down refused only its own; after restart seqs continued at {}",
+        ack.seq
     );
 }

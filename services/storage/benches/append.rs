@@ -29,6 +29,7 @@ async fn group(s: &StorageService) -> String {
         kind: 2,
         title: "bench".into(),
         member_ids: vec!["bob".into()],
+        ..Default::default()
     };
     s.create_conversation(req).await.unwrap().id
 }

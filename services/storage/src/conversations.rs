@@ -2,25 +2,11 @@
 
 use crate::StorageService;
 use crate::access::{is_manager, require_member, role_of};
-use parley_core::ids::validate_id;
+use parley_core::ids::{direct_id, validate_id};
 use parley_core::time::now_ms;
 use parley_core::{ServiceError, ServiceResult};
 use parley_proto::v1 as pb;
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashSet};
-
-/// The id of the direct conversation between two users: deterministic, so
-/// "start a DM" is idempotent and both sides land in the same conversation.
-pub(crate) fn direct_id(a: &str, b: &str) -> String {
-    let (x, y) = if a <= b { (a, b) } else { (b, a) };
-    let mut h = Sha256::new();
-    h.update(x.as_bytes());
-    h.update([0]);
-    h.update(y.as_bytes());
-    let digest = h.finalize();
-    let hex: String = digest.iter().take(20).map(|b| format!("{b:02x}")).collect();
-    format!("dm-{hex}")
-}
 
 fn is_direct(c: &pb::Conversation) -> bool {
     c.kind == pb::ConversationKind::Direct as i32
@@ -74,7 +60,13 @@ impl StorageService {
                 }
                 let mut members = vec![member(&req.creator_id, pb::Role::Owner)];
                 members.extend(others.into_iter().map(|m| member(m, pb::Role::Member)));
-                (uuid::Uuid::now_v7().to_string(), req.title.clone(), members)
+                let id = if req.conversation_id.is_empty() {
+                    uuid::Uuid::now_v7().to_string()
+                } else {
+                    validate_id("conversation_id", &req.conversation_id)?;
+                    req.conversation_id.clone()
+                };
+                (id, req.title.clone(), members)
             }
             pb::ConversationKind::Unspecified => {
                 return Err(ServiceError::InvalidArgument(
@@ -293,7 +285,7 @@ fn member(user: &str, role: pb::Role) -> pb::Member {
 
 #[cfg(test)]
 mod tests {
-    use super::direct_id;
+    use parley_core::ids::direct_id;
 
     #[test]
     fn direct_ids_are_symmetric_and_safe() {

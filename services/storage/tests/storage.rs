@@ -41,6 +41,7 @@ fn group(creator: &str, members: &[&str]) -> pb::CreateConversationRequest {
         kind: pb::ConversationKind::Group as i32,
         title: "team".into(),
         member_ids: members.iter().map(|m| m.to_string()).collect(),
+        ..Default::default()
     }
 }
 
@@ -330,6 +331,7 @@ async fn bad_input_is_refused_clearly() {
         kind: pb::ConversationKind::Direct as i32,
         title: String::new(),
         member_ids: vec!["alice".into()],
+        ..Default::default()
     };
     assert!(matches!(
         s.create_conversation(dm_self).await,
@@ -352,6 +354,7 @@ async fn direct_conversations_are_idempotent() {
         kind: pb::ConversationKind::Direct as i32,
         title: String::new(),
         member_ids: vec![b.into()],
+        ..Default::default()
     };
     let c1 = s.create_conversation(dm("alice", "bob")).await.unwrap();
     let c2 = s.create_conversation(dm("bob", "alice")).await.unwrap();
