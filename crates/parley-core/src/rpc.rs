@@ -77,7 +77,16 @@ macro_rules! rpc_service {
                     &self,
                     req: tonic::Request<$Req>,
                 ) -> Result<tonic::Response<$Resp>, tonic::Status> {
-                    Ok(tonic::Response::new(self.0.$method(req.into_inner()).await?))
+                    let started = std::time::Instant::now();
+                    let result = self.0.$method(req.into_inner()).await;
+                    let method = concat!(stringify!($Api), "/", stringify!($method));
+                    metrics::histogram!("parley_grpc_server_seconds", "method" => method)
+                        .record(started.elapsed().as_secs_f64());
+                    if let Err(e) = &result {
+                        metrics::counter!("parley_grpc_server_errors_total", "method" => method, "code" => e.protocol_code())
+                            .increment(1);
+                    }
+                    Ok(tonic::Response::new(result?))
                 }
             )*
         }

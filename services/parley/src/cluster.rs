@@ -1,11 +1,15 @@
 //! A local cluster on loopback: every service in its own process (several
-//! gateways and fanout workers), sharing NATS and Redis. `parley cluster`
-//! uses it to let you try split mode on one machine; the split-mode tests
-//! use it to kill and restart pieces.
+//! gateways, fanout workers and storage instances), sharing NATS and Redis.
+//! `parley cluster` uses it to let you try split mode on one machine; the
+//! split-mode tests use it to kill and restart pieces.
+//!
+//! Services bind port 0 and announce the port they got (`cluster.announce`),
+//! so concurrent launches never race for a "free" port. They start in
+//! dependency order: auth, presence and storage; then fanout; then gateways.
 
 use anyhow::{Context, bail};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -29,7 +33,10 @@ pub struct ClusterOptions {
 pub struct Member {
     pub name: String,
     pub subcommand: &'static str,
+    /// gRPC address (HTTP/WebSocket for a gateway).
     pub addr: SocketAddr,
+    /// /metrics, /healthz, /readyz (the gateway serves them on `addr`).
+    pub admin: Option<SocketAddr>,
     env: Vec<(String, String)>,
     child: Option<Child>,
 }
@@ -38,6 +45,10 @@ impl Member {
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
     }
+
+    fn data_dir(&self, root: &Path) -> PathBuf {
+        root.join(&self.name)
+    }
 }
 
 pub struct Cluster {
@@ -45,131 +56,186 @@ pub struct Cluster {
     members: Vec<Member>,
 }
 
-fn free_addr() -> anyhow::Result<SocketAddr> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
-}
-
 fn url(addr: SocketAddr) -> String {
     format!("http://{addr}")
 }
 
+fn list(addrs: &[SocketAddr]) -> String {
+    let quoted: Vec<String> = addrs.iter().map(|a| format!("\"{}\"", url(*a))).collect();
+    format!("[{}]", quoted.join(","))
+}
+
+const UNBOUND: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::LOCALHOST,
+    0,
+));
+
 impl Cluster {
-    /// Starts auth, presence and storage, then the fanout workers, then the
-    /// gateways; returns once every one accepts connections.
+    /// Starts everything; returns once every service accepts connections.
     pub async fn start(opts: ClusterOptions) -> anyhow::Result<Self> {
-        let names: Vec<(String, &'static str)> = [
-            ("auth".to_string(), "auth"),
-            ("presence".into(), "presence"),
-        ]
-        .into_iter()
-        .chain((0..opts.storages.max(1)).map(|i| (format!("storage-{i}"), "storage")))
-        .chain((0..opts.fanouts).map(|i| (format!("fanout-{i}"), "fanout")))
-        .chain((0..opts.gateways).map(|i| (format!("gateway-{i}"), "gateway")))
-        .collect();
-        let mut addrs = Vec::new();
-        for _ in &names {
-            addrs.push(free_addr()?);
-        }
-        let addr_of = |name: &str| addrs[names.iter().position(|(n, _)| n == name).expect("known")];
-        let storage_urls: Vec<String> = (0..opts.storages.max(1))
-            .map(|i| format!("\"{}\"", url(addr_of(&format!("storage-{i}")))))
-            .collect();
-        let fanout_urls: Vec<String> = (0..opts.fanouts)
-            .map(|i| format!("\"{}\"", url(addr_of(&format!("fanout-{i}")))))
-            .collect();
+        let mut cluster = Self {
+            opts,
+            members: Vec::new(),
+        };
         let common = vec![
-            ("PARLEY_CLUSTER__BUS".to_string(), opts.nats_url.clone()),
             (
-                "PARLEY_CLUSTER__PRESENCE_STORE".into(),
-                opts.redis_url.clone(),
-            ),
-            ("PARLEY_CLUSTER__AUTH_URL".into(), url(addr_of("auth"))),
-            (
-                "PARLEY_CLUSTER__PRESENCE_URL".into(),
-                url(addr_of("presence")),
+                "PARLEY_CLUSTER__BUS".to_string(),
+                cluster.opts.nats_url.clone(),
             ),
             (
-                "PARLEY_CLUSTER__STORAGE_URLS".into(),
-                format!("[{}]", storage_urls.join(",")),
-            ),
-            (
-                "PARLEY_CLUSTER__FANOUT_URLS".into(),
-                format!("[{}]", fanout_urls.join(",")),
+                "PARLEY_CLUSTER__PRESENCE_STORE".to_string(),
+                cluster.opts.redis_url.clone(),
             ),
         ];
-        let mut members = Vec::new();
-        for ((name, sub), addr) in names.into_iter().zip(addrs.iter().copied()) {
-            let mut env = common.clone();
-            env.push((
-                "PARLEY_DATA_DIR".into(),
-                opts.dir.join(&name).display().to_string(),
-            ));
-            let key = if sub == "gateway" {
-                "PARLEY_LISTEN"
-            } else {
-                "PARLEY_CLUSTER__GRPC_LISTEN"
-            };
-            env.push((key.into(), addr.to_string()));
-            env.extend(opts.env.iter().cloned());
-            members.push(Member {
-                name,
-                subcommand: sub,
-                addr,
-                env,
-                child: None,
-            });
-        }
-        let mut cluster = Self { opts, members };
-        for i in 0..cluster.members.len() {
-            cluster.spawn(i)?;
-            // Dependencies first: everything waits for the services before it.
-            if cluster.members[i].subcommand != "gateway" {
-                cluster.wait_listening(i).await?;
-            }
-        }
-        for i in 0..cluster.members.len() {
-            cluster.wait_listening(i).await?;
-        }
+        // Tier 1: no dependencies on other services.
+        let mut tier: Vec<(String, &'static str)> =
+            vec![("auth".into(), "auth"), ("presence".into(), "presence")];
+        tier.extend((0..cluster.opts.storages.max(1)).map(|i| (format!("storage-{i}"), "storage")));
+        cluster.start_tier(tier, &common).await?;
+        let addr = |c: &Cluster, kind: &str| -> Vec<SocketAddr> {
+            c.members
+                .iter()
+                .filter(|m| m.subcommand == kind)
+                .map(|m| m.addr)
+                .collect()
+        };
+        let mut deps = common.clone();
+        deps.push((
+            "PARLEY_CLUSTER__AUTH_URL".into(),
+            url(addr(&cluster, "auth")[0]),
+        ));
+        deps.push((
+            "PARLEY_CLUSTER__PRESENCE_URL".into(),
+            url(addr(&cluster, "presence")[0]),
+        ));
+        deps.push((
+            "PARLEY_CLUSTER__STORAGE_URLS".into(),
+            list(&addr(&cluster, "storage")),
+        ));
+        // Tier 2: fanout workers.
+        let fanouts = (0..cluster.opts.fanouts.max(1))
+            .map(|i| (format!("fanout-{i}"), "fanout"))
+            .collect();
+        cluster.start_tier(fanouts, &deps).await?;
+        deps.push((
+            "PARLEY_CLUSTER__FANOUT_URLS".into(),
+            list(&addr(&cluster, "fanout")),
+        ));
+        // Tier 3: gateways.
+        let gateways = (0..cluster.opts.gateways.max(1))
+            .map(|i| (format!("gateway-{i}"), "gateway"))
+            .collect();
+        cluster.start_tier(gateways, &deps).await?;
         Ok(cluster)
     }
 
-    fn spawn(&mut self, i: usize) -> anyhow::Result<()> {
-        let m = &mut self.members[i];
-        std::fs::create_dir_all(self.opts.dir.join(&m.name))?;
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.opts.dir.join(format!("{}.log", m.name)))?;
-        let child = Command::new(&self.opts.exe)
-            .arg(m.subcommand)
-            .envs(m.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("starting {}", m.name))?;
-        m.child = Some(child);
+    async fn start_tier(
+        &mut self,
+        tier: Vec<(String, &'static str)>,
+        base: &[(String, String)],
+    ) -> anyhow::Result<()> {
+        let first = self.members.len();
+        for (name, sub) in tier {
+            let mut env = base.to_vec();
+            env.push((
+                "PARLEY_DATA_DIR".into(),
+                self.opts.dir.join(&name).display().to_string(),
+            ));
+            env.push(("PARLEY_CLUSTER__ANNOUNCE".into(), "true".into()));
+            env.extend(self.opts.env.iter().cloned());
+            let admin = (sub != "gateway").then_some(UNBOUND);
+            self.members.push(Member {
+                name,
+                subcommand: sub,
+                addr: UNBOUND,
+                admin,
+                env,
+                child: None,
+            });
+            let i = self.members.len() - 1;
+            self.spawn(i)?;
+        }
+        for i in first..self.members.len() {
+            self.wait_announced(i).await?;
+        }
         Ok(())
     }
 
-    async fn wait_listening(&mut self, i: usize) -> anyhow::Result<()> {
+    fn spawn(&mut self, i: usize) -> anyhow::Result<()> {
+        let root = self.opts.dir.clone();
+        let m = &mut self.members[i];
+        let data = m.data_dir(&root);
+        std::fs::create_dir_all(&data)?;
+        for kind in ["grpc", "admin", "http"] {
+            let _ = std::fs::remove_file(data.join(format!("{kind}.addr")));
+        }
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(root.join(format!("{}.log", m.name)))?;
+        // A restarted member comes back on the address the others know.
+        let listen_key = if m.subcommand == "gateway" {
+            "PARLEY_LISTEN"
+        } else {
+            "PARLEY_CLUSTER__GRPC_LISTEN"
+        };
+        let mut cmd = Command::new(&self.opts.exe);
+        cmd.arg(m.subcommand)
+            .envs(m.env.iter().map(|(k, v)| (k, v)))
+            .env(listen_key, m.addr.to_string())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        if let Some(admin) = m.admin {
+            cmd.env("PARLEY_CLUSTER__ADMIN_LISTEN", admin.to_string());
+        }
+        m.child = Some(
+            cmd.spawn()
+                .with_context(|| format!("starting {}", m.name))?,
+        );
+        Ok(())
+    }
+
+    /// Waits for the member's announced addresses, then for it to accept.
+    async fn wait_announced(&mut self, i: usize) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(60);
+        let root = self.opts.dir.clone();
         loop {
             let m = &mut self.members[i];
-            if TcpStream::connect_timeout(&m.addr, Duration::from_millis(200)).is_ok() {
+            let data = m.data_dir(&root);
+            let main_kind = if m.subcommand == "gateway" {
+                "http"
+            } else {
+                "grpc"
+            };
+            let read = |kind: &str| {
+                std::fs::read_to_string(data.join(format!("{kind}.addr")))
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok())
+            };
+            let main: Option<SocketAddr> = read(main_kind);
+            let admin: Option<SocketAddr> = read("admin");
+            if let Some(addr) = main
+                && (m.admin.is_none() || admin.is_some())
+                && TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+            {
+                m.addr = addr;
+                if m.admin.is_some() {
+                    m.admin = admin;
+                }
                 return Ok(());
             }
             if let Some(status) = m.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
                 bail!(
-                    "{} exited with {status}; see {}.log",
+                    "{} exited with {status}; see {}",
                     m.name,
-                    self.opts.dir.join(&m.name).display()
+                    root.join(format!("{}.log", m.name)).display()
                 );
             }
             if Instant::now() > deadline {
-                bail!("{} did not start listening on {}", m.name, m.addr);
+                bail!("{} did not start listening", m.name);
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
 
@@ -224,12 +290,12 @@ impl Cluster {
         }
     }
 
-    /// Starts a stopped member again with the same address and data.
+    /// Starts a stopped member again with the same addresses and data.
     pub async fn restart(&mut self, name: &str) -> anyhow::Result<()> {
         let i = self.index(name);
         self.kill(name);
         self.spawn(i)?;
-        self.wait_listening(i).await
+        self.wait_announced(i).await
     }
 
     /// Stops everything gracefully: gateways first (they drain clients).

@@ -51,6 +51,12 @@ pub struct ClusterConfig {
     /// A stored event a fanout worker took but did not ack is redelivered
     /// after this long (NATS bus).
     pub stored_ack_wait_secs: u64,
+    /// Split mode: where a non-gateway service serves /metrics, /healthz
+    /// and /readyz (none when unset; the gateway serves them on `listen`).
+    pub admin_listen: Option<SocketAddr>,
+    /// Write each bound address to `data_dir/{grpc,admin,http}.addr`
+    /// (for launchers that bind port 0).
+    pub announce: bool,
 }
 
 impl Default for Config {
@@ -79,6 +85,8 @@ impl Default for ClusterConfig {
             bus: "memory".into(),
             presence_store: "memory".into(),
             stored_ack_wait_secs: 30,
+            admin_listen: None,
+            announce: false,
         }
     }
 }

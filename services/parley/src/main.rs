@@ -135,7 +135,16 @@ async fn run_cluster(
     println!("  nats   {}", nats.url());
     println!("  redis  {}", redis.url());
     for m in cluster.members() {
-        println!("  {:<10} {} (pid {})", m.name, m.addr, m.pid().unwrap_or(0));
+        let admin = m
+            .admin
+            .map(|a| format!(", metrics http://{a}/metrics"))
+            .unwrap_or_default();
+        println!(
+            "  {:<10} {} (pid {}{admin})",
+            m.name,
+            m.addr,
+            m.pid().unwrap_or(0)
+        );
     }
     for u in cluster.gateway_urls() {
         println!(

@@ -94,6 +94,7 @@ async fn serve(
         .await
         .with_context(|| format!("binding {}", config.cluster.grpc_listen))?;
     tracing::info!(addr = %listener.local_addr()?, "gRPC listening");
+    announce(config, "grpc", listener.local_addr()?)?;
     router
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(listener),
@@ -103,12 +104,73 @@ async fn serve(
     Ok(())
 }
 
+/// With `cluster.announce`, records a bound address in `data_dir/<kind>.addr`
+/// (written whole, then renamed into place), so that a launcher can bind
+/// port 0 and learn the port instead of guessing a free one.
+fn announce(config: &Config, kind: &str, addr: std::net::SocketAddr) -> anyhow::Result<()> {
+    if !config.cluster.announce {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&config.data_dir)?;
+    let tmp = config.data_dir.join(format!("{kind}.addr.tmp"));
+    std::fs::write(&tmp, addr.to_string())?;
+    std::fs::rename(&tmp, config.data_dir.join(format!("{kind}.addr")))?;
+    Ok(())
+}
+
+/// Serves /metrics, /healthz and /readyz on `cluster.admin_listen` until
+/// `stop` (readiness turns 503 first).
+async fn spawn_admin(config: &Config, stop: CancellationToken) -> anyhow::Result<()> {
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    let Some(addr) = config.cluster.admin_listen else {
+        return Ok(());
+    };
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    announce(config, "admin", listener.local_addr()?)?;
+    let metrics = crate::telemetry::prometheus();
+    let ready = stop.clone();
+    let app = axum::Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let ready = !ready.is_cancelled();
+                async move {
+                    if ready {
+                        (StatusCode::OK, "ready")
+                    } else {
+                        (StatusCode::SERVICE_UNAVAILABLE, "draining")
+                    }
+                }
+            }),
+        )
+        .route(
+            "/metrics",
+            get(move || {
+                let body = metrics.as_ref().map(|m| m.render()).unwrap_or_default();
+                async move { body }
+            }),
+        );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await;
+    });
+    Ok(())
+}
+
 /// Runs one service until `stop`.
 pub async fn run_service(
     name: ServiceName,
     config: Config,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
+    if name != ServiceName::Gateway {
+        spawn_admin(&config, stop.clone()).await?;
+    }
     match name {
         ServiceName::Presence => {
             let store = backends::presence_store(&config).await?;
@@ -216,6 +278,7 @@ async fn run_gateway(config: Config, stop: CancellationToken) -> anyhow::Result<
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     println!("gateway listening on http://{}/", listener.local_addr()?);
+    announce(&config, "http", listener.local_addr()?)?;
     gateway.serve(listener, stop).await?;
     Ok(())
 }

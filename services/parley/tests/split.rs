@@ -155,6 +155,32 @@ async fn members_on_different_gateways_get_every_message_once_in_order() {
         );
     }
     drop(carol);
+    // Every service exports Prometheus metrics.
+    let mut fanout_deliveries = false;
+    for m in s.cluster.members() {
+        let url = match m.admin {
+            Some(a) => format!("http://{a}/metrics"),
+            None => format!("http://{}/metrics", m.addr),
+        };
+        let resp = reqwest::get(&url)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", m.name));
+        assert_eq!(resp.status(), 200, "{}", m.name);
+        let body = resp.text().await.unwrap();
+        let expected = match m.subcommand {
+            "gateway" => Some("parley_gateway_sends_total"),
+            "fanout" => {
+                fanout_deliveries |= body.contains("parley_fanout_deliveries_total");
+                None
+            }
+            // Every storage instance answered sync calls; auth and presence were called.
+            _ => Some("parley_grpc_server_seconds"),
+        };
+        if let Some(expected) = expected {
+            assert!(body.contains(expected), "{} lacks {expected}", m.name);
+        }
+    }
+    assert!(fanout_deliveries, "a fanout worker counted its deliveries");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

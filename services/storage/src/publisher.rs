@@ -30,7 +30,8 @@ impl Publisher {
     }
 
     pub(crate) fn enqueue(&self, event: pb::Event) {
-        self.pending.fetch_add(1, Ordering::Relaxed);
+        let backlog = self.pending.fetch_add(1, Ordering::Relaxed) + 1;
+        metrics::gauge!("parley_storage_publish_backlog").set(backlog as f64);
         if self.tx.try_send(event).is_err() {
             self.pending.fetch_sub(1, Ordering::Relaxed);
             metrics::counter!("parley_storage_publish_dropped_total").increment(1);
@@ -60,6 +61,7 @@ async fn run(bus: Arc<dyn EventBus>, mut rx: mpsc::Receiver<pb::Event>, pending:
         if failures > 0 {
             tracing::info!(failures, "stored-event publication resumed");
         }
-        pending.fetch_sub(1, Ordering::Relaxed);
+        let backlog = pending.fetch_sub(1, Ordering::Relaxed) - 1;
+        metrics::gauge!("parley_storage_publish_backlog").set(backlog as f64);
     }
 }
