@@ -8,5 +8,6 @@ pub mod routing;
 pub mod rpc;
 pub mod services;
 pub mod time;
+pub mod trace;
 
 pub use error::{ServiceError, ServiceResult};

@@ -54,7 +54,9 @@ macro_rules! rpc_service {
                         Self::Local(api) => api.$method(req).await,
                         Self::Remote(client) => {
                             let mut client = client.clone();
-                            Ok(client.$method(req).await?.into_inner())
+                            let mut request = tonic::Request::new(req);
+                            $crate::trace::inject_metadata(request.metadata_mut());
+                            Ok(client.$method(request).await?.into_inner())
                         }
                     }
                 }
@@ -77,9 +79,13 @@ macro_rules! rpc_service {
                     &self,
                     req: tonic::Request<$Req>,
                 ) -> Result<tonic::Response<$Resp>, tonic::Status> {
-                    let started = std::time::Instant::now();
-                    let result = self.0.$method(req.into_inner()).await;
+                    use tracing::Instrument;
                     let method = concat!(stringify!($Api), "/", stringify!($method));
+                    // The caller's trace continues here.
+                    let span = tracing::info_span!("rpc", method);
+                    $crate::trace::set_parent(&span, &$crate::trace::metadata_headers(req.metadata()));
+                    let started = std::time::Instant::now();
+                    let result = self.0.$method(req.into_inner()).instrument(span).await;
                     metrics::histogram!("parley_grpc_server_seconds", "method" => method)
                         .record(started.elapsed().as_secs_f64());
                     if let Err(e) = &result {

@@ -19,9 +19,11 @@ const GROUP_QUEUE: usize = 65_536;
 
 type Sinks = HashMap<String, Vec<(u64, Arc<dyn DeliverySink>)>>;
 /// Both ends of one consumer group's queue.
+/// A stored event with the trace context of the send that stored it.
+type Stored = (pb::Event, parley_core::trace::TraceHeaders);
 type GroupQueue = (
-    async_channel::Sender<pb::Event>,
-    async_channel::Receiver<pb::Event>,
+    async_channel::Sender<Stored>,
+    async_channel::Receiver<Stored>,
 );
 
 #[derive(Default)]
@@ -74,7 +76,7 @@ impl Drop for Unsubscribe {
     }
 }
 
-struct GroupConsumer(async_channel::Receiver<pb::Event>);
+struct GroupConsumer(async_channel::Receiver<Stored>);
 
 #[async_trait]
 impl StoredConsumer for GroupConsumer {
@@ -85,7 +87,7 @@ impl StoredConsumer for GroupConsumer {
             .recv()
             .await
             .ok()
-            .map(|e| StoredDelivery::new(e, || {}))
+            .map(|(e, trace)| StoredDelivery::new(e, || {}).with_trace(trace))
     }
 }
 
@@ -131,7 +133,7 @@ impl EventBus for MemoryBus {
             .map(|(tx, _)| tx.clone())
             .collect();
         for tx in senders {
-            tx.send(event.clone())
+            tx.send((event.clone(), parley_core::trace::current_headers()))
                 .await
                 .map_err(|_| StoreError::Unavailable("bus closed".into()))?;
         }

@@ -115,6 +115,24 @@ fn decode_push(bytes: &[u8]) -> Option<Push> {
     }
 }
 
+/// NATS headers carrying the current trace context.
+fn trace_headers() -> async_nats::HeaderMap {
+    let mut headers = async_nats::HeaderMap::new();
+    for (k, v) in parley_core::trace::current_headers() {
+        headers.insert(k.as_str(), v.as_str());
+    }
+    headers
+}
+
+/// The trace context in a message's headers.
+fn trace_from(headers: Option<&async_nats::HeaderMap>) -> parley_core::trace::TraceHeaders {
+    let Some(h) = headers else { return Vec::new() };
+    ["traceparent", "tracestate"]
+        .iter()
+        .filter_map(|k| h.get(*k).map(|v| (k.to_string(), v.as_str().to_string())))
+        .collect()
+}
+
 struct SubscriptionTask(tokio::task::JoinHandle<()>);
 
 impl Drop for SubscriptionTask {
@@ -153,13 +171,15 @@ impl StoredConsumer for JetStreamConsumer {
                         let _ = acker.ack().await;
                         continue;
                     };
-                    return Some(StoredDelivery::new(event, move || {
+                    let trace = trace_from(msg.headers.as_ref());
+                    let delivery = StoredDelivery::new(event, move || {
                         tokio::spawn(async move {
                             if let Err(e) = acker.ack().await {
                                 tracing::debug!(error = %e, "ack failed; the event will be redelivered");
                             }
                         });
-                    }));
+                    });
+                    return Some(delivery.with_trace(trace));
                 }
                 Some(Err(e)) => {
                     tracing::debug!(error = %e, "JetStream consumer error; reopening");
@@ -179,11 +199,12 @@ impl StoredConsumer for JetStreamConsumer {
 impl EventBus for NatsBus {
     async fn deliver(&self, users: &[String], push: Push) -> StoreResult<()> {
         let payload = encode_push(&push);
+        let headers = trace_headers();
         for user in users {
             let subject = user_subject(user)?;
             // Buffered by the client and written in batches: no round trip per user.
             self.client
-                .publish(subject, payload.clone())
+                .publish_with_headers(subject, headers.clone(), payload.clone())
                 .await
                 .map_err(unavailable)?;
         }
@@ -204,6 +225,10 @@ impl EventBus for NatsBus {
         let task = tokio::spawn(async move {
             while let Some(msg) = sub.next().await {
                 if let Some(push) = decode_push(&msg.payload) {
+                    // Continue the trace of the send this delivery belongs to.
+                    let span = tracing::info_span!("bus_delivery");
+                    parley_core::trace::set_parent(&span, &trace_from(msg.headers.as_ref()));
+                    let _entered = span.enter();
                     sink.deliver(&user, &push);
                 }
             }
@@ -217,7 +242,7 @@ impl EventBus for NatsBus {
     async fn publish_stored(&self, event: &pb::Event) -> StoreResult<()> {
         validate_id("conversation_id", &event.conversation_id)
             .map_err(|e| StoreError::Backend(e.to_string()))?;
-        let mut headers = async_nats::HeaderMap::new();
+        let mut headers = trace_headers();
         headers.insert(
             "Nats-Msg-Id",
             format!("{}:{}", event.conversation_id, event.seq).as_str(),

@@ -79,6 +79,8 @@ impl std::fmt::Debug for Subscription {
 /// Unacked events are redelivered (at-least-once) by durable implementations.
 pub struct StoredDelivery {
     pub event: pb::Event,
+    /// The trace context of the send that stored the event (W3C headers).
+    pub trace: parley_core::trace::TraceHeaders,
     acker: Option<Box<dyn FnOnce() + Send>>,
 }
 
@@ -86,8 +88,14 @@ impl StoredDelivery {
     pub fn new(event: pb::Event, acker: impl FnOnce() + Send + 'static) -> Self {
         Self {
             event,
+            trace: Vec::new(),
             acker: Some(Box::new(acker)),
         }
+    }
+
+    pub fn with_trace(mut self, trace: parley_core::trace::TraceHeaders) -> Self {
+        self.trace = trace;
+        self
     }
 
     pub fn ack(mut self) {

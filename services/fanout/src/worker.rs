@@ -21,7 +21,13 @@ pub async fn run_stored_worker(
                 None => return,
             },
         };
-        match fanout.deliver_stored(delivery.event.clone()).await {
+        // The trace of the send that stored this event continues here.
+        let span = tracing::info_span!("fanout", conversation = %delivery.event.conversation_id, seq = delivery.event.seq);
+        parley_core::trace::set_parent(&span, &delivery.trace);
+        let delivered =
+            tracing::Instrument::instrument(fanout.deliver_stored(delivery.event.clone()), span)
+                .await;
+        match delivered {
             Ok(()) => delivery.ack(),
             Err(e) => {
                 metrics::counter!("parley_fanout_errors_total").increment(1);

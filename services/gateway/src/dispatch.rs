@@ -57,7 +57,8 @@ pub(crate) async fn dispatch(
     };
     let kind = request_kind(&request);
     let started = std::time::Instant::now();
-    let result = handle(gw, conn, request).await;
+    let span = tracing::info_span!("request", kind, user = %conn.user_id);
+    let result = tracing::Instrument::instrument(handle(gw, conn, request), span).await;
     metrics::histogram!("parley_gateway_request_seconds", "request" => kind)
         .record(started.elapsed().as_secs_f64());
     Some(match result {

@@ -14,6 +14,7 @@ struct Connections {
 
 impl DeliverySink for Connections {
     fn deliver(&self, user: &str, push: &Push) {
+        let _span = tracing::info_span!("deliver", user).entered();
         let by_user = self.by_user.read();
         let Some(conns) = by_user.get(user) else {
             return;

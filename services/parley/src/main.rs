@@ -60,7 +60,16 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    telemetry::init_logging(&config.log);
+    let service = match &cli.command {
+        Command::Up => "parley",
+        Command::Gateway => "parley-gateway",
+        Command::Auth => "parley-auth",
+        Command::Presence => "parley-presence",
+        Command::Fanout => "parley-fanout",
+        Command::Storage => "parley-storage",
+        Command::Cluster { .. } | Command::Config => "parley-cli",
+    };
+    let _telemetry = telemetry::init(&config.log, service);
     match run(cli.command, config).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -1,5 +1,12 @@
+//! Logs, traces and metrics of a parley process.
+
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use std::sync::OnceLock;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// The process-wide Prometheus recorder (installed on first use).
 pub fn prometheus() -> Option<PrometheusHandle> {
@@ -15,14 +22,65 @@ pub fn prometheus() -> Option<PrometheusHandle> {
         .clone()
 }
 
-/// Logs to stderr; RUST_LOG overrides the configured filter.
-pub fn init_logging(default_filter: &str) {
+/// Keeps trace export alive; flushes what is buffered when dropped.
+#[must_use]
+pub struct Telemetry {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        if let Some(p) = self.provider.take() {
+            let _ = p.shutdown();
+        }
+    }
+}
+
+/// Logs to stderr (RUST_LOG overrides the configured filter) and, when
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` is set, exports traces over OTLP/HTTP as
+/// service `service` (or `OTEL_SERVICE_NAME`).
+pub fn init(default_filter: &str, service: &str) -> Telemetry {
+    let provider = match std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT") {
+        Ok(endpoint) if !endpoint.is_empty() => match otlp_provider(service) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprintln!("parley: OpenTelemetry export disabled: {e}");
+                None
+            }
+        },
+        _ => None,
+    };
+    install(
+        default_filter,
+        provider.as_ref().map(|p| p.tracer("parley")),
+    );
+    Telemetry { provider }
+}
+
+fn otlp_provider(service: &str) -> Result<SdkTracerProvider, Box<dyn std::error::Error>> {
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .build()?;
+    let name = std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| service.to_string());
+    Ok(SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(Resource::builder().with_service_name(name).build())
+        .build())
+}
+
+/// Installs the global subscriber: an env filter, the log formatter and,
+/// with a tracer, the OpenTelemetry layer.
+pub fn install(default_filter: &str, tracer: Option<opentelemetry_sdk::trace::Tracer>) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
-    use std::io::IsTerminal;
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
+        .with_writer(std::io::stderr);
+    let otel = tracer.map(|t| tracing_opentelemetry::layer().with_tracer(t));
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(otel)
         .try_init();
 }

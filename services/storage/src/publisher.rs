@@ -16,7 +16,8 @@ const BACKLOG: usize = 100_000;
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 pub(crate) struct Publisher {
-    tx: mpsc::Sender<pb::Event>,
+    /// Each event with the trace context of the send that stored it.
+    tx: mpsc::Sender<(pb::Event, parley_core::trace::TraceHeaders)>,
     pending: Arc<AtomicUsize>,
 }
 
@@ -32,7 +33,11 @@ impl Publisher {
     pub(crate) fn enqueue(&self, event: pb::Event) {
         let backlog = self.pending.fetch_add(1, Ordering::Relaxed) + 1;
         metrics::gauge!("parley_storage_publish_backlog").set(backlog as f64);
-        if self.tx.try_send(event).is_err() {
+        if self
+            .tx
+            .try_send((event, parley_core::trace::current_headers()))
+            .is_err()
+        {
             self.pending.fetch_sub(1, Ordering::Relaxed);
             metrics::counter!("parley_storage_publish_dropped_total").increment(1);
             tracing::warn!("stored-event backlog full: an event skips the real-time path");
@@ -45,23 +50,34 @@ impl Publisher {
     }
 }
 
-async fn run(bus: Arc<dyn EventBus>, mut rx: mpsc::Receiver<pb::Event>, pending: Arc<AtomicUsize>) {
-    while let Some(event) = rx.recv().await {
-        let mut backoff = Duration::from_millis(50);
-        let mut failures = 0u32;
-        while let Err(e) = bus.publish_stored(&event).await {
-            failures += 1;
-            metrics::counter!("parley_storage_publish_errors_total").increment(1);
-            if failures == 1 {
-                tracing::warn!(error = %e, conversation = %event.conversation_id, seq = event.seq, "bus unavailable; retrying stored-event publication");
-            }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
-        }
-        if failures > 0 {
-            tracing::info!(failures, "stored-event publication resumed");
-        }
+async fn run(
+    bus: Arc<dyn EventBus>,
+    mut rx: mpsc::Receiver<(pb::Event, parley_core::trace::TraceHeaders)>,
+    pending: Arc<AtomicUsize>,
+) {
+    while let Some((event, trace)) = rx.recv().await {
+        let span = tracing::info_span!("publish_stored", conversation = %event.conversation_id, seq = event.seq);
+        parley_core::trace::set_parent(&span, &trace);
+        tracing::Instrument::instrument(publish_until_done(&*bus, &event), span).await;
         let backlog = pending.fetch_sub(1, Ordering::Relaxed) - 1;
         metrics::gauge!("parley_storage_publish_backlog").set(backlog as f64);
+    }
+}
+
+/// Publishes one event, retrying with backoff until the bus takes it.
+async fn publish_until_done(bus: &dyn EventBus, event: &pb::Event) {
+    let mut backoff = Duration::from_millis(50);
+    let mut failures = 0u32;
+    while let Err(e) = bus.publish_stored(event).await {
+        failures += 1;
+        metrics::counter!("parley_storage_publish_errors_total").increment(1);
+        if failures == 1 {
+            tracing::warn!(error = %e, conversation = %event.conversation_id, seq = event.seq, "bus unavailable; retrying stored-event publication");
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+    if failures > 0 {
+        tracing::info!(failures, "stored-event publication resumed");
     }
 }

@@ -66,14 +66,14 @@ impl StorageService {
                 // gateway dies mid-request and the RPC is dropped): the
                 // write and its bookkeeping run in their own task.
                 let (store, sequencer) = (self.store.clone(), self.sequencer.clone());
-                let settled = tokio::spawn(async move {
+                let settled = tokio::spawn(tracing::Instrument::in_current_span(async move {
                     let written = store
                         .append(std::slice::from_ref(&event))
                         .await
                         .map_err(Into::into);
                     sequencer.finish(&event, &written, done).await;
                     written.map(|()| event)
-                });
+                }));
                 let event = settled
                     .await
                     .map_err(|e| ServiceError::Internal(e.to_string()))??;
