@@ -432,3 +432,87 @@ async fn conversations_are_sharded_over_storage_instances_that_keep_their_data()
         ack.seq
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_scenarios_hold_across_processes() {
+    let s = split(2, 1, 2).await;
+    let (alice, _a) = client_on(&urls_from(&s, 0), "alice").await;
+    let (bob, mut bob_ev) = client_on(&urls_from(&s, 1), "bob").await;
+
+    // A DM across gateways, and a retried send that keeps its seq.
+    let dm = alice.create_direct(&bob.user_id()).await.unwrap();
+    let send = pb::Send {
+        conversation_id: dm.id.clone(),
+        client_msg_id: "once".into(),
+        body: Some(pb::send::Body::Message(pb::MessageBody {
+            text: "hi bob".into(),
+            reply_to_seq: 0,
+        })),
+    };
+    let first = alice.send(send.clone()).await.unwrap();
+    let again = alice.send(send).await.unwrap();
+    assert_eq!((first.seq, again.seq, again.duplicate), (2, 2, true));
+    let (got, dups) = converge(&mut bob_ev, &dm.id, 2, Duration::from_secs(20)).await;
+    assert_eq!((got.len(), dups), (2, 0));
+
+    // A non-member is refused, whichever gateway and storage instance.
+    let (mallory, _m) = client_on(&urls_from(&s, 1), "mallory").await;
+    assert_eq!(
+        mallory
+            .send_text(&dm.id, "let me in")
+            .await
+            .unwrap_err()
+            .code(),
+        Some("not_found")
+    );
+    let h = pb::HistoryRequest {
+        conversation_id: dm.id.clone(),
+        from_seq: 1,
+        to_seq: 0,
+        limit: 0,
+        backward: false,
+    };
+    assert_eq!(
+        mallory.history(h).await.unwrap_err().code(),
+        Some("not_found")
+    );
+
+    // An offline device catches up by sync when it logs in again.
+    bob.close();
+    for i in 0..5 {
+        alice
+            .send_text(&dm.id, &format!("while away {i}"))
+            .await
+            .unwrap();
+    }
+    let (bob2, mut bob2_ev) = client_on(&urls_from(&s, 0), "bob").await;
+    let (got, dups) = converge(&mut bob2_ev, &dm.id, 7, Duration::from_secs(20)).await;
+    assert_eq!((got.len(), dups), (7, 0));
+
+    // Refresh-token reuse, detected by auth, closes the session's socket on
+    // whichever gateway holds it (through NATS).
+    let stale = bob2.tokens().refresh_token;
+    let http = reqwest::Client::new();
+    let refresh = |url: String, token: String| {
+        let http = http.clone();
+        async move {
+            http.post(format!("{url}/v1/auth/refresh"))
+                .body(serde_json::json!({ "refreshToken": token }).to_string())
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let gateways = s.cluster.gateway_urls();
+    assert_eq!(refresh(gateways[1].clone(), stale.clone()).await, 200);
+    assert_eq!(refresh(gateways[1].clone(), stale).await, 401);
+    bob2_ev
+        .wait(|e| matches!(e, ClientEvent::Revoked).then_some(()))
+        .await;
+    assert!(!bob2.is_connected());
+    println!(
+        "DM, retry, non-member refusal, offline catch-up and refresh-token reuse hold across processes"
+    );
+}
