@@ -1,0 +1,16 @@
+//! Parley's load generator.
+//!
+//! Clients are real SDK clients over WebSockets. Sends are scheduled open
+//! loop at a fixed rate and timed from their *intended* send time (no
+//! coordinated omission); each payload carries its message id and intended
+//! time, so every delivery is timed and checked: a run with any loss,
+//! duplicate, reordering or seq mismatch fails, whatever its speed.
+
+mod ledger;
+mod procstat;
+mod report;
+mod run;
+mod setup;
+
+pub use report::{Latency, Report, ServerSample};
+pub use run::{LoadConfig, Scenario, run};

@@ -1,0 +1,97 @@
+//! `parley-loadtest --url http://127.0.0.1:8080 --scenario group --clients 100 --group-size 10 --rate 1000 --duration 30`
+
+use clap::Parser;
+use parley_loadtest::{LoadConfig, Scenario, run};
+use parley_sdk::Encoding;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "parley-loadtest",
+    about = "Open-loop load against Parley gateways, every delivery verified"
+)]
+struct Args {
+    /// Gateway base URL (repeat for several gateways).
+    #[arg(long = "url", required = true)]
+    urls: Vec<String>,
+    #[arg(long, value_enum, default_value = "group")]
+    scenario: Scenario,
+    /// Users, one connection each.
+    #[arg(long, default_value_t = 100)]
+    clients: usize,
+    #[arg(long, default_value_t = 10)]
+    group_size: usize,
+    /// Publishes per second, all senders together.
+    #[arg(long, default_value_t = 1000.0)]
+    rate: f64,
+    /// Measured seconds.
+    #[arg(long, default_value_t = 30.0)]
+    duration: f64,
+    #[arg(long, default_value_t = 3.0)]
+    warmup: f64,
+    #[arg(long, default_value_t = 15.0)]
+    grace: f64,
+    #[arg(long, default_value_t = 100)]
+    payload_bytes: usize,
+    /// Prefix of the generated usernames (reuse one to skip registration).
+    #[arg(long, default_value = "lt")]
+    user_prefix: String,
+    #[arg(long, default_value_t = 4)]
+    login_concurrency: usize,
+    /// Use JSON frames instead of protobuf.
+    #[arg(long)]
+    json: bool,
+    /// Server process ids to sample for CPU and RSS.
+    #[arg(long = "server-pid")]
+    server_pids: Vec<u32>,
+    /// Write the report as JSON here.
+    #[arg(long)]
+    report: Option<std::path::PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let a = Args::parse();
+    let cfg = LoadConfig {
+        urls: a.urls,
+        scenario: a.scenario,
+        clients: a.clients,
+        group_size: a.group_size,
+        rate: a.rate,
+        duration: Duration::from_secs_f64(a.duration),
+        warmup: Duration::from_secs_f64(a.warmup),
+        grace: Duration::from_secs_f64(a.grace),
+        payload_bytes: a.payload_bytes,
+        user_prefix: a.user_prefix,
+        login_concurrency: a.login_concurrency,
+        encoding: if a.json {
+            Encoding::Json
+        } else {
+            Encoding::Proto
+        },
+        server_pids: a.server_pids,
+        max_in_flight: 100_000,
+        progress: true,
+    };
+    match run(cfg).await {
+        Ok(report) => {
+            print!("{}", report.summary());
+            if let Some(path) = a.report {
+                let json = serde_json::to_string_pretty(&report).expect("report serializes");
+                if let Err(e) = std::fs::write(&path, json) {
+                    eprintln!("cannot write {}: {e}", path.display());
+                    return std::process::ExitCode::from(2);
+                }
+            }
+            if report.correct() {
+                std::process::ExitCode::SUCCESS
+            } else {
+                std::process::ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("parley-loadtest: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}

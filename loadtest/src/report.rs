@@ -1,0 +1,114 @@
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// Latency percentiles in milliseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Latency {
+    pub count: u64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Latency {
+    pub(crate) fn from_us(h: &Histogram<u64>) -> Self {
+        let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+        Self {
+            count: h.len(),
+            p50_ms: ms(0.5),
+            p90_ms: ms(0.9),
+            p99_ms: ms(0.99),
+            p999_ms: ms(0.999),
+            max_ms: h.max() as f64 / 1000.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerSample {
+    pub pid: u32,
+    pub cpu_percent: f64,
+    pub rss_kb: u64,
+    pub max_rss_kb: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub scenario: String,
+    pub clients: usize,
+    pub conversations: usize,
+    pub fanout: usize,
+    pub target_rate: f64,
+    pub measured_secs: f64,
+    pub publishes: u64,
+    pub acked: u64,
+    pub send_errors: u64,
+    pub publishes_per_sec: f64,
+    pub deliveries_expected: u64,
+    pub deliveries: u64,
+    pub deliveries_per_sec: f64,
+    pub lost: u64,
+    pub duplicates: u64,
+    pub reordered: u64,
+    pub seq_mismatches: u64,
+    pub ack_latency: Latency,
+    pub delivery_latency: Latency,
+    pub servers: Vec<ServerSample>,
+}
+
+impl Report {
+    /// True when every acknowledged message reached every member exactly
+    /// once, in order, with the same seq for all.
+    pub fn correct(&self) -> bool {
+        self.lost == 0
+            && self.duplicates == 0
+            && self.reordered == 0
+            && self.seq_mismatches == 0
+            && self.send_errors == 0
+    }
+
+    pub fn summary(&self) -> String {
+        let l = |x: &Latency| {
+            format!(
+                "p50 {:.2} p90 {:.2} p99 {:.2} p99.9 {:.2} max {:.2} ms",
+                x.p50_ms, x.p90_ms, x.p99_ms, x.p999_ms, x.max_ms
+            )
+        };
+        let mut s = format!(
+            "scenario {}: {} clients, {} conversations, fan-out {}\n\
+             publishes {} ({:.0}/s, target {:.0}/s), acked {}, send errors {}\n\
+             deliveries {} of {} expected ({:.0}/s)\n\
+             lost {}, duplicates {}, reordered {}, seq mismatches {} => {}\n\
+             ack latency      {}\n\
+             delivery latency {}\n",
+            self.scenario,
+            self.clients,
+            self.conversations,
+            self.fanout,
+            self.publishes,
+            self.publishes_per_sec,
+            self.target_rate,
+            self.acked,
+            self.send_errors,
+            self.deliveries,
+            self.deliveries_expected,
+            self.deliveries_per_sec,
+            self.lost,
+            self.duplicates,
+            self.reordered,
+            self.seq_mismatches,
+            if self.correct() { "CORRECT" } else { "FAILED" },
+            l(&self.ack_latency),
+            l(&self.delivery_latency),
+        );
+        for srv in &self.servers {
+            s += &format!(
+                "server pid {}: cpu {:.0}%, rss {} KiB (max {} KiB)\n",
+                srv.pid, srv.cpu_percent, srv.rss_kb, srv.max_rss_kb
+            );
+        }
+        s
+    }
+}

@@ -1,0 +1,317 @@
+//! One load run: set up, send open loop, verify, report.
+
+use crate::ledger::Ledger;
+use crate::procstat::Sampler;
+use crate::report::{Latency, Report};
+use crate::setup::clients;
+use hdrhistogram::Histogram;
+use parking_lot::Mutex;
+use parley_sdk::{ClientEvent, Encoding, pb};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+pub enum Scenario {
+    /// Direct messages between fixed pairs of users.
+    Dm,
+    /// Groups of `group_size`; every member publishes.
+    Group,
+}
+
+#[derive(Debug, Clone)]
+pub struct LoadConfig {
+    /// Gateway base URLs (clients are spread over them).
+    pub urls: Vec<String>,
+    pub scenario: Scenario,
+    /// Users (one connection each).
+    pub clients: usize,
+    pub group_size: usize,
+    /// Publishes per second, all senders together.
+    pub rate: f64,
+    /// Measured phase.
+    pub duration: Duration,
+    /// Sends before measuring (verified, not timed).
+    pub warmup: Duration,
+    /// After the last send, how long deliveries may still take.
+    pub grace: Duration,
+    pub payload_bytes: usize,
+    pub user_prefix: String,
+    pub login_concurrency: usize,
+    pub encoding: Encoding,
+    /// Server processes to sample (CPU, RSS).
+    pub server_pids: Vec<u32>,
+    /// Sends allowed in flight before the generator itself counts as saturated.
+    pub max_in_flight: usize,
+    pub progress: bool,
+}
+
+impl LoadConfig {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            urls: vec![url.into()],
+            scenario: Scenario::Group,
+            clients: 20,
+            group_size: 10,
+            rate: 100.0,
+            duration: Duration::from_secs(10),
+            warmup: Duration::from_secs(1),
+            grace: Duration::from_secs(10),
+            payload_bytes: 100,
+            user_prefix: "lt".into(),
+            login_concurrency: 4,
+            encoding: Encoding::Proto,
+            server_pids: Vec::new(),
+            max_in_flight: 100_000,
+            progress: false,
+        }
+    }
+}
+
+fn unix_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+fn histogram() -> Histogram<u64> {
+    // 1 us .. 5 min, 3 significant digits.
+    Histogram::new_with_bounds(1, 300_000_000, 3).expect("valid bounds")
+}
+
+/// Payload: "lt|<message id>|<intended unix us>|" then padding.
+fn payload(id: u64, intended_us: u64, size: usize) -> String {
+    let mut s = format!("lt|{id}|{intended_us}|");
+    while s.len() < size {
+        s.push('x');
+    }
+    s
+}
+
+fn parse(text: &str) -> Option<(u64, u64)> {
+    let mut it = text.strip_prefix("lt|")?.split('|');
+    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+}
+
+struct Shared {
+    ledger: Ledger,
+    ack: Mutex<Histogram<u64>>,
+    delivery: Mutex<Histogram<u64>>,
+    /// Messages with an id at or above this are measured.
+    measure_from: AtomicU64,
+    send_errors: AtomicU64,
+    in_flight: AtomicU64,
+}
+
+/// Runs one load test and returns its report.
+pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
+    anyhow::ensure!(!cfg.urls.is_empty(), "no gateway URL");
+    let group = match cfg.scenario {
+        Scenario::Dm => 2,
+        Scenario::Group => cfg.group_size.max(2),
+    };
+    anyhow::ensure!(cfg.clients >= group, "need at least {group} clients");
+    let mut people = clients(
+        &cfg.urls,
+        &cfg.user_prefix,
+        cfg.clients - cfg.clients % group,
+        cfg.login_concurrency,
+        cfg.encoding,
+    )
+    .await?;
+    // Conversations: consecutive runs of `group` users.
+    let mut convs: Vec<String> = Vec::new();
+    let mut conv_of: Vec<u32> = Vec::new();
+    for chunk in people.chunks(group) {
+        let ids: Vec<String> = chunk[1..].iter().map(|p| p.client.user_id()).collect();
+        let conv = match cfg.scenario {
+            Scenario::Dm => chunk[0].client.create_direct(&ids[0]).await?,
+            Scenario::Group => chunk[0].client.create_group("loadtest", &ids).await?,
+        };
+        for _ in chunk {
+            conv_of.push(convs.len() as u32);
+        }
+        convs.push(conv.id);
+    }
+    let members: Vec<u32> = vec![group as u32; convs.len()];
+    let conv_index: std::collections::HashMap<String, u32> = convs
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.clone(), i as u32))
+        .collect();
+    let conv_index = Arc::new(conv_index);
+
+    let shared = Arc::new(Shared {
+        ledger: Ledger::default(),
+        ack: Mutex::new(histogram()),
+        delivery: Mutex::new(histogram()),
+        measure_from: AtomicU64::new(u64::MAX),
+        send_errors: AtomicU64::new(0),
+        in_flight: AtomicU64::new(0),
+    });
+    // Receivers: every client checks and times what it gets.
+    let mut receivers = Vec::new();
+    for (r, p) in people.iter_mut().enumerate() {
+        let mut rx = p.events.take().expect("events");
+        let shared = shared.clone();
+        let conv_index = conv_index.clone();
+        receivers.push(tokio::spawn(async move {
+            while let Some(e) = rx.recv().await {
+                let ClientEvent::Event(ev) = e else { continue };
+                let Some(pb::event::Body::Message(m)) = &ev.body else {
+                    continue;
+                };
+                let Some((id, intended)) = parse(&m.text) else {
+                    continue;
+                };
+                let Some(&conv) = conv_index.get(&ev.conversation_id) else {
+                    continue;
+                };
+                shared.ledger.delivered(r as u32, conv, id, ev.seq);
+                if id >= shared.measure_from.load(Ordering::Relaxed) {
+                    let _ = shared
+                        .delivery
+                        .lock()
+                        .record(unix_us().saturating_sub(intended).max(1));
+                }
+            }
+        }));
+    }
+
+    // Open loop: message i is due at start + i / rate, whatever happened to
+    // the ones before it.
+    let sampler = Arc::new(Mutex::new(Sampler::new(&cfg.server_pids)));
+    let interval = Duration::from_secs_f64(1.0 / cfg.rate.max(0.001));
+    let start = Instant::now();
+    let measure_at = start + cfg.warmup;
+    let end = measure_at + cfg.duration;
+    let mut measured_start = None;
+    let mut last_progress = Instant::now();
+    let mut i: u64 = 0;
+    loop {
+        let due = start + interval.mul_f64(i as f64);
+        if due >= end {
+            break;
+        }
+        tokio::time::sleep_until(due.into()).await;
+        if due >= measure_at && measured_start.is_none() {
+            measured_start = Some(Instant::now());
+            shared
+                .measure_from
+                .store(shared.ledger.len() as u64, Ordering::Relaxed);
+        }
+        let sender = (i as usize) % people.len();
+        let conv = conv_of[sender];
+        let (id, msg) = shared.ledger.add(conv);
+        // The intended time, in wall-clock terms, for delivery latency.
+        let intended_us = unix_us().saturating_sub(due.elapsed().as_micros() as u64);
+        if shared.in_flight.load(Ordering::Relaxed) >= cfg.max_in_flight as u64 {
+            shared.send_errors.fetch_add(1, Ordering::Relaxed);
+        } else {
+            shared.in_flight.fetch_add(1, Ordering::Relaxed);
+            let client = people[sender].client.clone();
+            let conv_id = convs[conv as usize].clone();
+            let text = payload(id, intended_us, cfg.payload_bytes);
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                match client.send_text(&conv_id, &text).await {
+                    Ok(ack) => {
+                        msg.seq.store(ack.seq, Ordering::Relaxed);
+                        if id >= shared.measure_from.load(Ordering::Relaxed) {
+                            let _ = shared
+                                .ack
+                                .lock()
+                                .record((due.elapsed().as_micros() as u64).max(1));
+                        }
+                    }
+                    Err(_) => {
+                        shared.send_errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                shared.in_flight.fetch_sub(1, Ordering::Relaxed);
+            });
+        }
+        i += 1;
+        if last_progress.elapsed() >= Duration::from_secs(1) {
+            last_progress = Instant::now();
+            sampler.lock().sample();
+            if cfg.progress {
+                eprintln!(
+                    "t={:>5.1}s sent={} in-flight={} delivered={} errors={} ack p99={:.2}ms",
+                    start.elapsed().as_secs_f64(),
+                    i,
+                    shared.in_flight.load(Ordering::Relaxed),
+                    shared.ledger.deliveries.load(Ordering::Relaxed),
+                    shared.send_errors.load(Ordering::Relaxed),
+                    shared.ack.lock().value_at_quantile(0.99) as f64 / 1000.0,
+                );
+            }
+        }
+    }
+    let measured_secs = measured_start
+        .map_or(0.0, |s| s.elapsed().as_secs_f64())
+        .max(0.001);
+
+    // Let sends finish and deliveries arrive (bounded by the grace period).
+    let grace_end = Instant::now() + cfg.grace;
+    loop {
+        let (_, expected, got, _) = shared.ledger.totals(&members);
+        let done = shared.in_flight.load(Ordering::Relaxed) == 0 && got >= expected;
+        if done || Instant::now() >= grace_end {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let servers = Arc::try_unwrap(sampler)
+        .map(|m| m.into_inner().finish())
+        .unwrap_or_default();
+    for p in &people {
+        p.client.close();
+    }
+    for r in receivers {
+        r.abort();
+    }
+    let (acked, expected, got, lost) = shared.ledger.totals(&members);
+    let measured = shared.ledger.len() as u64
+        - shared
+            .measure_from
+            .load(Ordering::Relaxed)
+            .min(shared.ledger.len() as u64);
+    let ack_latency = Latency::from_us(&shared.ack.lock());
+    let delivery_latency = Latency::from_us(&shared.delivery.lock());
+    Ok(Report {
+        scenario: format!("{:?}", cfg.scenario).to_lowercase(),
+        clients: people.len(),
+        conversations: convs.len(),
+        fanout: group,
+        target_rate: cfg.rate,
+        measured_secs,
+        publishes: shared.ledger.len() as u64,
+        acked,
+        send_errors: shared.send_errors.load(Ordering::Relaxed),
+        publishes_per_sec: measured as f64 / measured_secs,
+        deliveries_expected: expected,
+        deliveries: got,
+        deliveries_per_sec: (measured * group as u64) as f64 / measured_secs,
+        lost,
+        duplicates: shared.ledger.duplicates.load(Ordering::Relaxed),
+        reordered: shared.ledger.reordered.load(Ordering::Relaxed),
+        seq_mismatches: shared.ledger.mismatched.load(Ordering::Relaxed),
+        ack_latency,
+        delivery_latency,
+        servers,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_round_trips() {
+        let p = payload(42, 1_700_000_000_000_000, 100);
+        assert_eq!(p.len(), 100);
+        assert_eq!(parse(&p), Some((42, 1_700_000_000_000_000)));
+        assert_eq!(parse("hello"), None);
+    }
+}

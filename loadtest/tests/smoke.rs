@@ -1,0 +1,41 @@
+//! A few seconds of load against an embedded node: checks correctness only.
+
+use parley::{Config, start_embedded};
+use parley_loadtest::{LoadConfig, Scenario, run};
+use std::time::Duration;
+
+async fn node() -> (tempfile::TempDir, parley::RunningNode) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Config::default()
+    };
+    config.auth.hash_concurrency = 2;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let node = start_embedded(config, listener, None).await.unwrap();
+    (dir, node)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_and_dm_runs_are_correct() {
+    let (_dir, node) = node().await;
+    for (scenario, prefix) in [(Scenario::Group, "g"), (Scenario::Dm, "d")] {
+        let mut cfg = LoadConfig::new(format!("http://{}", node.addr));
+        cfg.scenario = scenario;
+        cfg.clients = 6;
+        cfg.group_size = 3;
+        cfg.rate = 60.0;
+        cfg.warmup = Duration::from_millis(200);
+        cfg.duration = Duration::from_secs(1);
+        cfg.user_prefix = prefix.into();
+        cfg.server_pids = vec![std::process::id()];
+        let report = run(cfg).await.unwrap();
+        println!("{}", report.summary());
+        assert!(report.correct(), "{}", report.summary());
+        assert!(report.publishes >= 60, "{}", report.publishes);
+        assert_eq!(report.acked, report.publishes);
+        assert_eq!(report.deliveries, report.deliveries_expected);
+        assert!(report.delivery_latency.count > 0 && report.ack_latency.count > 0);
+    }
+    node.shutdown().await.unwrap();
+}
