@@ -34,6 +34,9 @@ type Completion = Box<dyn FnOnce(StoreResult<()>) + Send>;
 /// first write: a job that fails after writing aborts the whole batch.
 type Job = Box<dyn FnOnce(&WriteTransaction) -> (bool, Completion) + Send>;
 
+/// Page cache when none is configured (redb's own default is 1 GiB).
+pub const DEFAULT_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
 /// Largest number of jobs committed together.
 const MAX_BATCH: usize = 4096;
 
@@ -67,12 +70,24 @@ impl std::fmt::Debug for EmbeddedDb {
 }
 
 impl EmbeddedDb {
-    /// Opens (or creates) the database file at `path`, creating parent dirs.
+    /// Opens (or creates) the database file at `path`, creating parent
+    /// dirs, with the default page cache.
     pub fn open(path: &Path) -> StoreResult<Self> {
+        Self::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens with a page cache of at most `cache_bytes` (memory grows up to
+    /// it as the database is used).
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> StoreResult<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(be)?;
         }
-        let db = Arc::new(Database::create(path).map_err(be)?);
+        let db = Arc::new(
+            Database::builder()
+                .set_cache_size(cache_bytes)
+                .create(path)
+                .map_err(be)?,
+        );
         let (tx, rx) = mpsc::channel::<Job>();
         let writer_db = db.clone();
         let writer = std::thread::Builder::new()

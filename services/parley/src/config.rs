@@ -21,6 +21,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Log filter (tracing EnvFilter syntax); RUST_LOG wins when set.
     pub log: String,
+    /// Page cache of the embedded database, in MiB.
+    pub db_cache_mib: usize,
     pub gateway: GatewayConfig,
     pub storage: StorageConfig,
     pub auth: AuthConfig,
@@ -65,6 +67,7 @@ impl Default for Config {
             listen: "127.0.0.1:8080".parse().expect("valid"),
             data_dir: PathBuf::from("parley-data"),
             log: "info".into(),
+            db_cache_mib: 64,
             gateway: GatewayConfig::default(),
             storage: StorageConfig::default(),
             auth: AuthConfig::default(),
@@ -112,6 +115,10 @@ impl Config {
         fig.merge(env.ignore(&["config"]))
             .extract()
             .map_err(Box::new)
+    }
+
+    pub fn db_cache_bytes(&self) -> usize {
+        self.db_cache_mib.max(1) * 1024 * 1024
     }
 
     pub fn db_path(&self) -> PathBuf {

@@ -51,7 +51,7 @@ pub async fn start_embedded(
     metrics: Option<PrometheusHandle>,
 ) -> anyhow::Result<RunningNode> {
     let addr = listener.local_addr()?;
-    let db = EmbeddedDb::open(&config.db_path())
+    let db = EmbeddedDb::open_with_cache(&config.db_path(), config.db_cache_bytes())
         .with_context(|| format!("opening {}", config.db_path().display()))?;
     let memory_bus = MemoryBus::new();
     let bus: Arc<dyn EventBus> = Arc::new(memory_bus.clone());

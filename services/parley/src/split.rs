@@ -183,7 +183,10 @@ pub async fn run_service(
             .await
         }
         ServiceName::Auth => {
-            let db = EmbeddedDb::open(&config.data_dir.join("auth.redb"))?;
+            let db = EmbeddedDb::open_with_cache(
+                &config.data_dir.join("auth.redb"),
+                config.db_cache_bytes(),
+            )?;
             let bus = backends::bus(&config).await?;
             let svc = Arc::new(
                 AuthService::new(Arc::new(RedbAuthStore::new(db)), bus, config.auth.clone())
@@ -199,7 +202,10 @@ pub async fn run_service(
         ServiceName::Storage => {
             // A static shard: this instance owns the conversations in its own
             // data_dir; ownership cannot move to an instance without the data.
-            let db = EmbeddedDb::open(&config.data_dir.join("storage.redb"))?;
+            let db = EmbeddedDb::open_with_cache(
+                &config.data_dir.join("storage.redb"),
+                config.db_cache_bytes(),
+            )?;
             let bus = backends::bus(&config).await?;
             let svc = Arc::new(StorageService::new(
                 Arc::new(RedbTimelineStore::new(db)),
