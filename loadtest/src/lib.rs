@@ -6,11 +6,12 @@
 //! time, so every delivery is timed and checked: a run with any loss,
 //! duplicate, reordering or seq mismatch fails, whatever its speed.
 
+mod idle;
 mod ledger;
 mod procstat;
 mod report;
 mod run;
 mod setup;
 
-pub use report::{Latency, Report, ServerSample};
+pub use report::{ConnectionReport, Latency, Report, ServerSample};
 pub use run::{LoadConfig, Scenario, run};

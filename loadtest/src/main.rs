@@ -44,6 +44,15 @@ struct Args {
     /// Server process ids to sample for CPU and RSS.
     #[arg(long = "server-pid")]
     server_pids: Vec<u32>,
+    /// Idle scenario: connections to open and hold for --duration seconds
+    /// (keep it under the server's idle timeout, 90 s by default).
+    #[arg(long, default_value_t = 1000)]
+    connections: usize,
+    #[arg(long, default_value_t = 128)]
+    connect_concurrency: usize,
+    /// Idle scenario: spread connections over 127.0.0.1..=127.0.0.N.
+    #[arg(long, default_value_t = 1)]
+    source_addrs: u8,
     /// Write the report as JSON here.
     #[arg(long)]
     report: Option<std::path::PathBuf>,
@@ -72,6 +81,9 @@ async fn main() -> std::process::ExitCode {
         server_pids: a.server_pids,
         max_in_flight: 100_000,
         progress: true,
+        connections: a.connections,
+        connect_concurrency: a.connect_concurrency,
+        source_addrs: a.source_addrs,
     };
     match run(cfg).await {
         Ok(report) => {

@@ -25,6 +25,11 @@ fn rss_kb(pid: u32) -> Option<u64> {
         .ok()
 }
 
+/// RSS of all `pids` together.
+pub(crate) fn total_rss_kb(pids: &[u32]) -> u64 {
+    pids.iter().filter_map(|p| rss_kb(*p)).sum()
+}
+
 pub(crate) struct Sampler {
     pids: Vec<u32>,
     start: Instant,

@@ -34,6 +34,21 @@ pub struct ServerSample {
     pub max_rss_kb: u64,
 }
 
+/// The idle-connections scenario.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectionReport {
+    pub attempted: u64,
+    pub open: u64,
+    pub failures: u64,
+    pub first_error: Option<String>,
+    /// Connect + WebSocket upgrade + authenticate, per second, during the ramp.
+    pub connects_per_sec: f64,
+    pub connect_latency: Latency,
+    pub server_rss_before_kb: u64,
+    pub server_rss_after_kb: u64,
+    pub server_bytes_per_connection: u64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub scenario: String,
@@ -56,13 +71,20 @@ pub struct Report {
     pub ack_latency: Latency,
     pub delivery_latency: Latency,
     pub servers: Vec<ServerSample>,
+    /// Only for the idle scenario.
+    pub connections: Option<ConnectionReport>,
 }
 
 impl Report {
     /// True when every acknowledged message reached every member exactly
     /// once, in order, with the same seq for all.
     pub fn correct(&self) -> bool {
-        self.lost == 0
+        let connections_ok = self
+            .connections
+            .as_ref()
+            .is_none_or(|c| c.failures == 0 && c.open == c.attempted);
+        connections_ok
+            && self.lost == 0
             && self.duplicates == 0
             && self.reordered == 0
             && self.seq_mismatches == 0
@@ -103,6 +125,25 @@ impl Report {
             l(&self.ack_latency),
             l(&self.delivery_latency),
         );
+        if let Some(c) = &self.connections {
+            s += &format!(
+                "connections {} of {} open ({} failed{}), {:.0} connects+auth/s, connect p50 {:.2} p99 {:.2} ms\n\
+                 server RSS {} KiB -> {} KiB: {} bytes per connection\n",
+                c.open,
+                c.attempted,
+                c.failures,
+                c.first_error
+                    .as_ref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default(),
+                c.connects_per_sec,
+                c.connect_latency.p50_ms,
+                c.connect_latency.p99_ms,
+                c.server_rss_before_kb,
+                c.server_rss_after_kb,
+                c.server_bytes_per_connection,
+            );
+        }
         for srv in &self.servers {
             s += &format!(
                 "server pid {}: cpu {:.0}%, rss {} KiB (max {} KiB)\n",

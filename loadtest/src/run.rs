@@ -17,6 +17,9 @@ pub enum Scenario {
     Dm,
     /// Groups of `group_size`; every member publishes.
     Group,
+    /// `connections` authenticated WebSockets opened and held (capacity,
+    /// connect rate, server memory per connection); nothing is sent.
+    Idle,
 }
 
 #[derive(Debug, Clone)]
@@ -44,6 +47,12 @@ pub struct LoadConfig {
     /// Sends allowed in flight before the generator itself counts as saturated.
     pub max_in_flight: usize,
     pub progress: bool,
+    /// Idle scenario: connections to open (over `clients` users' tokens).
+    pub connections: usize,
+    /// Idle scenario: connections opening at once.
+    pub connect_concurrency: usize,
+    /// Idle scenario: loopback source addresses 127.0.0.1..=127.0.0.N.
+    pub source_addrs: u8,
 }
 
 impl LoadConfig {
@@ -64,6 +73,9 @@ impl LoadConfig {
             server_pids: Vec::new(),
             max_in_flight: 100_000,
             progress: false,
+            connections: 100,
+            connect_concurrency: 128,
+            source_addrs: 1,
         }
     }
 }
@@ -106,9 +118,12 @@ struct Shared {
 /// Runs one load test and returns its report.
 pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
     anyhow::ensure!(!cfg.urls.is_empty(), "no gateway URL");
+    if cfg.scenario == Scenario::Idle {
+        return run_idle(&cfg).await;
+    }
     let group = match cfg.scenario {
         Scenario::Dm => 2,
-        Scenario::Group => cfg.group_size.max(2),
+        _ => cfg.group_size.max(2),
     };
     anyhow::ensure!(cfg.clients >= group, "need at least {group} clients");
     let mut people = clients(
@@ -126,7 +141,7 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
         let ids: Vec<String> = chunk[1..].iter().map(|p| p.client.user_id()).collect();
         let conv = match cfg.scenario {
             Scenario::Dm => chunk[0].client.create_direct(&ids[0]).await?,
-            Scenario::Group => chunk[0].client.create_group("loadtest", &ids).await?,
+            _ => chunk[0].client.create_group("loadtest", &ids).await?,
         };
         for _ in chunk {
             conv_of.push(convs.len() as u32);
@@ -300,6 +315,69 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
         ack_latency,
         delivery_latency,
         servers,
+        connections: None,
+    })
+}
+
+async fn run_idle(cfg: &LoadConfig) -> anyhow::Result<Report> {
+    let users = clients(
+        &cfg.urls,
+        &cfg.user_prefix,
+        cfg.clients.max(1),
+        cfg.login_concurrency,
+        cfg.encoding,
+    )
+    .await?;
+    let tokens: Vec<String> = users
+        .iter()
+        .map(|p| p.client.tokens().access_token)
+        .collect();
+    for p in &users {
+        p.client.close();
+    }
+    let gateways = cfg
+        .urls
+        .iter()
+        .map(|u| {
+            let hostport = u.trim_start_matches("http://").trim_end_matches('/');
+            std::net::ToSocketAddrs::to_socket_addrs(hostport)?
+                .next()
+                .ok_or_else(|| anyhow::anyhow!("cannot resolve {u}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let plan = crate::idle::IdlePlan {
+        gateways,
+        tokens,
+        connections: cfg.connections,
+        concurrency: cfg.connect_concurrency,
+        source_addrs: cfg.source_addrs,
+        hold: cfg.duration,
+        server_pids: cfg.server_pids.clone(),
+    };
+    let started = Instant::now();
+    let c = crate::idle::run(plan).await?;
+    Ok(Report {
+        scenario: "idle".into(),
+        clients: users.len(),
+        conversations: 0,
+        fanout: 0,
+        target_rate: 0.0,
+        measured_secs: started.elapsed().as_secs_f64(),
+        publishes: 0,
+        acked: 0,
+        send_errors: 0,
+        publishes_per_sec: 0.0,
+        deliveries_expected: 0,
+        deliveries: 0,
+        deliveries_per_sec: 0.0,
+        lost: 0,
+        duplicates: 0,
+        reordered: 0,
+        seq_mismatches: 0,
+        ack_latency: Latency::default(),
+        delivery_latency: Latency::default(),
+        servers: Vec::new(),
+        connections: Some(c),
     })
 }
 

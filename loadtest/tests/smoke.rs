@@ -39,3 +39,23 @@ async fn group_and_dm_runs_are_correct() {
     }
     node.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_are_opened_authenticated_and_measured() {
+    let (_dir, node) = node().await;
+    let mut cfg = LoadConfig::new(format!("http://{}", node.addr));
+    cfg.scenario = Scenario::Idle;
+    cfg.clients = 2;
+    cfg.connections = 50;
+    cfg.connect_concurrency = 16;
+    cfg.source_addrs = 2;
+    cfg.duration = Duration::from_millis(200);
+    cfg.server_pids = vec![std::process::id()];
+    let report = run(cfg).await.unwrap();
+    println!("{}", report.summary());
+    assert!(report.correct(), "{}", report.summary());
+    let c = report.connections.unwrap();
+    assert_eq!((c.open, c.failures), (50, 0));
+    assert!(c.connects_per_sec > 0.0);
+    node.shutdown().await.unwrap();
+}
