@@ -115,7 +115,9 @@ pub(crate) async fn run(plan: IdlePlan) -> anyhow::Result<ConnectionReport> {
     for mut ws in held {
         let _ = ws.close(None).await;
     }
-    let per_conn = (rss_after.saturating_sub(rss_before) * 1024).checked_div(open).unwrap_or(0);
+    let per_conn = (rss_after.saturating_sub(rss_before) * 1024)
+        .checked_div(open)
+        .unwrap_or(0);
     Ok(ConnectionReport {
         attempted: plan.connections as u64,
         open,

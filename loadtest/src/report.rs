@@ -98,33 +98,36 @@ impl Report {
                 x.p50_ms, x.p90_ms, x.p99_ms, x.p999_ms, x.max_ms
             )
         };
-        let mut s = format!(
-            "scenario {}: {} clients, {} conversations, fan-out {}\n\
+        let mut s = String::new();
+        if self.connections.is_none() {
+            s += &format!(
+                "scenario {}: {} clients, {} conversations, fan-out {}\n\
              publishes {} ({:.0}/s, target {:.0}/s), acked {}, send errors {}\n\
              deliveries {} of {} expected ({:.0}/s)\n\
              lost {}, duplicates {}, reordered {}, seq mismatches {} => {}\n\
              ack latency      {}\n\
              delivery latency {}\n",
-            self.scenario,
-            self.clients,
-            self.conversations,
-            self.fanout,
-            self.publishes,
-            self.publishes_per_sec,
-            self.target_rate,
-            self.acked,
-            self.send_errors,
-            self.deliveries,
-            self.deliveries_expected,
-            self.deliveries_per_sec,
-            self.lost,
-            self.duplicates,
-            self.reordered,
-            self.seq_mismatches,
-            if self.correct() { "CORRECT" } else { "FAILED" },
-            l(&self.ack_latency),
-            l(&self.delivery_latency),
-        );
+                self.scenario,
+                self.clients,
+                self.conversations,
+                self.fanout,
+                self.publishes,
+                self.publishes_per_sec,
+                self.target_rate,
+                self.acked,
+                self.send_errors,
+                self.deliveries,
+                self.deliveries_expected,
+                self.deliveries_per_sec,
+                self.lost,
+                self.duplicates,
+                self.reordered,
+                self.seq_mismatches,
+                if self.correct() { "CORRECT" } else { "FAILED" },
+                l(&self.ack_latency),
+                l(&self.delivery_latency),
+            );
+        }
         if let Some(c) = &self.connections {
             s += &format!(
                 "connections {} of {} open ({} failed{}), {:.0} connects+auth/s, connect p50 {:.2} p99 {:.2} ms\n\
