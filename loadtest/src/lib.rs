@@ -6,6 +6,7 @@
 //! time, so every delivery is timed and checked: a run with any loss,
 //! duplicate, reordering or seq mismatch fails, whatever its speed.
 
+mod history;
 mod idle;
 mod ledger;
 mod procstat;
@@ -13,5 +14,5 @@ mod report;
 mod run;
 mod setup;
 
-pub use report::{ConnectionReport, Latency, Report, ServerSample};
+pub use report::{ConnectionReport, HistoryReport, Latency, Report, ServerSample};
 pub use run::{LoadConfig, Scenario, run};

@@ -53,6 +53,9 @@ struct Args {
     /// Idle scenario: spread connections over 127.0.0.1..=127.0.0.N.
     #[arg(long, default_value_t = 1)]
     source_addrs: u8,
+    /// History scenario: messages to fill the conversation with.
+    #[arg(long, default_value_t = 10_000)]
+    messages: usize,
     /// Write the report as JSON here.
     #[arg(long)]
     report: Option<std::path::PathBuf>,
@@ -84,6 +87,7 @@ async fn main() -> std::process::ExitCode {
         connections: a.connections,
         connect_concurrency: a.connect_concurrency,
         source_addrs: a.source_addrs,
+        messages: a.messages,
     };
     match run(cfg).await {
         Ok(report) => {

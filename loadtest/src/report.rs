@@ -49,6 +49,17 @@ pub struct ConnectionReport {
     pub server_bytes_per_connection: u64,
 }
 
+/// The history scenario.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryReport {
+    pub head_seq: u64,
+    pub events: u64,
+    pub pages: u64,
+    pub seconds: f64,
+    pub events_per_sec: f64,
+    pub page_latency: Latency,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub scenario: String,
@@ -73,17 +84,21 @@ pub struct Report {
     pub servers: Vec<ServerSample>,
     /// Only for the idle scenario.
     pub connections: Option<ConnectionReport>,
+    /// Only for the history scenario.
+    pub history: Option<HistoryReport>,
 }
 
 impl Report {
     /// True when every acknowledged message reached every member exactly
     /// once, in order, with the same seq for all.
     pub fn correct(&self) -> bool {
+        let history_ok = self.history.as_ref().is_none_or(|h| h.events == h.head_seq);
         let connections_ok = self
             .connections
             .as_ref()
             .is_none_or(|c| c.failures == 0 && c.open == c.attempted);
         connections_ok
+            && history_ok
             && self.lost == 0
             && self.duplicates == 0
             && self.reordered == 0
@@ -99,7 +114,19 @@ impl Report {
             )
         };
         let mut s = String::new();
-        if self.connections.is_none() {
+        if let Some(h) = &self.history {
+            s += &format!(
+                "history of {} events read in {} pages in {:.2} s: {:.0} events/s, page p50 {:.2} p99 {:.2} ms => {}\n",
+                h.head_seq,
+                h.pages,
+                h.seconds,
+                h.events_per_sec,
+                h.page_latency.p50_ms,
+                h.page_latency.p99_ms,
+                if self.correct() { "CORRECT" } else { "FAILED" },
+            );
+        }
+        if self.connections.is_none() && self.history.is_none() {
             s += &format!(
                 "scenario {}: {} clients, {} conversations, fan-out {}\n\
              publishes {} ({:.0}/s, target {:.0}/s), acked {}, send errors {}\n\

@@ -20,6 +20,9 @@ pub enum Scenario {
     /// `connections` authenticated WebSockets opened and held (capacity,
     /// connect rate, server memory per connection); nothing is sent.
     Idle,
+    /// One conversation filled with `messages` messages, then read back
+    /// through history pages by a device that was never online.
+    History,
 }
 
 #[derive(Debug, Clone)]
@@ -53,6 +56,8 @@ pub struct LoadConfig {
     pub connect_concurrency: usize,
     /// Idle scenario: loopback source addresses 127.0.0.1..=127.0.0.N.
     pub source_addrs: u8,
+    /// History scenario: messages in the conversation.
+    pub messages: usize,
 }
 
 impl LoadConfig {
@@ -76,6 +81,7 @@ impl LoadConfig {
             connections: 100,
             connect_concurrency: 128,
             source_addrs: 1,
+            messages: 10_000,
         }
     }
 }
@@ -120,6 +126,14 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
     anyhow::ensure!(!cfg.urls.is_empty(), "no gateway URL");
     if cfg.scenario == Scenario::Idle {
         return run_idle(&cfg).await;
+    }
+    if cfg.scenario == Scenario::History {
+        let h =
+            crate::history::run(&cfg.urls, &cfg.user_prefix, cfg.messages, cfg.encoding).await?;
+        let mut r = empty_report("history");
+        r.measured_secs = h.seconds;
+        r.history = Some(h);
+        return Ok(r);
     }
     let group = match cfg.scenario {
         Scenario::Dm => 2,
@@ -316,7 +330,35 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
         delivery_latency,
         servers,
         connections: None,
+        history: None,
     })
+}
+
+fn empty_report(scenario: &str) -> Report {
+    Report {
+        scenario: scenario.into(),
+        clients: 0,
+        conversations: 0,
+        fanout: 0,
+        target_rate: 0.0,
+        measured_secs: 0.0,
+        publishes: 0,
+        acked: 0,
+        send_errors: 0,
+        publishes_per_sec: 0.0,
+        deliveries_expected: 0,
+        deliveries: 0,
+        deliveries_per_sec: 0.0,
+        lost: 0,
+        duplicates: 0,
+        reordered: 0,
+        seq_mismatches: 0,
+        ack_latency: Latency::default(),
+        delivery_latency: Latency::default(),
+        servers: Vec::new(),
+        connections: None,
+        history: None,
+    }
 }
 
 async fn run_idle(cfg: &LoadConfig) -> anyhow::Result<Report> {
@@ -356,29 +398,11 @@ async fn run_idle(cfg: &LoadConfig) -> anyhow::Result<Report> {
     };
     let started = Instant::now();
     let c = crate::idle::run(plan).await?;
-    Ok(Report {
-        scenario: "idle".into(),
-        clients: users.len(),
-        conversations: 0,
-        fanout: 0,
-        target_rate: 0.0,
-        measured_secs: started.elapsed().as_secs_f64(),
-        publishes: 0,
-        acked: 0,
-        send_errors: 0,
-        publishes_per_sec: 0.0,
-        deliveries_expected: 0,
-        deliveries: 0,
-        deliveries_per_sec: 0.0,
-        lost: 0,
-        duplicates: 0,
-        reordered: 0,
-        seq_mismatches: 0,
-        ack_latency: Latency::default(),
-        delivery_latency: Latency::default(),
-        servers: Vec::new(),
-        connections: Some(c),
-    })
+    let mut r = empty_report("idle");
+    r.clients = users.len();
+    r.measured_secs = started.elapsed().as_secs_f64();
+    r.connections = Some(c);
+    Ok(r)
 }
 
 #[cfg(test)]

@@ -59,3 +59,17 @@ async fn idle_connections_are_opened_authenticated_and_measured() {
     assert!(c.connects_per_sec > 0.0);
     node.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_is_read_back_completely() {
+    let (_dir, node) = node().await;
+    let mut cfg = LoadConfig::new(format!("http://{}", node.addr));
+    cfg.scenario = Scenario::History;
+    cfg.messages = 800;
+    let report = run(cfg).await.unwrap();
+    println!("{}", report.summary());
+    assert!(report.correct(), "{}", report.summary());
+    let h = report.history.unwrap();
+    assert_eq!((h.head_seq, h.events, h.pages), (801, 801, 2));
+    node.shutdown().await.unwrap();
+}

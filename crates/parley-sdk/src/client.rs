@@ -240,6 +240,7 @@ impl Client {
             Some(Payload::Error(e)) => Err(SdkError::Server {
                 code: e.code,
                 message: e.message,
+                retry_after_ms: e.retry_after_ms,
             }),
             Some(p) => Ok(p),
             None => Err(SdkError::Protocol("empty reply".into())),
@@ -262,12 +263,22 @@ impl Client {
     pub async fn send(&self, send: pb::Send) -> Result<pb::SendAck, SdkError> {
         let key = send.client_msg_id.clone();
         self.inner.outbox.lock().insert(key.clone(), send.clone());
-        // Retried, with the same client_msg_id, across reconnects and while
-        // the server reports itself unavailable: it can only be stored once.
+        // Retried, with the same client_msg_id, across reconnects, while
+        // the server reports itself unavailable, and after the wait a rate
+        // limit asks for: it can only be stored once.
         let mut backoff = Duration::from_millis(100);
         let mut attempts = 0;
         let result = loop {
             match self.request_retrying(Request::Send(send.clone())).await {
+                Err(SdkError::Server {
+                    code,
+                    retry_after_ms,
+                    ..
+                }) if code == "rate_limited" && attempts < SEND_ATTEMPTS * 10 => {
+                    attempts += 1;
+                    tokio::time::sleep(Duration::from_millis(u64::from(retry_after_ms.max(10))))
+                        .await;
+                }
                 Err(SdkError::Server { code, .. })
                     if code == "unavailable" && attempts < SEND_ATTEMPTS =>
                 {

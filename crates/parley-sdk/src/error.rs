@@ -2,7 +2,12 @@
 pub enum SdkError {
     /// The server refused the request (code as in docs/protocol.md).
     #[error("server error {code}: {message}")]
-    Server { code: String, message: String },
+    Server {
+        code: String,
+        message: String,
+        /// For `rate_limited`: when to try again.
+        retry_after_ms: u32,
+    },
     /// The connection dropped before the reply; the request may or may not
     /// have been applied.
     #[error("disconnected before a reply")]

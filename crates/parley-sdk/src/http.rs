@@ -32,6 +32,7 @@ async fn post<T: serde::Serialize, R: DeserializeOwned>(
                 .unwrap_or("http_error")
                 .to_string(),
             message: v["error"]["message"].as_str().unwrap_or(&text).to_string(),
+            retry_after_ms: 0,
         });
     }
     serde_json::from_str(&text).map_err(|e| SdkError::Protocol(e.to_string()))
