@@ -45,17 +45,21 @@ pub fn nats_server_binary() -> PathBuf {
     }
 }
 
-/// A nats-server with JetStream.
-pub struct NatsServer {
+/// A server process on a fixed loopback port in its own temp dir.
+struct ServerProcess {
+    what: &'static str,
+    command: fn(u16, &Path) -> Command,
     child: Option<Child>,
     port: u16,
     dir: tempfile::TempDir,
 }
 
-impl NatsServer {
-    pub fn start() -> Self {
+impl ServerProcess {
+    fn start(what: &'static str, command: fn(u16, &Path) -> Command) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut s = Self {
+            what,
+            command,
             child: None,
             port: free_port(),
             dir,
@@ -65,26 +69,58 @@ impl NatsServer {
     }
 
     fn spawn(&mut self) {
-        let mut child = Command::new(nats_server_binary())
-            .args([
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-js",
-                "-sd",
-            ])
-            .arg(self.dir.path())
+        let mut child = (self.command)(self.port, self.dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("nats-server starts (run scripts/test-setup.sh)");
-        wait_listening(self.addr(), &mut child, "nats-server");
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{} does not start ({e}); run scripts/test-setup.sh",
+                    self.what
+                )
+            });
+        wait_listening(self.addr(), &mut child, self.what);
         self.child = Some(child);
     }
 
-    pub fn addr(&self) -> SocketAddr {
+    fn addr(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A nats-server with JetStream.
+pub struct NatsServer(ServerProcess);
+
+impl NatsServer {
+    pub fn start() -> Self {
+        Self(ServerProcess::start("nats-server", |port, dir| {
+            let mut c = Command::new(nats_server_binary());
+            c.args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+                .arg(dir);
+            c
+        }))
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.0.addr()
     }
 
     pub fn url(&self) -> String {
@@ -93,69 +129,42 @@ impl NatsServer {
 
     /// Kills the server (SIGKILL); its JetStream data stays on disk.
     pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.0.kill();
     }
 
     /// Starts it again on the same port and data directory.
     pub fn restart(&mut self) {
-        self.kill();
-        self.spawn();
-    }
-}
-
-impl Drop for NatsServer {
-    fn drop(&mut self) {
-        self.kill();
+        self.0.restart();
     }
 }
 
 /// A redis-server without persistence.
-pub struct RedisServer {
-    child: Option<Child>,
-    port: u16,
-    dir: tempfile::TempDir,
-}
+pub struct RedisServer(ServerProcess);
 
 impl RedisServer {
     pub fn start() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut s = Self {
-            child: None,
-            port: free_port(),
-            dir,
-        };
-        s.spawn();
-        s
-    }
-
-    fn spawn(&mut self) {
-        let bin = std::env::var("PARLEY_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
-        let mut child = Command::new(bin)
-            .args([
+        Self(ServerProcess::start("redis-server", |port, dir| {
+            let bin =
+                std::env::var("PARLEY_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+            let mut c = Command::new(bin);
+            c.args([
                 "--bind",
                 "127.0.0.1",
                 "--port",
-                &self.port.to_string(),
+                &port.to_string(),
                 "--save",
                 "",
                 "--appendonly",
                 "no",
                 "--dir",
             ])
-            .arg(self.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server starts (run scripts/test-setup.sh)");
-        wait_listening(self.addr(), &mut child, "redis-server");
-        self.child = Some(child);
+            .arg(dir);
+            c
+        }))
     }
 
     pub fn addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.port))
+        self.0.addr()
     }
 
     pub fn url(&self) -> String {
@@ -164,21 +173,11 @@ impl RedisServer {
 
     /// Kills the server (SIGKILL); it forgets everything.
     pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.0.kill();
     }
 
     /// Starts it again, empty, on the same port.
     pub fn restart(&mut self) {
-        self.kill();
-        self.spawn();
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill();
+        self.0.restart();
     }
 }
