@@ -388,3 +388,35 @@ async fn a_client_that_stops_reading_is_closed_and_slows_no_one() {
         "the close was the slow-consumer rule"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_connection_is_closed_after_the_idle_timeout() {
+    let node = TestNode::start_with(|c| {
+        c.gateway.idle_timeout_secs = 2;
+        c.gateway.ping_interval_secs = 1;
+    })
+    .await;
+    // Authenticated, then silent: it never reads, so it never answers pings.
+    let (_silent, _) = raw_authed(&node, "quiet").await;
+    let gauge = || async {
+        let body = reqwest::get(format!("{}/metrics", node.base_url()))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        body.lines()
+            .find(|l| l.starts_with("parley_gateway_connections "))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    assert_eq!(gauge().await, 1.0);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while gauge().await > 0.0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the silent connection was never closed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
