@@ -142,6 +142,13 @@ impl Cluster {
                 self.opts.dir.join(&name).display().to_string(),
             ));
             env.push(("PARLEY_CLUSTER__ANNOUNCE".into(), "true".into()));
+            if let Some(i) = name.strip_prefix("storage-") {
+                env.push(("PARLEY_STORAGE__SHARD_INDEX".into(), i.to_string()));
+                env.push((
+                    "PARLEY_STORAGE__SHARD_COUNT".into(),
+                    self.opts.storages.max(1).to_string(),
+                ));
+            }
             env.extend(self.opts.env.iter().cloned());
             let admin = (sub != "gateway").then_some(UNBOUND);
             self.members.push(Member {

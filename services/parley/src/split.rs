@@ -57,6 +57,21 @@ pub fn balanced(urls: &[String]) -> anyhow::Result<Channel> {
     Ok(Channel::balance_list(endpoints.into_iter()))
 }
 
+/// The storage settings of an instance, checked: its shard index must be
+/// a position of a shard map of `shard_count` instances.
+fn storage_config(config: &Config) -> anyhow::Result<parley_storage::StorageConfig> {
+    let c = config.storage.clone();
+    if let Some(i) = c.shard_index
+        && i >= c.shard_count
+    {
+        bail!(
+            "storage.shard_index {i} is not below storage.shard_count {}",
+            c.shard_count
+        );
+    }
+    Ok(c)
+}
+
 /// A storage client that routes each conversation to its owner.
 pub fn storage_router(config: &Config) -> anyhow::Result<StorageClient> {
     if config.cluster.storage_urls.is_empty() {
@@ -210,7 +225,7 @@ pub async fn run_service(
             let svc = Arc::new(StorageService::new(
                 Arc::new(RedbTimelineStore::new(db)),
                 bus,
-                config.storage.clone(),
+                storage_config(&config)?,
             ));
             serve(
                 &config,

@@ -10,6 +10,13 @@ pub struct StorageConfig {
     pub max_text_bytes: usize,
     /// Largest group, in members.
     pub max_group_members: usize,
+    /// Split mode: this instance's position in `cluster.storage_urls`. When
+    /// set, the instance refuses conversations it does not own, so a
+    /// shard map that differs between processes fails loudly instead of
+    /// splitting a conversation over two disks.
+    pub shard_index: Option<usize>,
+    /// Number of storage instances: the length of `cluster.storage_urls`.
+    pub shard_count: usize,
 }
 
 impl Default for StorageConfig {
@@ -18,6 +25,8 @@ impl Default for StorageConfig {
             seq_lease_size: 100,
             max_text_bytes: 16 * 1024,
             max_group_members: 10_000,
+            shard_index: None,
+            shard_count: 1,
         }
     }
 }

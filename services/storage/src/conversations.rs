@@ -82,6 +82,7 @@ impl StorageService {
             created_by: req.creator_id.clone(),
             members: vec![],
         };
+        self.check_owner(&id)?;
         match self.store.create_conversation(&conv).await {
             Ok(()) => {}
             // Starting an existing DM returns it.

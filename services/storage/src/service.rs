@@ -29,6 +29,21 @@ impl StorageService {
         }
     }
 
+    /// Refuses a conversation another instance owns (see `shard_index`).
+    pub(crate) fn check_owner(&self, conv: &str) -> ServiceResult<()> {
+        let Some(me) = self.config.shard_index else {
+            return Ok(());
+        };
+        let owner = parley_core::routing::owner_of(conv, self.config.shard_count);
+        if owner == me {
+            return Ok(());
+        }
+        tracing::error!(conversation = %conv, owner, me, "misrouted request: the shard maps of callers and storage disagree");
+        Err(ServiceError::Internal(format!(
+            "conversation {conv} belongs to storage instance {owner}, not {me}: check cluster.storage_urls everywhere"
+        )))
+    }
+
     /// Waits (at most `deadline`) until every stored event reached the bus:
     /// the last step of a graceful shutdown.
     pub async fn flush_publications(&self, deadline: std::time::Duration) -> bool {
@@ -117,22 +132,31 @@ impl StorageApi for StorageService {
         &self,
         req: pb::ConversationRequest,
     ) -> ServiceResult<pb::Conversation> {
+        self.check_owner(&req.conversation_id)?;
         self.do_get_conversation(req).await
     }
 
     async fn add_members(&self, req: pb::AddMembersRequest) -> ServiceResult<pb::AppendReply> {
+        self.check_owner(&req.conversation_id)?;
         self.do_add_members(req).await
     }
 
     async fn remove_member(&self, req: pb::RemoveMemberRequest) -> ServiceResult<pb::AppendReply> {
+        self.check_owner(&req.conversation_id)?;
         self.do_remove_member(req).await
     }
 
     async fn append(&self, req: pb::AppendRequest) -> ServiceResult<pb::AppendReply> {
+        if let Some(send) = &req.send {
+            self.check_owner(&send.conversation_id)?;
+        }
         self.do_append(req).await
     }
 
     async fn history(&self, req: pb::UserHistoryRequest) -> ServiceResult<pb::HistoryReply> {
+        if let Some(h) = &req.request {
+            self.check_owner(&h.conversation_id)?;
+        }
         self.do_history(req).await
     }
 
@@ -141,14 +165,17 @@ impl StorageApi for StorageService {
     }
 
     async fn mark_read(&self, req: pb::MarkReadRequest) -> ServiceResult<pb::ReadState> {
+        self.check_owner(&req.conversation_id)?;
         self.do_mark_read(req).await
     }
 
     async fn check_member(&self, req: pb::ConversationRequest) -> ServiceResult<pb::Member> {
+        self.check_owner(&req.conversation_id)?;
         crate::access::require_member(&*self.store, &req.conversation_id, &req.acting_user_id).await
     }
 
     async fn list_members(&self, req: pb::ConversationRequest) -> ServiceResult<pb::MembersReply> {
+        self.check_owner(&req.conversation_id)?;
         self.do_list_members(req).await
     }
 

@@ -720,3 +720,47 @@ async fn a_caller_that_goes_away_mid_write_leaves_no_stuck_seq() {
         "the head moves past the abandoned attempt"
     );
 }
+
+#[tokio::test]
+async fn an_instance_refuses_conversations_it_does_not_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = EmbeddedDb::open(&dir.path().join("db.redb")).unwrap();
+    let cfg = StorageConfig {
+        shard_index: Some(0),
+        shard_count: 2,
+        ..Default::default()
+    };
+    let s = StorageService::new(
+        Arc::new(RedbTimelineStore::new(db)),
+        Arc::new(MemoryBus::new()),
+        cfg,
+    );
+    let (mine, theirs) = {
+        let ids: Vec<String> = (0..64).map(|i| format!("g{i}")).collect();
+        let mine = ids
+            .iter()
+            .find(|c| parley_core::routing::owner_of(c, 2) == 0)
+            .unwrap()
+            .clone();
+        let theirs = ids
+            .iter()
+            .find(|c| parley_core::routing::owner_of(c, 2) == 1)
+            .unwrap()
+            .clone();
+        (mine, theirs)
+    };
+    let mut req = group("alice", &[]);
+    req.conversation_id = mine.clone();
+    s.create_conversation(req).await.unwrap();
+    let mut req = group("alice", &[]);
+    req.conversation_id = theirs.clone();
+    assert!(matches!(
+        s.create_conversation(req).await,
+        Err(ServiceError::Internal(_))
+    ));
+    assert!(matches!(
+        s.append(text(&theirs, "alice", "m", "x")).await,
+        Err(ServiceError::Internal(_))
+    ));
+    s.append(text(&mine, "alice", "m", "x")).await.unwrap();
+}
