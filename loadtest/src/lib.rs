@@ -10,9 +10,10 @@ mod history;
 mod idle;
 mod ledger;
 mod procstat;
+mod reconnect;
 mod report;
 mod run;
 mod setup;
 
-pub use report::{ConnectionReport, HistoryReport, Latency, Report, ServerSample};
-pub use run::{LoadConfig, Scenario, run};
+pub use report::{ConnectionReport, HistoryReport, Latency, ReconnectReport, Report, ServerSample};
+pub use run::{LoadConfig, Scenario, reconnect_report, run};

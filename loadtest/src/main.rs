@@ -56,6 +56,10 @@ struct Args {
     /// History scenario: messages to fill the conversation with.
     #[arg(long, default_value_t = 10_000)]
     messages: usize,
+    /// Reconnect scenario: shell command that restarts the gateway(s), run
+    /// once every client is connected.
+    #[arg(long)]
+    restart_cmd: Option<String>,
     /// Write the report as JSON here.
     #[arg(long)]
     report: Option<std::path::PathBuf>,
@@ -88,6 +92,7 @@ async fn main() -> std::process::ExitCode {
         connect_concurrency: a.connect_concurrency,
         source_addrs: a.source_addrs,
         messages: a.messages,
+        restart_cmd: a.restart_cmd,
     };
     match run(cfg).await {
         Ok(report) => {

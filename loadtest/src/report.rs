@@ -49,6 +49,20 @@ pub struct ConnectionReport {
     pub server_bytes_per_connection: u64,
 }
 
+/// The reconnect-storm scenario.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReconnectReport {
+    pub clients: u64,
+    pub reconnected: u64,
+    /// How long the restart command took.
+    pub restart_seconds: f64,
+    /// From the start of the restart until the last client was back.
+    pub seconds_to_all: f64,
+    pub reconnects_per_sec: f64,
+    /// From the start of the restart until each client was back.
+    pub reconnect_latency: Latency,
+}
+
 /// The history scenario.
 #[derive(Debug, Clone, Serialize)]
 pub struct HistoryReport {
@@ -86,6 +100,8 @@ pub struct Report {
     pub connections: Option<ConnectionReport>,
     /// Only for the history scenario.
     pub history: Option<HistoryReport>,
+    /// Only for the reconnect scenario.
+    pub reconnect: Option<ReconnectReport>,
 }
 
 impl Report {
@@ -93,12 +109,17 @@ impl Report {
     /// once, in order, with the same seq for all.
     pub fn correct(&self) -> bool {
         let history_ok = self.history.as_ref().is_none_or(|h| h.events == h.head_seq);
+        let reconnect_ok = self
+            .reconnect
+            .as_ref()
+            .is_none_or(|r| r.reconnected == r.clients);
         let connections_ok = self
             .connections
             .as_ref()
             .is_none_or(|c| c.failures == 0 && c.open == c.attempted);
         connections_ok
             && history_ok
+            && reconnect_ok
             && self.lost == 0
             && self.duplicates == 0
             && self.reordered == 0
@@ -126,7 +147,21 @@ impl Report {
                 if self.correct() { "CORRECT" } else { "FAILED" },
             );
         }
-        if self.connections.is_none() && self.history.is_none() {
+        if let Some(r) = &self.reconnect {
+            s += &format!(
+                "reconnect storm: {} of {} clients back, all within {:.2} s of the restart ({:.2} s to restart), {:.0} reconnects/s, p50 {:.0} p99 {:.0} max {:.0} ms => {}\n",
+                r.reconnected,
+                r.clients,
+                r.seconds_to_all,
+                r.restart_seconds,
+                r.reconnects_per_sec,
+                r.reconnect_latency.p50_ms,
+                r.reconnect_latency.p99_ms,
+                r.reconnect_latency.max_ms,
+                if self.correct() { "CORRECT" } else { "FAILED" },
+            );
+        }
+        if self.connections.is_none() && self.history.is_none() && self.reconnect.is_none() {
             s += &format!(
                 "scenario {}: {} clients, {} conversations, fan-out {}\n\
              publishes {} ({:.0}/s, target {:.0}/s), acked {}, send errors {}\n\

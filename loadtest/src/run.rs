@@ -23,6 +23,9 @@ pub enum Scenario {
     /// One conversation filled with `messages` messages, then read back
     /// through history pages by a device that was never online.
     History,
+    /// `clients` connected clients, then `restart_cmd` (e.g. restarting a
+    /// gateway): how long until every client is connected again.
+    Reconnect,
 }
 
 #[derive(Debug, Clone)]
@@ -58,6 +61,8 @@ pub struct LoadConfig {
     pub source_addrs: u8,
     /// History scenario: messages in the conversation.
     pub messages: usize,
+    /// Reconnect scenario: shell command that restarts the gateway(s).
+    pub restart_cmd: Option<String>,
 }
 
 impl LoadConfig {
@@ -82,6 +87,7 @@ impl LoadConfig {
             connect_concurrency: 128,
             source_addrs: 1,
             messages: 10_000,
+            restart_cmd: None,
         }
     }
 }
@@ -126,6 +132,22 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
     anyhow::ensure!(!cfg.urls.is_empty(), "no gateway URL");
     if cfg.scenario == Scenario::Idle {
         return run_idle(&cfg).await;
+    }
+    if cfg.scenario == Scenario::Reconnect {
+        let cmd = cfg
+            .restart_cmd
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("the reconnect scenario needs --restart-cmd"))?;
+        let restart = async move {
+            let status = tokio::process::Command::new("sh")
+                .arg("-c")
+                .arg(&cmd)
+                .status()
+                .await?;
+            anyhow::ensure!(status.success(), "restart command failed: {status}");
+            Ok(())
+        };
+        return reconnect_report(&cfg, restart).await;
     }
     if cfg.scenario == Scenario::History {
         let h =
@@ -331,7 +353,32 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
         servers,
         connections: None,
         history: None,
+        reconnect: None,
     })
+}
+
+/// The reconnect scenario with any restart (a command, or in tests a
+/// function that restarts an in-process node).
+pub async fn reconnect_report(
+    cfg: &LoadConfig,
+    restart: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<Report> {
+    let deadline = cfg.grace + cfg.duration;
+    let r = crate::reconnect::run(
+        &cfg.urls,
+        &cfg.user_prefix,
+        cfg.clients,
+        cfg.login_concurrency,
+        cfg.encoding,
+        deadline,
+        restart,
+    )
+    .await?;
+    let mut report = empty_report("reconnect");
+    report.clients = cfg.clients;
+    report.measured_secs = r.seconds_to_all;
+    report.reconnect = Some(r);
+    Ok(report)
 }
 
 fn empty_report(scenario: &str) -> Report {
@@ -358,6 +405,7 @@ fn empty_report(scenario: &str) -> Report {
         servers: Vec::new(),
         connections: None,
         history: None,
+        reconnect: None,
     }
 }
 

@@ -73,3 +73,32 @@ async fn history_is_read_back_completely() {
     assert_eq!((h.head_seq, h.events, h.pages), (801, 801, 2));
     node.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_client_comes_back_after_a_restart() {
+    let (dir, node) = node().await;
+    let addr = node.addr;
+    let mut cfg = LoadConfig::new(format!("http://{addr}"));
+    cfg.scenario = Scenario::Reconnect;
+    cfg.clients = 12;
+    cfg.duration = Duration::from_secs(20);
+    let after = std::sync::Arc::new(tokio::sync::Mutex::new(None));
+    let keep = after.clone();
+    let data = dir.path().to_path_buf();
+    // The node restarts on the same address with the same data.
+    let restart = async move {
+        node.shutdown().await?;
+        let mut config = Config { data_dir: data, ..Config::default() };
+        config.auth.hash_concurrency = 2;
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        *keep.lock().await = Some(start_embedded(config, listener, None).await?);
+        Ok(())
+    };
+    let report = parley_loadtest::reconnect_report(&cfg, restart).await.unwrap();
+    println!("{}", report.summary());
+    assert!(report.correct(), "{}", report.summary());
+    assert_eq!(report.reconnect.unwrap().reconnected, 12);
+    if let Some(n) = after.lock().await.take() {
+        n.shutdown().await.unwrap();
+    }
+}
