@@ -88,13 +88,18 @@ async fn every_client_comes_back_after_a_restart() {
     // The node restarts on the same address with the same data.
     let restart = async move {
         node.shutdown().await?;
-        let mut config = Config { data_dir: data, ..Config::default() };
+        let mut config = Config {
+            data_dir: data,
+            ..Config::default()
+        };
         config.auth.hash_concurrency = 2;
         let listener = tokio::net::TcpListener::bind(addr).await?;
         *keep.lock().await = Some(start_embedded(config, listener, None).await?);
         Ok(())
     };
-    let report = parley_loadtest::reconnect_report(&cfg, restart).await.unwrap();
+    let report = parley_loadtest::reconnect_report(&cfg, restart)
+        .await
+        .unwrap();
     println!("{}", report.summary());
     assert!(report.correct(), "{}", report.summary());
     assert_eq!(report.reconnect.unwrap().reconnected, 12);
