@@ -1,6 +1,5 @@
 //! `parley up` runs everything in one process; `parley <service>` runs one.
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 use parley::cluster::{Cluster, ClusterOptions};
 use parley::split::{ServiceName, run_service};
@@ -88,9 +87,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Up => {
-            let listener = tokio::net::TcpListener::bind(config.listen)
-                .await
-                .with_context(|| format!("binding {}", config.listen))?;
+            let listener = parley::split::bind_gateway(config.listen)?;
             let data = config.data_dir.clone();
             let node = start_embedded(config, listener, telemetry::prometheus()).await?;
             let addr = node.addr;

@@ -72,6 +72,25 @@ fn storage_config(config: &Config) -> anyhow::Result<parley_storage::StorageConf
     Ok(c)
 }
 
+/// Connections a gateway's listener queues before accepting them. A
+/// reconnect storm arrives all at once; past the queue, connects wait for a
+/// 1 s SYN retransmit (the kernel caps this at net.core.somaxconn).
+const GATEWAY_BACKLOG: u32 = 4096;
+
+/// The gateway's client listener, with a backlog sized for connect storms.
+pub fn bind_gateway(addr: std::net::SocketAddr) -> anyhow::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket
+        .bind(addr)
+        .with_context(|| format!("binding {addr}"))?;
+    Ok(socket.listen(GATEWAY_BACKLOG)?)
+}
+
 /// A storage client that routes each conversation to its owner.
 pub fn storage_router(config: &Config) -> anyhow::Result<StorageClient> {
     if config.cluster.storage_urls.is_empty() {
@@ -295,9 +314,7 @@ async fn run_gateway(config: Config, stop: CancellationToken) -> anyhow::Result<
             Err(e) => return Err(e.into()),
         }
     };
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("binding {}", config.listen))?;
+    let listener = bind_gateway(config.listen)?;
     println!("gateway listening on http://{}/", listener.local_addr()?);
     announce(&config, "http", listener.local_addr()?)?;
     gateway.serve(listener, stop).await?;
