@@ -6,6 +6,7 @@
 //! time, so every delivery is timed and checked: a run with any loss,
 //! duplicate, reordering or seq mismatch fails, whatever its speed.
 
+pub mod chart;
 mod history;
 mod idle;
 mod ledger;
@@ -15,5 +16,7 @@ mod report;
 mod run;
 mod setup;
 
-pub use report::{ConnectionReport, HistoryReport, Latency, ReconnectReport, Report, ServerSample};
+pub use report::{
+    ConnectionReport, HistoryReport, Latency, ReconnectReport, Report, ServerSample, TimelinePoint,
+};
 pub use run::{LoadConfig, Scenario, reconnect_report, run};

@@ -63,6 +63,9 @@ struct Args {
     /// Write the report as JSON here.
     #[arg(long)]
     report: Option<std::path::PathBuf>,
+    /// Write an SVG chart of delivery latency over time here.
+    #[arg(long)]
+    chart: Option<std::path::PathBuf>,
 }
 
 #[tokio::main]
@@ -100,6 +103,13 @@ async fn main() -> std::process::ExitCode {
             if let Some(path) = a.report {
                 let json = serde_json::to_string_pretty(&report).expect("report serializes");
                 if let Err(e) = std::fs::write(&path, json) {
+                    eprintln!("cannot write {}: {e}", path.display());
+                    return std::process::ExitCode::from(2);
+                }
+            }
+            if let Some(path) = a.chart {
+                let svg = parley_loadtest::chart::svg(&report.scenario, &report.timeline);
+                if let Err(e) = std::fs::write(&path, svg) {
                     eprintln!("cannot write {}: {e}", path.display());
                     return std::process::ExitCode::from(2);
                 }

@@ -49,6 +49,13 @@ pub struct ConnectionReport {
     pub server_bytes_per_connection: u64,
 }
 
+/// Delivery latency during one second of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelinePoint {
+    pub second: u64,
+    pub latency: Latency,
+}
+
 /// The reconnect-storm scenario.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReconnectReport {
@@ -102,6 +109,8 @@ pub struct Report {
     pub history: Option<HistoryReport>,
     /// Only for the reconnect scenario.
     pub reconnect: Option<ReconnectReport>,
+    /// Delivery latency per second (dm and group scenarios).
+    pub timeline: Vec<TimelinePoint>,
 }
 
 impl Report {

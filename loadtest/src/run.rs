@@ -2,7 +2,7 @@
 
 use crate::ledger::Ledger;
 use crate::procstat::Sampler;
-use crate::report::{Latency, Report};
+use crate::report::{Latency, Report, TimelinePoint};
 use crate::setup::clients;
 use hdrhistogram::Histogram;
 use parking_lot::Mutex;
@@ -125,6 +125,8 @@ struct Shared {
     measure_from: AtomicU64,
     send_errors: AtomicU64,
     in_flight: AtomicU64,
+    /// Delivery latency per second of the run (for the chart).
+    per_second: Mutex<Vec<Histogram<u64>>>,
 }
 
 /// Runs one load test and returns its report.
@@ -199,7 +201,9 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
         measure_from: AtomicU64::new(u64::MAX),
         send_errors: AtomicU64::new(0),
         in_flight: AtomicU64::new(0),
+        per_second: Mutex::new(Vec::new()),
     });
+    let start = Instant::now();
     // Receivers: every client checks and times what it gets.
     let mut receivers = Vec::new();
     for (r, p) in people.iter_mut().enumerate() {
@@ -220,10 +224,14 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
                 };
                 shared.ledger.delivered(r as u32, conv, id, ev.seq);
                 if id >= shared.measure_from.load(Ordering::Relaxed) {
-                    let _ = shared
-                        .delivery
-                        .lock()
-                        .record(unix_us().saturating_sub(intended).max(1));
+                    let us = unix_us().saturating_sub(intended).max(1);
+                    let _ = shared.delivery.lock().record(us);
+                    let second = start.elapsed().as_secs() as usize;
+                    let mut per_second = shared.per_second.lock();
+                    while per_second.len() <= second {
+                        per_second.push(histogram());
+                    }
+                    let _ = per_second[second].record(us);
                 }
             }
         }));
@@ -233,7 +241,6 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
     // the ones before it.
     let sampler = Arc::new(Mutex::new(Sampler::new(&cfg.server_pids)));
     let interval = Duration::from_secs_f64(1.0 / cfg.rate.max(0.001));
-    let start = Instant::now();
     let measure_at = start + cfg.warmup;
     let end = measure_at + cfg.duration;
     let mut measured_start = None;
@@ -354,6 +361,17 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
         connections: None,
         history: None,
         reconnect: None,
+        timeline: shared
+            .per_second
+            .lock()
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| !h.is_empty())
+            .map(|(second, h)| TimelinePoint {
+                second: second as u64,
+                latency: Latency::from_us(h),
+            })
+            .collect(),
     })
 }
 
@@ -406,6 +424,7 @@ fn empty_report(scenario: &str) -> Report {
         connections: None,
         history: None,
         reconnect: None,
+        timeline: Vec::new(),
     }
 }
 

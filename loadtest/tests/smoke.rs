@@ -36,6 +36,9 @@ async fn group_and_dm_runs_are_correct() {
         assert_eq!(report.acked, report.publishes);
         assert_eq!(report.deliveries, report.deliveries_expected);
         assert!(report.delivery_latency.count > 0 && report.ack_latency.count > 0);
+        assert!(!report.timeline.is_empty(), "per-second latency recorded");
+        let svg = parley_loadtest::chart::svg(&report.scenario, &report.timeline);
+        assert!(svg.starts_with("<svg") && svg.contains("polyline"));
     }
     node.shutdown().await.unwrap();
 }
