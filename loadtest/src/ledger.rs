@@ -14,6 +14,19 @@ pub(crate) struct Message {
     pub seen_seq: AtomicU64,
 }
 
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Totals {
+    pub acked: u64,
+    pub expected: u64,
+    pub delivered: u64,
+    pub lost: u64,
+    /// Deliveries beyond one per member: duplicates the per-receiver
+    /// order check could not tell apart from reordering.
+    pub extra: u64,
+    /// Messages whose delivered seq differs from the seq their ack gave.
+    pub ack_mismatches: u64,
+}
+
 #[derive(Default)]
 pub(crate) struct Ledger {
     messages: Mutex<Vec<std::sync::Arc<Message>>>,
@@ -70,31 +83,77 @@ impl Ledger {
         }
     }
 
-    /// (acked, expected deliveries, delivered, lost) for conversations of
-    /// `members[conv]` members.
-    pub fn totals(&self, members: &[u32]) -> (u64, u64, u64, u64) {
+    /// Counts over every acknowledged message, for conversations of
+    /// `members[conv]` members. Reads only: it is polled while waiting.
+    pub fn totals(&self, members: &[u32]) -> Totals {
         let all = self.messages.lock();
-        let (mut acked, mut expected, mut got, mut lost) = (0, 0, 0, 0);
+        let mut t = Totals::default();
         for m in all.iter() {
             let seq = m.seq.load(Ordering::Relaxed);
             if seq == 0 {
                 continue;
             }
-            acked += 1;
+            t.acked += 1;
             let want = u64::from(members[m.conv as usize]);
             let have = u64::from(m.delivered.load(Ordering::Relaxed));
-            expected += want;
-            got += have.min(want);
-            lost += want.saturating_sub(have);
-            if m.seen_seq.load(Ordering::Relaxed) != 0 && m.seen_seq.load(Ordering::Relaxed) != seq
-            {
-                self.mismatched.fetch_add(1, Ordering::Relaxed);
+            t.expected += want;
+            t.delivered += have.min(want);
+            t.lost += want.saturating_sub(have);
+            t.extra += have.saturating_sub(want);
+            let seen = m.seen_seq.load(Ordering::Relaxed);
+            if seen != 0 && seen != seq {
+                t.ack_mismatches += 1;
             }
         }
-        (acked, expected, got, lost)
+        t
     }
 
     pub fn len(&self) -> usize {
         self.messages.lock().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_are_stable_and_catch_losses_duplicates_and_mismatches() {
+        let l = Ledger::default();
+        let members = [2u32];
+        let (a, ma) = l.add(0);
+        let (b, mb) = l.add(0);
+        ma.seq.store(5, Ordering::Relaxed);
+        mb.seq.store(6, Ordering::Relaxed);
+        l.delivered(0, 0, a, 5);
+        l.delivered(0, 0, b, 6);
+        l.delivered(1, 0, b, 7); // another member saw b under another seq
+        l.delivered(1, 0, a, 5); // arrives after b: reordered
+        l.delivered(1, 0, b, 7); // seen again: duplicate
+        let (c, mc) = l.add(0);
+        mc.seq.store(8, Ordering::Relaxed);
+        l.delivered(0, 0, c, 9); // delivered under a seq its ack did not give
+        l.delivered(1, 0, c, 9);
+        let first = l.totals(&members);
+        let again = l.totals(&members);
+        assert_eq!(
+            (first.acked, first.expected, first.delivered, first.lost),
+            (3, 6, 6, 0)
+        );
+        assert_eq!(
+            first.ack_mismatches, 1,
+            "c's delivered seq differs from its ack"
+        );
+        assert_eq!(l.duplicates.load(Ordering::Relaxed), 1);
+        assert_eq!(l.reordered.load(Ordering::Relaxed), 1);
+        assert_eq!(
+            l.mismatched.load(Ordering::Relaxed),
+            1,
+            "members disagree on b's seq"
+        );
+        assert_eq!(
+            first.ack_mismatches, again.ack_mismatches,
+            "polling does not count again"
+        );
     }
 }

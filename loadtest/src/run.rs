@@ -313,7 +313,8 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
     // Let sends finish and deliveries arrive (bounded by the grace period).
     let grace_end = Instant::now() + cfg.grace;
     loop {
-        let (_, expected, got, _) = shared.ledger.totals(&members);
+        let t = shared.ledger.totals(&members);
+        let (expected, got) = (t.expected, t.delivered);
         let done = shared.in_flight.load(Ordering::Relaxed) == 0 && got >= expected;
         if done || Instant::now() >= grace_end {
             break;
@@ -329,7 +330,9 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
     for r in receivers {
         r.abort();
     }
-    let (acked, expected, got, lost) = shared.ledger.totals(&members);
+    let totals = shared.ledger.totals(&members);
+    let (acked, expected, got, lost) =
+        (totals.acked, totals.expected, totals.delivered, totals.lost);
     let measured = shared.ledger.len() as u64
         - shared
             .measure_from
@@ -352,9 +355,13 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
         deliveries: got,
         deliveries_per_sec: (measured * group as u64) as f64 / measured_secs,
         lost,
-        duplicates: shared.ledger.duplicates.load(Ordering::Relaxed),
+        duplicates: shared
+            .ledger
+            .duplicates
+            .load(Ordering::Relaxed)
+            .max(totals.extra),
         reordered: shared.ledger.reordered.load(Ordering::Relaxed),
-        seq_mismatches: shared.ledger.mismatched.load(Ordering::Relaxed),
+        seq_mismatches: shared.ledger.mismatched.load(Ordering::Relaxed) + totals.ack_mismatches,
         ack_latency,
         delivery_latency,
         servers,
