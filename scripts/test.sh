@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# The whole test suite (the README's test command runs this): formatting,
-# lints, then every unit, conformance and whole-system test.
+# The whole test suite (the README's test command): installs what is missing
+# (scripts/test-setup.sh), then formatting, lints, every unit, conformance and
+# whole-system test, then the web client: type check, SDK unit tests, and
+# end-to-end tests in headless Chromium against the `parley` binary
+# (screenshots go to web/e2e-artifacts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/test-setup.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo nextest run --workspace --lib --bins --tests --locked --no-fail-fast
+cargo build -p parley --locked
+(cd web && npm run check && npm test && npm run test:e2e)

@@ -6,7 +6,7 @@ use crate::ws::ws_handler;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use parley_core::services::AuthApi;
 use parley_core::{ServiceError, ServiceResult};
@@ -20,7 +20,9 @@ const MAX_BODY: usize = 16 * 1024;
 
 pub(crate) fn router(gw: Arc<Gateway>) -> Router {
     Router::new()
-        .route("/", get(index))
+        .route("/", get(crate::web::index))
+        .route("/index.html", get(crate::web::index))
+        .route("/assets/{name}", get(crate::web::asset))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -32,14 +34,6 @@ pub(crate) fn router(gw: Arc<Gateway>) -> Router {
         .route("/v1/ws", any(ws_handler))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(gw)
-}
-
-async fn index() -> Html<&'static str> {
-    Html(concat!(
-        "<!doctype html><title>Parley</title><h1>Parley is running</h1>",
-        "<p>WebSocket endpoint: <code>/v1/ws</code> (subprotocols <code>parley.v1.json</code>, ",
-        "<code>parley.v1.proto</code>). See docs/protocol.md.</p>"
-    ))
 }
 
 async fn readyz(State(gw): State<Arc<Gateway>>) -> Response {

@@ -4,7 +4,8 @@
 //!   rate limit, bounded outbound queue drained by one writer task, slow
 //!   consumers closed with "resync", keepalive, idle timeout);
 //! - `registry`: which users have connections here, subscribed on the bus;
-//! - `http`: login/refresh endpoints, JWKS, health, readiness, metrics.
+//! - `http`: login/refresh endpoints, JWKS, health, readiness, metrics;
+//! - `web`: the browser app, embedded from web/dist.
 
 mod config;
 mod dispatch;
@@ -13,6 +14,7 @@ mod gateway;
 mod http;
 mod registry;
 mod tokens;
+mod web;
 mod ws;
 
 pub use config::GatewayConfig;

@@ -95,6 +95,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 "Parley is running at http://{addr}/  (WebSocket: ws://{addr}/v1/ws, data: {})",
                 data.display()
             );
+            println!("Open http://{addr}/ in a browser to sign up and chat.");
             println!("Press Ctrl-C to stop.");
             stop.cancelled().await;
             println!("Shutting down: telling clients to reconnect, draining...");

@@ -1,0 +1,69 @@
+// A group of three created in the browser: everyone sees every message live
+// and in the same order; a fourth person added later sees the group appear.
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Browser, Page } from "playwright-core";
+import { expectTexts, launchBrowser, newUser, openConversation, send, shot, signUp, startParley, texts, type Parley } from "./harness";
+
+const SUITE = "group";
+let parley: Parley;
+let browser: Browser;
+const pages: Record<string, Page> = {};
+
+beforeAll(async () => {
+  parley = await startParley();
+  browser = await launchBrowser();
+  for (const name of ["carol", "dave", "erin", "frank"]) pages[name] = (await newUser(browser, parley.url)).page;
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await parley?.stop();
+});
+
+describe("a group of three", () => {
+  it("signs four people up", async () => {
+    for (const name of ["carol", "dave", "erin", "frank"]) await signUp(pages[name]!, name);
+  });
+
+  it("is created with a title and members, and appears for every member", async () => {
+    const carol = pages.carol!;
+    await carol.getByTestId("new-group").click();
+    await carol.getByTestId("group-title").fill("Launch plan");
+    await carol.getByTestId("usernames").fill("dave, erin");
+    await carol.getByTestId("new-chat-submit").click();
+    await expect.poll(() => carol.getByTestId("conv-title").textContent()).toBe("Launch plan");
+    for (const name of ["dave", "erin"]) await openConversation(pages[name]!, "Launch plan");
+    await expect.poll(() => carol.getByTestId("conv-subtitle").textContent()).toBe("3 members");
+  });
+
+  it("delivers everyone's messages to everyone, in one order", async () => {
+    await send(pages.carol!, "kickoff at 10");
+    await send(pages.dave!, "works for me");
+    await send(pages.erin!, "I'll bring the slides");
+    const all = ["kickoff at 10", "works for me", "I'll bring the slides"];
+    for (const name of ["carol", "dave", "erin"]) {
+      await expect.poll(async () => [...(await texts(pages[name]!))].sort(), { timeout: 15_000 }).toEqual([...all].sort());
+    }
+    // Same seq order on every screen, whatever order the sends raced in.
+    const order = await texts(pages.carol!);
+    expect(await texts(pages.dave!)).toEqual(order);
+    expect(await texts(pages.erin!)).toEqual(order);
+    await shot(pages.dave!, SUITE, "three-people");
+  });
+
+  it("lets the owner add a fourth person, who sees the group and its history", async () => {
+    const carol = pages.carol!;
+    await carol.getByTestId("add-people").click();
+    await carol.getByTestId("add-usernames").fill("frank");
+    await carol.getByTestId("add-submit").click();
+    await expect.poll(() => carol.getByTestId("conv-subtitle").textContent()).toBe("4 members");
+    const frank = pages.frank!;
+    await openConversation(frank, "Launch plan");
+    await expectTexts(frank, await texts(carol));
+    await send(frank, "glad to join");
+    for (const name of ["carol", "dave", "erin"]) await expectTexts(pages[name]!, ["glad to join"]);
+    await expect.poll(() => carol.locator("[data-testid=notice]").last().textContent()).toBe("carol added frank");
+    await shot(frank, SUITE, "fourth-member");
+  });
+});

@@ -1,0 +1,91 @@
+import { useState } from "preact/hooks";
+import { ParleyError, type ParleyClient } from "../sdk";
+
+type Mode = "login" | "register";
+
+export function AuthScreen({ client }: { client: ParleyClient }) {
+  const [mode, setMode] = useState<Mode>("login");
+  const [username, setUsername] = useState("");
+  const [password, setPassword] = useState("");
+  const [error, setError] = useState(client.signedOutBecause && client.signedOutBecause !== "signed out" ? client.signedOutBecause : "");
+  const [busy, setBusy] = useState(false);
+
+  async function submit(e: Event) {
+    e.preventDefault();
+    setBusy(true);
+    setError("");
+    try {
+      const name = username.trim().toLowerCase();
+      if (mode === "register") await client.register(name, password);
+      else await client.login(name, password);
+    } catch (err) {
+      setError(describe(err, mode));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <main class="auth">
+      <form class="auth-card" onSubmit={submit} data-testid="auth-form">
+        <h1 class="brand">Parley</h1>
+        <div class="tabs" role="tablist">
+          <button type="button" role="tab" aria-selected={mode === "login"} class={mode === "login" ? "tab active" : "tab"} onClick={() => setMode("login")}>
+            Log in
+          </button>
+          <button type="button" role="tab" aria-selected={mode === "register"} class={mode === "register" ? "tab active" : "tab"} onClick={() => setMode("register")} data-testid="tab-register">
+            Sign up
+          </button>
+        </div>
+        <label>
+          Username
+          <input
+            name="username"
+            autocomplete="username"
+            autocapitalize="none"
+            spellcheck={false}
+            required
+            minLength={3}
+            maxLength={32}
+            pattern="[A-Za-z0-9_\-]+"
+            title="3-32 letters, digits, _ or -"
+            value={username}
+            onInput={(e) => setUsername(e.currentTarget.value)}
+          />
+        </label>
+        <label>
+          Password
+          <input
+            name="password"
+            type="password"
+            autocomplete={mode === "register" ? "new-password" : "current-password"}
+            required
+            minLength={8}
+            value={password}
+            onInput={(e) => setPassword(e.currentTarget.value)}
+          />
+        </label>
+        {mode === "register" && <p class="hint">Usernames: 3-32 characters, a-z 0-9 _ -. Passwords: at least 8 characters.</p>}
+        {error && (
+          <p class="error" role="alert" data-testid="auth-error">
+            {error}
+          </p>
+        )}
+        <button type="submit" class="primary" disabled={busy} data-testid="auth-submit">
+          {busy ? "…" : mode === "register" ? "Create account" : "Log in"}
+        </button>
+      </form>
+    </main>
+  );
+}
+
+function describe(err: unknown, mode: Mode): string {
+  if (err instanceof ParleyError) {
+    if (err.code === "already_exists") return "That username is taken.";
+    if (err.code === "unauthenticated") return mode === "login" ? "Wrong username or password." : err.message;
+    if (err.code === "network" || err.code === "unavailable") return "Cannot reach the server. Try again in a moment.";
+    if (err.code === "rate_limited") return "Too many attempts. Wait a little and try again.";
+    return err.message;
+  }
+  return String(err);
+}

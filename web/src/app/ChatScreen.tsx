@@ -1,0 +1,47 @@
+import { useEffect, useState } from "preact/hooks";
+import type { ParleyClient } from "../sdk";
+import { ConversationPane } from "./ConversationPane";
+import { Sidebar } from "./Sidebar";
+
+/** The selected conversation lives in the URL hash, so a reload keeps it. */
+function selectedFromHash(): string {
+  const m = /^#c=([A-Za-z0-9_-]{1,64})$/.exec(location.hash);
+  return m ? m[1]! : "";
+}
+
+export function ChatScreen({ client }: { client: ParleyClient }) {
+  const [selected, setSelected] = useState(selectedFromHash);
+
+  useEffect(() => {
+    const onHash = () => setSelected(selectedFromHash());
+    addEventListener("hashchange", onHash);
+    return () => removeEventListener("hashchange", onHash);
+  }, []);
+
+  const select = (id: string) => {
+    if (id) location.hash = `c=${id}`;
+    else history.replaceState(null, "", location.pathname + location.search);
+    setSelected(id);
+  };
+
+  const unread = client.totalUnread();
+  useEffect(() => {
+    document.title = unread ? `(${unread}) Parley` : "Parley";
+  }, [unread]);
+
+  const conv = selected ? client.conversation(selected) : undefined;
+  const open = conv && !conv.left ? selected : "";
+
+  return (
+    <div class={open ? "chat has-selection" : "chat"}>
+      <Sidebar client={client} selected={open} onSelect={select} />
+      {open ? (
+        <ConversationPane key={open} client={client} id={open} onBack={() => select("")} />
+      ) : (
+        <section class="pane empty-pane">
+          <p>{client.ready ? "Pick a conversation, or start a new one." : "Loading your conversations…"}</p>
+        </section>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,272 @@
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
+import { ParleyError, type Item, type ParleyClient } from "../sdk";
+import { Composer, type Draft } from "./Composer";
+import { lastSeen, notice, time } from "./format";
+import { splitNames } from "./NewChat";
+
+interface Props {
+  client: ParleyClient;
+  id: string;
+  onBack(): void;
+}
+
+export function ConversationPane({ client, id, onBack }: Props) {
+  const conv = client.conversation(id)!;
+  const me = client.me;
+  const listRef = useRef<HTMLDivElement>(null);
+  const atBottom = useRef(true);
+  const prepend = useRef<{ height: number; top: number } | null>(null);
+  const [draft, setDraft] = useState<Draft>({ mode: "new" });
+  const [adding, setAdding] = useState(false);
+
+  useEffect(() => client.ensureMembers(id), [client, id, conv.membersLoaded]);
+
+  // Read receipts: whatever is on screen while the page is visible is read.
+  useEffect(() => {
+    if (document.visibilityState === "visible") client.markRead(id);
+  });
+  useEffect(() => {
+    const onVisible = () => document.visibilityState === "visible" && client.markRead(id);
+    document.addEventListener("visibilitychange", onVisible);
+    return () => document.removeEventListener("visibilitychange", onVisible);
+  }, [client, id]);
+
+  const items = conv.items;
+  const pending = client.pending(id).filter((p) => "message" in p.body);
+  const lastKey = `${items.length}:${items[items.length - 1]?.seq ?? 0}:${pending.length}`;
+
+  // Keep the view pinned to the bottom when new messages arrive, and keep
+  // the reading position when older ones are added above.
+  useLayoutEffect(() => {
+    const el = listRef.current;
+    if (!el) return;
+    if (prepend.current) {
+      el.scrollTop = prepend.current.top + (el.scrollHeight - prepend.current.height);
+      prepend.current = null;
+    } else if (atBottom.current) {
+      el.scrollTop = el.scrollHeight;
+    }
+  }, [lastKey, items[0]?.seq]);
+
+  const onScroll = () => {
+    const el = listRef.current;
+    if (!el) return;
+    atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+    if (el.scrollTop < 80 && conv.hasOlder && !conv.loadingOlder) loadOlder();
+  };
+
+  const loadOlder = () => {
+    const el = listRef.current;
+    if (el) prepend.current = { height: el.scrollHeight, top: el.scrollTop };
+    void client.loadOlder(id);
+  };
+
+  // A short first page that does not fill the screen: load more right away.
+  useEffect(() => {
+    const el = listRef.current;
+    if (el && conv.hasOlder && !conv.loadingOlder && el.scrollHeight <= el.clientHeight) loadOlder();
+  });
+
+  const partner = client.dmPartner(conv);
+  const subtitle =
+    conv.kind === "direct"
+      ? partner && partner !== me
+        ? lastSeen(client.presence(partner))
+        : ""
+      : `${conv.members.size || "…"} members`;
+  const typing = client.typingIn(id);
+  const myRole = conv.members.get(me)?.role;
+  const canManage = myRole === "ROLE_OWNER" || myRole === "ROLE_ADMIN";
+  const lastMine = [...items].reverse().find((i) => i.kind === "message" && i.senderId === me && !i.deleted);
+
+  return (
+    <section class="pane" data-testid="conversation" data-id={id}>
+      <header class="pane-head">
+        <button class="back" onClick={onBack} aria-label="Back to conversations" data-testid="back">
+          ‹
+        </button>
+        <div class="pane-title">
+          <h2 data-testid="conv-title">{client.title(conv)}</h2>
+          <span class="subtitle" data-testid="conv-subtitle">
+            {subtitle}
+          </span>
+        </div>
+        {conv.kind === "group" && (
+          <div class="pane-actions">
+            {canManage && (
+              <button onClick={() => setAdding(!adding)} data-testid="add-people">
+                Add people
+              </button>
+            )}
+            <button onClick={() => void client.leave(id)} data-testid="leave">
+              Leave
+            </button>
+          </div>
+        )}
+      </header>
+      {adding && <AddPeople client={client} id={id} onDone={() => setAdding(false)} />}
+      <div class="messages" ref={listRef} onScroll={onScroll} data-testid="messages">
+        {conv.hasOlder ? (
+          <button class="older" onClick={loadOlder} disabled={conv.loadingOlder} data-testid="load-older">
+            {conv.loadingOlder ? "Loading…" : "Load older messages"}
+          </button>
+        ) : (
+          conv.timeline && <div class="start">This is the beginning of the conversation.</div>
+        )}
+        {!conv.timeline && <div class="start">Loading…</div>}
+        {items.map((it) =>
+          it.kind === "message" ? (
+            <Message
+              key={it.seq}
+              client={client}
+              conv={id}
+              item={it}
+              mine={it.senderId === me}
+              showSender={conv.kind === "group"}
+              canDelete={it.senderId === me || canManage}
+              receipt={it === lastMine ? receipt(client, id, it.seq) : ""}
+              onReply={() => setDraft({ mode: "reply", seq: it.seq })}
+              onEdit={() => setDraft({ mode: "edit", seq: it.seq, text: it.text })}
+            />
+          ) : (
+            <div key={it.seq} class="notice" data-testid="notice" data-seq={it.seq}>
+              {notice(client, it)}
+            </div>
+          ),
+        )}
+        {pending.map((p) => (
+          <div key={p.clientMsgId} class="msg mine pending" data-testid="message" data-state={p.state}>
+            <div class="bubble">
+              <div class="text">{"message" in p.body ? p.body.message.text : ""}</div>
+              <div class="meta">
+                {p.state === "sending" && "Sending…"}
+                {p.state === "acked" && "Sent"}
+                {p.state === "failed" && (
+                  <span class="failed">
+                    Not sent: {p.error}{" "}
+                    <button class="link" onClick={() => client.retry(p.clientMsgId)} data-testid="retry">
+                      Retry
+                    </button>{" "}
+                    <button class="link" onClick={() => client.discard(p.clientMsgId)}>
+                      Discard
+                    </button>
+                  </span>
+                )}
+              </div>
+            </div>
+          </div>
+        ))}
+      </div>
+      <div class="typing" data-testid="typing" aria-live="polite">
+        {typing.length > 0 && `${typing.map((u) => client.userName(u)).join(", ")} ${typing.length > 1 ? "are" : "is"} typing…`}
+      </div>
+      <Composer client={client} id={id} draft={draft} setDraft={setDraft} />
+    </section>
+  );
+}
+
+function receipt(client: ParleyClient, id: string, seq: number): string {
+  const conv = client.conversation(id)!;
+  const readers = conv.readBy(seq, client.me);
+  if (conv.kind === "direct") return readers.length ? "Seen" : "Sent";
+  if (!readers.length) return "Sent";
+  const others = conv.members.size - 1;
+  return readers.length >= others ? "Seen by everyone" : `Seen by ${readers.length}`;
+}
+
+interface MessageProps {
+  client: ParleyClient;
+  conv: string;
+  item: Item;
+  mine: boolean;
+  showSender: boolean;
+  canDelete: boolean;
+  receipt: string;
+  onReply(): void;
+  onEdit(): void;
+}
+
+function Message({ client, conv, item, mine, showSender, canDelete, receipt, onReply, onEdit }: MessageProps) {
+  const target = item.replyToSeq ? client.conversation(conv)?.item(item.replyToSeq) : undefined;
+  // On touch screens there is no hover: a tap on the bubble shows the actions.
+  const [selected, setSelected] = useState(false);
+  return (
+    <div class={`msg${mine ? " mine" : ""}${selected ? " selected" : ""}`} data-testid="message" data-seq={item.seq} data-state="delivered">
+      <div class="bubble" onClick={() => setSelected(!selected)}>
+        {showSender && !mine && <div class="sender">{client.userName(item.senderId)}</div>}
+        {item.replyToSeq > 0 && (
+          <div class="quote" data-testid="quote">
+            {target ? `${client.userName(target.senderId)}: ${target.deleted ? "message deleted" : target.text}` : "an earlier message"}
+          </div>
+        )}
+        {item.deleted ? (
+          <div class="text deleted" data-testid="text">
+            Message deleted
+          </div>
+        ) : (
+          <div class="text" data-testid="text">
+            {item.text}
+          </div>
+        )}
+        <div class="meta">
+          {item.edited && !item.deleted && <span data-testid="edited">edited · </span>}
+          {time(item.sentAtMs)}
+          {receipt && (
+            <span class="receipt" data-testid="receipt">
+              {" "}
+              · {receipt}
+            </span>
+          )}
+        </div>
+      </div>
+      {!item.deleted && (
+        <div class="msg-actions">
+          <button class="link" onClick={onReply} data-testid="reply">
+            Reply
+          </button>
+          {mine && (
+            <button class="link" onClick={onEdit} data-testid="edit">
+              Edit
+            </button>
+          )}
+          {canDelete && (
+            <button
+              class="link"
+              onClick={() => confirm("Delete this message for everyone?") && client.deleteMessage(conv, item.seq)}
+              data-testid="delete"
+            >
+              Delete
+            </button>
+          )}
+        </div>
+      )}
+    </div>
+  );
+}
+
+function AddPeople({ client, id, onDone }: { client: ParleyClient; id: string; onDone(): void }) {
+  const [names, setNames] = useState("");
+  const [error, setError] = useState("");
+  async function submit(e: Event) {
+    e.preventDefault();
+    try {
+      await client.addMembers(id, splitNames(names));
+      onDone();
+    } catch (err) {
+      setError(err instanceof ParleyError ? err.message : String(err));
+    }
+  }
+  return (
+    <form class="add-people" onSubmit={submit}>
+      <input placeholder="Usernames, separated by commas" value={names} onInput={(e) => setNames(e.currentTarget.value)} data-testid="add-usernames" autoFocus />
+      <button type="submit" class="primary" data-testid="add-submit">
+        Add
+      </button>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+    </form>
+  );
+}

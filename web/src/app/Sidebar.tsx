@@ -1,0 +1,90 @@
+import { useState } from "preact/hooks";
+import type { ParleyClient } from "../sdk";
+import { initials } from "./format";
+import { NewChat } from "./NewChat";
+import { StatusLine } from "./StatusLine";
+
+interface Props {
+  client: ParleyClient;
+  selected: string;
+  onSelect(id: string): void;
+}
+
+export function Sidebar({ client, selected, onSelect }: Props) {
+  const [dialog, setDialog] = useState<"" | "direct" | "group">("");
+  const me = client.me;
+  const convs = client.conversations();
+
+  return (
+    <aside class="sidebar">
+      <header class="sidebar-head">
+        <div class="me">
+          <span class="avatar">{initials(client.session?.username ?? "")}</span>
+          <span class="me-name" data-testid="me">
+            {client.session?.username}
+          </span>
+          <button class="link" onClick={() => void client.logout()} data-testid="logout">
+            Log out
+          </button>
+        </div>
+        <StatusLine status={client.status} />
+        <div class="actions">
+          <button onClick={() => setDialog("direct")} data-testid="new-direct">
+            New message
+          </button>
+          <button onClick={() => setDialog("group")} data-testid="new-group">
+            New group
+          </button>
+        </div>
+      </header>
+      {dialog && (
+        <NewChat
+          client={client}
+          kind={dialog}
+          onClose={() => setDialog("")}
+          onCreated={(id) => {
+            setDialog("");
+            onSelect(id);
+          }}
+        />
+      )}
+      <ul class="conv-list" data-testid="conv-list">
+        {convs.length === 0 && client.ready && <li class="conv-empty">No conversations yet.</li>}
+        {convs.map((c) => {
+          const title = client.title(c);
+          const unread = c.unread(me);
+          const last = [...c.items].reverse().find((i) => i.kind === "message");
+          const partner = client.dmPartner(c);
+          const online = partner ? client.presence(partner)?.online : undefined;
+          return (
+            <li key={c.id}>
+              <button
+                class={c.id === selected ? "conv active" : "conv"}
+                onClick={() => onSelect(c.id)}
+                data-testid="conv-item"
+                data-title={title}
+              >
+                <span class="avatar">
+                  {initials(title)}
+                  {partner && <span class={online ? "dot online" : "dot"} data-testid="presence-dot" data-online={online ? "true" : "false"} />}
+                </span>
+                <span class="conv-main">
+                  <span class="conv-title">{title}</span>
+                  <span class="conv-last">
+                    {last ? (last.deleted ? "Message deleted" : `${last.senderId === me ? "You: " : c.kind === "group" ? `${client.userName(last.senderId)}: ` : ""}${last.text}`) : ""}
+                  </span>
+                </span>
+                {unread.count > 0 && (
+                  <span class="badge" data-testid="unread-badge">
+                    {unread.count}
+                    {unread.more ? "+" : ""}
+                  </span>
+                )}
+              </button>
+            </li>
+          );
+        })}
+      </ul>
+    </aside>
+  );
+}

@@ -1,0 +1,38 @@
+import type { Item, ParleyClient, Presence } from "../sdk";
+
+export function time(ms: number): string {
+  if (!ms) return "";
+  const d = new Date(ms);
+  const now = new Date();
+  const sameDay = d.toDateString() === now.toDateString();
+  return sameDay
+    ? d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
+    : d.toLocaleDateString([], { month: "short", day: "numeric" }) + " " + d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+export function lastSeen(p: Presence | undefined): string {
+  if (!p) return "";
+  if (p.online) return "online";
+  if (!p.lastSeenMs) return "offline";
+  return `last seen ${time(p.lastSeenMs)}`;
+}
+
+/** The text of a membership notice. */
+export function notice(client: ParleyClient, it: Item): string {
+  const who = client.userName(it.senderId);
+  const names = it.userIds.map((id) => client.userName(id)).join(", ");
+  switch (it.kind) {
+    case "created":
+      return it.text ? `${who} created the group “${it.text}”` : `${who} started the conversation`;
+    case "members_added":
+      return `${who} added ${names}`;
+    case "member_removed":
+      return it.userIds[0] === it.senderId ? `${names} left` : `${who} removed ${names}`;
+    default:
+      return "";
+  }
+}
+
+export function initials(name: string): string {
+  return name.replace(/[^A-Za-z0-9]/g, "").slice(0, 2).toUpperCase() || "?";
+}

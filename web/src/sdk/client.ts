@@ -1,0 +1,618 @@
+// ParleyClient: everything a chat UI needs, kept in sync with the server.
+// It signs in, holds one reconnecting connection, catches up after every
+// (re)connect (sync, then history from where each conversation left off),
+// orders pushes per conversation and pulls gaps, sends through a persistent
+// outbox, and tracks members, read receipts, presence and typing. A UI reads
+// its state and re-renders on `onChange`.
+
+import { Connection, type ConnectionStatus } from "./connection";
+import { ConversationModel } from "./conversation";
+import { ParleyError } from "./errors";
+import { AuthApi } from "./http";
+import { Outbox, type OutboxItem } from "./outbox";
+import { SessionStore, type KeyValueStore, type Session } from "./session";
+import { Timeline } from "./timeline";
+import { int, type Conversation, type Event, type Push, type SendBody, type User } from "./protocol";
+
+export interface ClientOptions {
+  /** The gateway's base URL, e.g. `https://chat.example.com` (no trailing slash). */
+  baseUrl: string;
+  /** Where the session and outbox are kept (`localStorage` in a browser). */
+  storage: KeyValueStore;
+  /** Prefix of the storage keys, to run several clients side by side. */
+  namespace?: string;
+  /** Shown in the user's list of sessions. */
+  deviceName?: string;
+  /** A WebSocket constructor (the browser's by default). */
+  webSocket?: typeof WebSocket;
+}
+
+export interface Presence {
+  online: boolean;
+  lastSeenMs: number;
+}
+
+/** Events loaded per page: the first screen of a conversation and each scroll up. */
+export const PAGE = 50;
+/** How long a typing indicator lasts without a new typing push. */
+const TYPING_SHOWN_MS = 6_000;
+/** Send a typing request at most this often per conversation. */
+const TYPING_EVERY_MS = 3_000;
+/** Users per lookup or presence request (the server's limit is 200). */
+const BATCH = 200;
+
+export class ParleyClient {
+  readonly api: AuthApi;
+  private readonly sessions: SessionStore;
+  private readonly storage: KeyValueStore;
+  private readonly namespace: string;
+  private readonly deviceName: string;
+  private readonly webSocket?: typeof WebSocket;
+
+  private conn: Connection | null = null;
+  private outboxStore: Outbox | null = null;
+  private current: Session | null;
+  private statusValue: ConnectionStatus = { state: "stopped" };
+  private signedOutReason = "";
+
+  private readonly convs = new Map<string, ConversationModel>();
+  private readonly users = new Map<string, string>();
+  private readonly lookingUp = new Set<string>();
+  private readonly presenceMap = new Map<string, Presence>();
+  private readonly typingMap = new Map<string, Map<string, number>>();
+  private readonly typingSent = new Map<string, number>();
+  private readonly marking = new Set<string>();
+  private typingTimer: ReturnType<typeof setTimeout> | null = null;
+  private synced = false;
+
+  private readonly listeners = new Set<() => void>();
+  private notifyQueued = false;
+
+  constructor(opts: ClientOptions) {
+    this.api = new AuthApi(opts.baseUrl);
+    this.storage = opts.storage;
+    this.namespace = opts.namespace ?? "parley";
+    this.deviceName = opts.deviceName ?? "web";
+    this.webSocket = opts.webSocket;
+    this.sessions = new SessionStore(opts.storage, this.api, this.namespace);
+    this.current = this.sessions.load();
+    if (this.current) this.users.set(this.current.userId, this.current.username);
+    this.wsUrl = opts.baseUrl.replace(/^http/, "ws") + "/v1/ws";
+  }
+
+  private readonly wsUrl: string;
+
+  // ---- state for the UI -------------------------------------------------
+
+  get session(): Session | null {
+    return this.current;
+  }
+
+  get me(): string {
+    return this.current?.userId ?? "";
+  }
+
+  get status(): ConnectionStatus {
+    return this.statusValue;
+  }
+
+  /** Why the last session ended (shown on the sign-in screen). */
+  get signedOutBecause(): string {
+    return this.signedOutReason;
+  }
+
+  /** Whether the first sync after signing in has completed. */
+  get ready(): boolean {
+    return this.synced;
+  }
+
+  /** Conversations, most recently active first. */
+  conversations(): ConversationModel[] {
+    return [...this.convs.values()]
+      .filter((c) => !c.left)
+      .sort((a, b) => b.lastActivityMs - a.lastActivityMs || a.id.localeCompare(b.id));
+  }
+
+  conversation(id: string): ConversationModel | undefined {
+    return this.convs.get(id);
+  }
+
+  /** A user's name, or a short form of the id until it is known. */
+  userName(id: string): string {
+    return this.users.get(id) ?? (this.lookup([id]), `user ${id.slice(-6)}`);
+  }
+
+  /** The name to show for a conversation: the other person of a DM, or the group title. */
+  title(c: ConversationModel): string {
+    if (c.kind === "direct") {
+      const other = this.dmPartner(c);
+      return other ? this.userName(other) : "Direct message";
+    }
+    return c.title || "Untitled group";
+  }
+
+  dmPartner(c: ConversationModel): string | undefined {
+    if (c.kind !== "direct") return undefined;
+    return [...c.members.keys()].find((id) => id !== this.me) ?? this.me;
+  }
+
+  presence(userId: string): Presence | undefined {
+    return this.presenceMap.get(userId);
+  }
+
+  /** Users typing in a conversation right now (never me). */
+  typingIn(conversationId: string): string[] {
+    const now = Date.now();
+    const m = this.typingMap.get(conversationId);
+    return m ? [...m].filter(([, until]) => until > now).map(([id]) => id) : [];
+  }
+
+  /** Sends of this conversation not yet in its timeline. */
+  pending(conversationId: string): OutboxItem[] {
+    return this.outboxStore?.forConversation(conversationId) ?? [];
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // ---- accounts ---------------------------------------------------------
+
+  async register(username: string, password: string): Promise<void> {
+    await this.api.register(username, password);
+    await this.login(username, password);
+  }
+
+  async login(username: string, password: string): Promise<void> {
+    const pair = await this.api.login(username, password, this.deviceName);
+    this.sessions.save({ ...pair, username });
+    this.current = this.sessions.load();
+    this.signedOutReason = "";
+    this.users.set(pair.userId, username);
+    this.start();
+  }
+
+  /** Ends this device's session on the server and forgets it here. */
+  async logout(): Promise<void> {
+    const s = this.current;
+    // Unsent messages are not left behind on a shared computer.
+    if (s) this.storage.removeItem(`${this.namespace}.outbox.${s.userId}`);
+    this.signOut("signed out");
+    if (s) await this.api.logout(s.refreshToken).catch(() => undefined);
+  }
+
+  /** Starts the connection if a session is stored. Called on page load. */
+  start(): void {
+    if (!this.current || this.conn) return;
+    this.outboxStore = new Outbox(this.storage, `${this.namespace}.outbox.${this.current.userId}`, () => this.notify());
+    this.conn = new Connection(
+      this.wsUrl,
+      {
+        accessToken: async (force) => {
+          const s = await this.sessions.fresh(force);
+          this.current = s;
+          return s.accessToken;
+        },
+        online: () => void this.onOnline(),
+        push: (p) => this.onPush(p),
+        status: (s) => {
+          this.statusValue = s;
+          if (s.state === "signed_out") this.signOut(s.reason);
+          this.notify();
+        },
+      },
+      { webSocket: this.webSocket },
+    );
+    this.conn.start();
+  }
+
+  /** Reconnects at once (the browser says the network is back). */
+  reconnectNow(): void {
+    this.conn?.reconnectNow();
+  }
+
+  /** Another tab signed out (the stored session is gone): follow it. */
+  checkStoredSession(): void {
+    if (this.current && !this.sessions.load()) this.signOut("signed out in another tab");
+  }
+
+  /** Unread messages over all conversations (for the page title). */
+  totalUnread(): number {
+    return this.conversations().reduce((n, c) => n + c.unread(this.me).count, 0);
+  }
+
+  private signOut(reason: string): void {
+    const conn = this.conn;
+    this.conn = null;
+    conn?.stop();
+    this.sessions.clear();
+    this.current = null;
+    this.signedOutReason = reason;
+    this.outboxStore = null;
+    this.convs.clear();
+    this.presenceMap.clear();
+    this.typingMap.clear();
+    this.synced = false;
+    this.statusValue = { state: "signed_out", reason };
+    this.notify();
+  }
+
+  // ---- actions ------------------------------------------------------------
+
+  sendMessage(conversationId: string, text: string, replyToSeq = 0): void {
+    this.enqueue(conversationId, { message: replyToSeq ? { text, replyToSeq } : { text } });
+    this.typingSent.delete(conversationId);
+  }
+
+  editMessage(conversationId: string, seq: number, text: string): void {
+    this.enqueue(conversationId, { edit: { targetSeq: seq, text } });
+  }
+
+  deleteMessage(conversationId: string, seq: number): void {
+    this.enqueue(conversationId, { delete: { targetSeq: seq } });
+  }
+
+  retry(clientMsgId: string): void {
+    this.outboxStore?.retry(clientMsgId);
+    this.pumpOutbox();
+  }
+
+  discard(clientMsgId: string): void {
+    this.outboxStore?.discard(clientMsgId);
+  }
+
+  /** Opens (or creates) the DM with a user; returns the conversation id. */
+  async startDirect(username: string): Promise<string> {
+    const user = await this.userByName(username);
+    return this.adopt(await this.request("createDirect", { userId: user.id }));
+  }
+
+  /** Creates a group with me as owner; returns its id. */
+  async createGroup(title: string, usernames: string[]): Promise<string> {
+    const ids = await this.userIds(usernames);
+    return this.adopt(await this.request("createGroup", { title, memberIds: ids }));
+  }
+
+  async addMembers(conversationId: string, usernames: string[]): Promise<void> {
+    const ids = await this.userIds(usernames);
+    await this.request("addMembers", { conversationId, userIds: ids, role: "ROLE_MEMBER" });
+    await this.refreshMembers(conversationId);
+  }
+
+  async leave(conversationId: string): Promise<void> {
+    await this.request("removeMember", { conversationId, userId: this.me });
+    const c = this.convs.get(conversationId);
+    if (c) c.left = true;
+    this.notify();
+  }
+
+  /** Loads a page of older messages (scrolling up). */
+  async loadOlder(conversationId: string): Promise<void> {
+    const c = this.convs.get(conversationId);
+    if (!c || !c.hasOlder || c.loadingOlder || !this.conn?.online) return;
+    c.loadingOlder = true;
+    this.notify();
+    try {
+      const h = await this.request("history", {
+        conversationId,
+        fromSeq: 1,
+        toSeq: c.oldestLoaded - 1,
+        limit: PAGE,
+        backward: true,
+      });
+      for (const e of h.events ?? []) c.apply(e);
+      this.lookup((h.events ?? []).map((e) => e.senderId ?? ""));
+      c.oldestLoaded = Math.min(c.oldestLoaded, int(h.coveredFrom) || c.oldestLoaded);
+    } finally {
+      c.loadingOlder = false;
+      this.notify();
+    }
+  }
+
+  /** Marks everything delivered in a conversation as read (call while it is on screen). */
+  markRead(conversationId: string): void {
+    const c = this.convs.get(conversationId);
+    if (!c || !this.conn?.online || c.delivered <= c.readSeq) return;
+    // One request in flight per conversation: a burst of messages read as
+    // they arrive becomes a few receipts, not one per message.
+    if (this.marking.has(conversationId)) return;
+    this.marking.add(conversationId);
+    const seq = c.delivered;
+    c.readSeq = seq;
+    this.notify();
+    this.request("markRead", { conversationId, seq })
+      .then(
+        (r) => {
+          c.readSeq = Math.max(c.readSeq, int(r.readSeq));
+        },
+        () => undefined,
+      )
+      .finally(() => {
+        this.marking.delete(conversationId);
+        this.notify();
+      });
+  }
+
+  /** Tells the others I am typing (throttled; call on every keystroke). */
+  typing(conversationId: string): void {
+    const now = Date.now();
+    if (now - (this.typingSent.get(conversationId) ?? 0) < TYPING_EVERY_MS || !this.conn?.online) return;
+    this.typingSent.set(conversationId, now);
+    this.request("typing", { conversationId }).catch(() => undefined);
+  }
+
+  /** Fetches a group's members (and their presence) if not loaded yet. */
+  ensureMembers(conversationId: string): void {
+    const c = this.convs.get(conversationId);
+    if (c && c.kind === "group" && !c.membersLoaded && this.conn?.online) {
+      c.membersLoaded = true;
+      void this.refreshMembers(conversationId).catch(() => {
+        c.membersLoaded = false;
+      });
+    }
+  }
+
+  // ---- internals ----------------------------------------------------------
+
+  private request: Connection["request"] = (name, body, timeoutMs) => {
+    if (!this.conn) return Promise.reject(new ParleyError("not_connected", "not signed in"));
+    return this.conn.request(name, body, timeoutMs);
+  };
+
+  private enqueue(conversationId: string, body: SendBody): void {
+    this.outboxStore?.add(conversationId, body);
+    this.pumpOutbox();
+  }
+
+  private pumpOutbox(): void {
+    const outbox = this.outboxStore;
+    const conn = this.conn;
+    if (!outbox || !conn) return;
+    void outbox.pump(
+      (item) => this.request("send", { conversationId: item.conversationId, clientMsgId: item.clientMsgId, ...item.body }),
+      () => conn.online && this.conn === conn,
+    );
+  }
+
+  private async onOnline(): Promise<void> {
+    const conn = this.conn;
+    try {
+      const reply = await this.request("sync", {});
+      if (this.conn !== conn) return;
+      for (const st of reply.conversations ?? []) {
+        const c = this.model(st.conversation.id);
+        c.applyMeta(st.conversation, st.conversation.kind === "CONVERSATION_KIND_DIRECT");
+        c.headSeq = Math.max(c.headSeq, int(st.headSeq));
+        c.readSeq = Math.max(c.readSeq, int(st.readSeq));
+        this.lookup((st.conversation.members ?? []).map((m) => m.userId));
+        void this.catchUp(c);
+      }
+      this.synced = true;
+      this.notify();
+      this.pumpOutbox();
+      await this.refreshPresence();
+      for (const c of this.convs.values()) if (c.kind === "group" && c.membersLoaded) void this.refreshMembers(c.id);
+    } catch {
+      // The connection dropped meanwhile: the next connect syncs again.
+    }
+  }
+
+  private model(id: string): ConversationModel {
+    let c = this.convs.get(id);
+    if (!c) {
+      c = new ConversationModel(id);
+      this.convs.set(id, c);
+    }
+    return c;
+  }
+
+  /** Records a conversation I just created or opened; returns its id. */
+  private adopt(conv: Conversation): string {
+    const c = this.model(conv.id);
+    c.applyMeta(conv, true);
+    c.left = false;
+    this.lookup((conv.members ?? []).map((m) => m.userId));
+    void this.catchUp(c);
+    void this.refreshPresence();
+    this.notify();
+    return conv.id;
+  }
+
+  /**
+   * Brings a conversation up to its head: the first time, the newest page
+   * (older ones load on scroll); afterwards, everything after what was
+   * delivered, page by page.
+   */
+  private async catchUp(c: ConversationModel): Promise<void> {
+    if (c.fetching) return;
+    c.fetching = true;
+    try {
+      if (!c.timeline) {
+        const h = await this.request("history", { conversationId: c.id, fromSeq: 1, limit: PAGE, backward: true });
+        const from = int(h.coveredFrom) || 1;
+        c.timeline = new Timeline(from - 1);
+        c.oldestLoaded = from;
+        c.headSeq = Math.max(c.headSeq, int(h.headSeq));
+        this.deliver(c, c.timeline.applyHistory(h.events, h.skipped));
+        const early = c.early;
+        c.early = [];
+        for (const e of early) this.deliver(c, c.timeline.push(e));
+      }
+      for (let guard = 0; guard < 1000; guard++) {
+        const t = c.timeline;
+        const gap = t.gap();
+        const to = gap ? gap[1] : c.headSeq;
+        if (t.delivered >= to) break;
+        const h = await this.request("history", { conversationId: c.id, fromSeq: t.delivered + 1, toSeq: to, limit: 500 });
+        c.headSeq = Math.max(c.headSeq, int(h.headSeq));
+        const before = t.delivered;
+        this.deliver(c, t.applyHistory(h.events, h.skipped));
+        if (t.delivered === before) break;
+      }
+    } catch (e) {
+      if (e instanceof ParleyError && e.code === "not_found") c.left = true;
+      // Otherwise the connection dropped: the next connect catches up again.
+    } finally {
+      c.fetching = false;
+      this.notify();
+    }
+  }
+
+  /** Folds events that came out of a timeline, in order. */
+  private deliver(c: ConversationModel, events: Event[]): void {
+    let membership = false;
+    for (const e of events) {
+      membership = c.apply(e) || membership;
+      if (e.senderId === this.me && e.clientMsgId) this.outboxStore?.delivered(c.id, e.clientMsgId);
+      if (e.senderId) this.typingMap.get(c.id)?.delete(e.senderId);
+      if (e.memberRemoved?.userId === this.me) c.left = true;
+      if (e.membersAdded?.userIds?.includes(this.me)) c.left = false;
+    }
+    this.lookup(events.map((e) => e.senderId ?? ""));
+    if (membership && c.kind === "group") void this.refreshMembers(c.id);
+    if (events.length) this.notify();
+  }
+
+  private onPush(p: Push): void {
+    if (p.event) {
+      const e = p.event;
+      const c = this.model(e.conversationId);
+      c.headSeq = Math.max(c.headSeq, int(e.seq));
+      if (!c.timeline) {
+        // Seen for the first time (just added, or created by someone else).
+        c.early.push(e);
+        if (c.early.length === 1 && !c.fetching) void this.fetchMeta(c).then(() => this.catchUp(c));
+        return;
+      }
+      this.deliver(c, c.timeline.push(e));
+      if (c.timeline.gap()) void this.catchUp(c);
+    } else if (p.receipt) {
+      const c = this.convs.get(p.receipt.conversationId);
+      if (!c) return;
+      const seq = int(p.receipt.readSeq);
+      if (p.receipt.userId === this.me) c.readSeq = Math.max(c.readSeq, seq);
+      else {
+        const m = c.members.get(p.receipt.userId);
+        if (m) m.readSeq = Math.max(m.readSeq, seq);
+      }
+      this.notify();
+    } else if (p.typing) {
+      if (p.typing.userId === this.me) return;
+      let m = this.typingMap.get(p.typing.conversationId);
+      if (!m) this.typingMap.set(p.typing.conversationId, (m = new Map()));
+      m.set(p.typing.userId, Date.now() + TYPING_SHOWN_MS);
+      this.scheduleTypingExpiry();
+      this.notify();
+    } else if (p.presenceChanged) {
+      this.presenceMap.set(p.presenceChanged.userId, {
+        online: !!p.presenceChanged.online,
+        lastSeenMs: int(p.presenceChanged.lastSeenMs),
+      });
+      this.notify();
+    }
+    // goodbye: the close that follows drives the reconnect.
+  }
+
+  private async fetchMeta(c: ConversationModel): Promise<void> {
+    try {
+      const conv = await this.request("getConversation", { conversationId: c.id });
+      c.applyMeta(conv, true);
+      this.lookup((conv.members ?? []).map((m) => m.userId));
+      void this.refreshPresence();
+    } catch {
+      // Reloaded on the next sync.
+    }
+  }
+
+  private async refreshMembers(conversationId: string): Promise<void> {
+    const conv = await this.request("getConversation", { conversationId });
+    const c = this.model(conversationId);
+    c.applyMeta(conv, true);
+    this.lookup((conv.members ?? []).map((m) => m.userId));
+    await this.refreshPresence();
+    this.notify();
+  }
+
+  /** Presence of everyone I know from DMs and loaded groups. */
+  private async refreshPresence(): Promise<void> {
+    const ids = new Set<string>();
+    for (const c of this.convs.values()) {
+      if (c.kind === "direct" || c.membersLoaded) for (const id of c.members.keys()) ids.add(id);
+    }
+    const all = [...ids];
+    for (let i = 0; i < all.length; i += BATCH) {
+      const r = await this.request("queryPresence", { userIds: all.slice(i, i + BATCH) }).catch(() => null);
+      for (const u of r?.users ?? []) {
+        this.presenceMap.set(u.userId, { online: !!u.online, lastSeenMs: int(u.lastSeenMs) });
+      }
+    }
+    this.notify();
+  }
+
+  /** Fetches the names of users not known yet (batched, once each). */
+  private lookup(ids: string[]): void {
+    const missing = [...new Set(ids)].filter((id) => id && !this.users.has(id) && !this.lookingUp.has(id));
+    if (!missing.length || !this.conn?.online) return;
+    for (const id of missing) this.lookingUp.add(id);
+    for (let i = 0; i < missing.length; i += BATCH) {
+      const batch = missing.slice(i, i + BATCH);
+      this.request("lookupUsers", { userIds: batch }).then(
+        (r) => {
+          for (const u of r.users ?? []) this.users.set(u.id, u.username);
+          for (const id of batch) this.lookingUp.delete(id);
+          this.notify();
+        },
+        () => {
+          for (const id of batch) this.lookingUp.delete(id);
+        },
+      );
+    }
+  }
+
+  private async userByName(username: string): Promise<User> {
+    const name = username.trim().toLowerCase();
+    const r = await this.request("lookupUsers", { usernames: [name] });
+    const u = (r.users ?? [])[0];
+    if (!u) throw new ParleyError("not_found", `no user called "${name}"`);
+    this.users.set(u.id, u.username);
+    return u;
+  }
+
+  private async userIds(usernames: string[]): Promise<string[]> {
+    const names = [...new Set(usernames.map((n) => n.trim().toLowerCase()).filter(Boolean))];
+    if (!names.length) return [];
+    const r = await this.request("lookupUsers", { usernames: names });
+    const found = new Map((r.users ?? []).map((u) => [u.username, u.id]));
+    const unknown = names.filter((n) => !found.has(n));
+    if (unknown.length) throw new ParleyError("not_found", `no user called ${unknown.map((n) => `"${n}"`).join(", ")}`);
+    for (const [name, id] of found) this.users.set(id, name);
+    return names.map((n) => found.get(n)!);
+  }
+
+  private scheduleTypingExpiry(): void {
+    if (this.typingTimer) return;
+    this.typingTimer = setTimeout(() => {
+      this.typingTimer = null;
+      const now = Date.now();
+      let any = false;
+      for (const m of this.typingMap.values()) {
+        for (const [id, until] of m) {
+          if (until <= now) m.delete(id);
+          else any = true;
+        }
+      }
+      this.notify();
+      if (any) this.scheduleTypingExpiry();
+    }, 1_000);
+  }
+
+  private notify(): void {
+    if (this.notifyQueued) return;
+    this.notifyQueued = true;
+    queueMicrotask(() => {
+      this.notifyQueued = false;
+      for (const l of this.listeners) l();
+    });
+  }
+}

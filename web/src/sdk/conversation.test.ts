@@ -1,0 +1,50 @@
+import { describe, expect, it } from "vitest";
+import { ConversationModel } from "./conversation";
+import type { Event } from "./protocol";
+
+const msg = (seq: number, text: string, sender = "a"): Event => ({
+  conversationId: "c",
+  seq: String(seq),
+  senderId: sender,
+  sentAtMs: String(1000 + seq),
+  message: { text },
+});
+
+describe("ConversationModel", () => {
+  it("folds edits and deletes into their targets, in either load order", () => {
+    const c = new ConversationModel("c");
+    // Newer events load first (the window), older ones when scrolling up.
+    c.apply({ conversationId: "c", seq: "5", senderId: "a", edit: { targetSeq: "2", text: "second v2" } });
+    c.apply({ conversationId: "c", seq: "6", senderId: "a", edit: { targetSeq: "2", text: "second v3" } });
+    c.apply({ conversationId: "c", seq: "7", senderId: "a", delete: { targetSeq: "3" } });
+    expect(c.items).toEqual([]);
+    c.apply(msg(3, "third"));
+    c.apply(msg(2, "second"));
+    c.apply(msg(1, "first"));
+    expect(c.items.map((i) => [i.seq, i.text, i.edited, i.deleted])).toEqual([
+      [1, "first", false, false],
+      [2, "second v3", true, false],
+      [3, "third", false, true],
+    ]);
+    // An edit applied to a loaded message; an older edit never wins.
+    c.apply({ conversationId: "c", seq: "8", senderId: "a", edit: { targetSeq: "1", text: "first v2" } });
+    c.apply({ conversationId: "c", seq: "4", senderId: "a", edit: { targetSeq: "1", text: "stale" } });
+    expect(c.item(1)?.text).toBe("first v2");
+  });
+
+  it("counts unread messages from others above the read watermark", () => {
+    const c = new ConversationModel("c");
+    for (let s = 1; s <= 5; s++) c.apply(msg(s, `m${s}`, s % 2 ? "other" : "me"));
+    c.readSeq = 2;
+    expect(c.unread("me").count).toBe(2);
+    c.apply({ conversationId: "c", seq: "6", senderId: "other", delete: { targetSeq: "5" } });
+    expect(c.unread("me").count).toBe(1);
+  });
+
+  it("reports membership events so members can be refreshed", () => {
+    const c = new ConversationModel("c");
+    expect(c.apply({ conversationId: "c", seq: "3", membersAdded: { userIds: ["x"] } })).toBe(true);
+    expect(c.apply(msg(4, "hi"))).toBe(false);
+    expect(c.headSeq).toBe(4);
+  });
+});

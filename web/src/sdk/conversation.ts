@@ -1,0 +1,200 @@
+// What a conversation looks like to a user: its members and the visible items
+// of its timeline, with edits and deletes folded into the messages they
+// target. Events come in two ways: forward (in seq order, from the Timeline)
+// and older pages loaded when the user scrolls up.
+
+import { Timeline } from "./timeline";
+import { int, type Conversation, type Event, type Role } from "./protocol";
+
+export type ConversationKind = "direct" | "group";
+
+export interface MemberState {
+  role: Role;
+  readSeq: number;
+}
+
+/** One row of the message list: a message, or a membership notice. */
+export interface Item {
+  seq: number;
+  senderId: string;
+  clientMsgId: string;
+  sentAtMs: number;
+  kind: "message" | "created" | "members_added" | "member_removed";
+  text: string;
+  replyToSeq: number;
+  edited: boolean;
+  deleted: boolean;
+  /** For membership notices: who joined or left. */
+  userIds: string[];
+  /** Seq of the edit whose text is shown (0: the original). */
+  editSeq: number;
+}
+
+interface Patch {
+  editSeq: number;
+  text?: string;
+  deleted: boolean;
+}
+
+export class ConversationModel {
+  kind: ConversationKind = "group";
+  title = "";
+  members = new Map<string, MemberState>();
+  membersLoaded = false;
+  /** The head seq as last heard from the server or seen in an event. */
+  headSeq = 0;
+  /** My read watermark. */
+  readSeq = 0;
+  /** Ordering of forward events; null until the first page is loaded. */
+  timeline: Timeline | null = null;
+  /** The lowest seq loaded: every seq from here to `timeline.delivered` is in `items` (or invisible). */
+  oldestLoaded = 0;
+  loadingOlder = false;
+  /** Whether a forward history pull is running. */
+  fetching = false;
+  /** Pushes that arrived before the first page. */
+  early: Event[] = [];
+  /** I am no longer a member. */
+  left = false;
+  lastActivityMs = 0;
+
+  private readonly bySeq = new Map<number, Item>();
+  private sorted: Item[] = [];
+  private dirty = false;
+  private readonly patches = new Map<number, Patch>();
+
+  constructor(readonly id: string) {}
+
+  /** Applies conversation metadata (from sync, create or getConversation). */
+  applyMeta(c: Conversation, withMembers: boolean): void {
+    this.kind = c.kind === "CONVERSATION_KIND_DIRECT" ? "direct" : "group";
+    this.title = c.title ?? "";
+    this.lastActivityMs = Math.max(this.lastActivityMs, int(c.createdAtMs));
+    if (withMembers && c.members) {
+      const next = new Map<string, MemberState>();
+      for (const m of c.members) {
+        const old = this.members.get(m.userId);
+        next.set(m.userId, {
+          role: m.role ?? "ROLE_MEMBER",
+          readSeq: Math.max(old?.readSeq ?? 0, int(m.readSeq)),
+        });
+      }
+      this.members = next;
+      this.membersLoaded = this.membersLoaded || this.kind === "group";
+    }
+  }
+
+  get items(): Item[] {
+    if (this.dirty) {
+      this.sorted = [...this.bySeq.values()].sort((a, b) => a.seq - b.seq);
+      this.dirty = false;
+    }
+    return this.sorted;
+  }
+
+  item(seq: number): Item | undefined {
+    return this.bySeq.get(seq);
+  }
+
+  get delivered(): number {
+    return this.timeline?.delivered ?? 0;
+  }
+
+  get hasOlder(): boolean {
+    return this.timeline !== null && this.oldestLoaded > 1;
+  }
+
+  /** Messages from others above my read watermark; `more` when some are not loaded. */
+  unread(me: string): { count: number; more: boolean } {
+    let count = 0;
+    for (const it of this.items) {
+      if (it.seq > this.readSeq && it.kind === "message" && !it.deleted && it.senderId !== me) count++;
+    }
+    return { count, more: this.timeline !== null && this.readSeq + 1 < this.oldestLoaded };
+  }
+
+  /** Members other than me whose read watermark covers `seq`. */
+  readBy(seq: number, me: string): string[] {
+    const out: string[] = [];
+    for (const [id, m] of this.members) if (id !== me && m.readSeq >= seq) out.push(id);
+    return out;
+  }
+
+  /**
+   * Folds an event into the items. Returns true when it changes membership
+   * (the caller refreshes the member list).
+   */
+  apply(e: Event): boolean {
+    const seq = int(e.seq);
+    this.headSeq = Math.max(this.headSeq, seq);
+    const sentAtMs = int(e.sentAtMs);
+    this.lastActivityMs = Math.max(this.lastActivityMs, sentAtMs);
+    const base = {
+      seq,
+      senderId: e.senderId ?? "",
+      clientMsgId: e.clientMsgId ?? "",
+      sentAtMs,
+      text: "",
+      replyToSeq: 0,
+      edited: false,
+      deleted: false,
+      userIds: [] as string[],
+      editSeq: 0,
+    };
+    if (e.message) {
+      this.put({ ...base, kind: "message", text: e.message.text ?? "", replyToSeq: int(e.message.replyToSeq) });
+    } else if (e.edit) {
+      this.patch(int(e.edit.targetSeq), { editSeq: seq, text: e.edit.text ?? "", deleted: false });
+    } else if (e.delete) {
+      this.patch(int(e.delete.targetSeq), { editSeq: 0, deleted: true });
+    } else if (e.created) {
+      this.put({ ...base, kind: "created", text: e.created.title ?? "", userIds: e.created.memberIds ?? [] });
+    } else if (e.membersAdded) {
+      this.put({ ...base, kind: "members_added", userIds: e.membersAdded.userIds ?? [] });
+      return true;
+    } else if (e.memberRemoved) {
+      this.put({ ...base, kind: "member_removed", userIds: e.memberRemoved.userId ? [e.memberRemoved.userId] : [] });
+      return true;
+    }
+    return false;
+  }
+
+  private put(item: Item): void {
+    if (this.bySeq.has(item.seq)) return;
+    const p = this.patches.get(item.seq);
+    if (p) {
+      this.patches.delete(item.seq);
+      if (p.text !== undefined && p.editSeq > item.editSeq) {
+        item.text = p.text;
+        item.edited = true;
+        item.editSeq = p.editSeq;
+      }
+      item.deleted = p.deleted;
+    }
+    this.bySeq.set(item.seq, item);
+    this.dirty = true;
+  }
+
+  private patch(target: number, p: Patch): void {
+    const item = this.bySeq.get(target);
+    if (!item) {
+      // The target is older than what is loaded: keep the latest change for it.
+      const old = this.patches.get(target);
+      const merged: Patch = {
+        editSeq: Math.max(old?.editSeq ?? 0, p.editSeq),
+        text: p.editSeq >= (old?.editSeq ?? 0) && p.text !== undefined ? p.text : old?.text,
+        deleted: (old?.deleted ?? false) || p.deleted,
+      };
+      this.patches.set(target, merged);
+      return;
+    }
+    if (p.deleted) item.deleted = true;
+    if (p.text !== undefined && p.editSeq > item.editSeq) {
+      item.text = p.text;
+      item.edited = true;
+      item.editSeq = p.editSeq;
+    }
+    this.bySeq.set(target, { ...item });
+    this.dirty = true;
+  }
+}

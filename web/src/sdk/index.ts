@@ -1,0 +1,13 @@
+// Parley's TypeScript client SDK: the protocol, a reconnecting connection,
+// per-conversation ordering with gap pulls, a persistent outbox, and a chat
+// model a UI renders from. See docs/protocol.md for the wire protocol.
+
+export { ParleyClient, PAGE, type ClientOptions, type Presence } from "./client";
+export { Connection, type ConnectionStatus, type ConnectionHooks, type ConnectionOptions } from "./connection";
+export { ConversationModel, type Item, type MemberState, type ConversationKind } from "./conversation";
+export { ParleyError } from "./errors";
+export { AuthApi, type TokenPair } from "./http";
+export { Outbox, newClientMsgId, type OutboxItem, type OutboxState } from "./outbox";
+export { SessionStore, type KeyValueStore, type Session } from "./session";
+export { Timeline } from "./timeline";
+export * from "./protocol";

@@ -1,0 +1,194 @@
+// Parley client protocol v1, JSON encoding (subprotocol "parley.v1.json").
+// These types follow proto/parley/v1/{client,common}.proto in the proto3 JSON
+// mapping: lowerCamelCase names, 64-bit integers as strings, enums by name,
+// default values omitted. docs/protocol.md is the reference.
+
+/** A 64-bit integer as it appears on the wire (the server sends strings). */
+export type Int64 = string | number;
+
+/** Parses a wire int64 (seqs and millisecond times fit a JS number). */
+export function int(v: Int64 | undefined | null): number {
+  if (v === undefined || v === null || v === "") return 0;
+  const n = typeof v === "number" ? v : Number(v);
+  return Number.isFinite(n) ? n : 0;
+}
+
+export type Role = "ROLE_UNSPECIFIED" | "ROLE_MEMBER" | "ROLE_ADMIN" | "ROLE_OWNER";
+export type ConversationKind =
+  | "CONVERSATION_KIND_UNSPECIFIED"
+  | "CONVERSATION_KIND_DIRECT"
+  | "CONVERSATION_KIND_GROUP";
+
+export interface Member {
+  userId: string;
+  role?: Role;
+  readSeq?: Int64;
+}
+
+export interface Conversation {
+  id: string;
+  kind?: ConversationKind;
+  title?: string;
+  createdAtMs?: Int64;
+  createdBy?: string;
+  members?: Member[];
+}
+
+export interface MessageBody {
+  text?: string;
+  replyToSeq?: Int64;
+}
+export interface EditBody {
+  targetSeq?: Int64;
+  text?: string;
+}
+export interface DeleteBody {
+  targetSeq?: Int64;
+}
+
+export interface Event {
+  conversationId: string;
+  seq: Int64;
+  senderId?: string;
+  clientMsgId?: string;
+  sentAtMs?: Int64;
+  message?: MessageBody;
+  edit?: EditBody;
+  delete?: DeleteBody;
+  membersAdded?: { userIds?: string[]; role?: Role };
+  memberRemoved?: { userId?: string };
+  created?: { kind?: ConversationKind; title?: string; memberIds?: string[] };
+}
+
+/** What a client may append to a conversation: exactly one body. */
+export type SendBody =
+  | { message: MessageBody }
+  | { edit: EditBody }
+  | { delete: DeleteBody };
+
+export type Send = { conversationId: string; clientMsgId: string } & SendBody;
+
+export interface HistoryRequest {
+  conversationId: string;
+  fromSeq?: Int64;
+  toSeq?: Int64;
+  limit?: number;
+  backward?: boolean;
+}
+
+export interface HistoryReply {
+  conversationId: string;
+  events?: Event[];
+  skipped?: Int64[];
+  coveredFrom?: Int64;
+  coveredTo?: Int64;
+  headSeq?: Int64;
+  hasMore?: boolean;
+}
+
+export interface ConversationState {
+  conversation: Conversation;
+  headSeq?: Int64;
+  readSeq?: Int64;
+}
+
+export interface User {
+  id: string;
+  username: string;
+}
+
+export interface PresenceInfo {
+  userId: string;
+  online?: boolean;
+  lastSeenMs?: Int64;
+}
+
+export interface ErrorPayload {
+  code: string;
+  message?: string;
+  retryAfterMs?: number;
+}
+
+export interface SendAck {
+  conversationId: string;
+  seq: Int64;
+  clientMsgId: string;
+  sentAtMs?: Int64;
+  duplicate?: boolean;
+}
+
+/** Requests: a ClientFrame carries an id plus exactly one of these. */
+export interface Requests {
+  authenticate: { accessToken: string };
+  createDirect: { userId: string };
+  createGroup: { title: string; memberIds: string[] };
+  addMembers: { conversationId: string; userIds: string[]; role?: Role };
+  removeMember: { conversationId: string; userId: string };
+  send: Send;
+  sync: Record<string, never>;
+  history: HistoryRequest;
+  markRead: { conversationId: string; seq: Int64 };
+  typing: { conversationId: string };
+  getConversation: { conversationId: string };
+  lookupUsers: { usernames?: string[]; userIds?: string[] };
+  queryPresence: { userIds: string[] };
+  ping: { nonce: Int64 };
+}
+
+/** The reply payload each request gets (or an `error`). */
+export interface Replies {
+  authenticate: {
+    authenticated: { userId: string; sessionId: string; expiresAtMs?: Int64; rateLimitPerSec?: number };
+  };
+  createDirect: { conversation: Conversation };
+  createGroup: { conversation: Conversation };
+  addMembers: { ack: SendAck };
+  removeMember: { ack: SendAck };
+  send: { ack: SendAck };
+  sync: { sync: { conversations?: ConversationState[] } };
+  history: { history: HistoryReply };
+  markRead: { read: { conversationId: string; readSeq?: Int64 } };
+  typing: { ok: Record<string, never> };
+  getConversation: { conversation: Conversation };
+  lookupUsers: { users: { users?: User[] } };
+  queryPresence: { presence: { users?: PresenceInfo[] } };
+  ping: { pong: { nonce?: Int64 } };
+}
+
+export type RequestName = keyof Requests;
+
+/** Server pushes (frames with an empty id). */
+export interface Push {
+  event?: Event;
+  typing?: { conversationId: string; userId: string };
+  presenceChanged?: PresenceInfo;
+  receipt?: { conversationId: string; userId: string; readSeq?: Int64 };
+  goodbye?: { reason?: string };
+}
+
+export interface ServerFrame extends Push {
+  id?: string;
+  error?: ErrorPayload;
+  [payload: string]: unknown;
+}
+
+/** Close codes of docs/protocol.md section 9. */
+export const CloseCode = {
+  Normal: 1000,
+  TooBig: 1009,
+  Shutdown: 1012,
+  Resync: 4001,
+  Idle: 4002,
+  Unauthenticated: 4401,
+  Revoked: 4403,
+  AuthTimeout: 4408,
+  TooManyConnections: 4409,
+  RateLimited: 4429,
+} as const;
+
+export const SUBPROTOCOL_JSON = "parley.v1.json";
+
+/** Request error codes after which the same request may succeed later. */
+export function isRetryable(code: string): boolean {
+  return code === "unavailable" || code === "rate_limited" || code === "internal" || code === "connection_lost" || code === "timeout" || code === "not_connected";
+}
