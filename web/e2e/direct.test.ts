@@ -2,7 +2,7 @@
 // delivery both ways, typing, presence, read receipts, reply, edit, delete,
 // and a reload that keeps the session and the history.
 
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
 import {
   expectTexts,
@@ -16,6 +16,7 @@ import {
   startParley,
   texts,
   type Parley,
+  expectNoPageErrors,
 } from "./harness";
 
 const SUITE = "direct";
@@ -30,6 +31,8 @@ beforeAll(async () => {
   alice = (await newUser(browser, parley.url)).page;
   bob = (await newUser(browser, parley.url)).page;
 });
+
+afterEach(() => expectNoPageErrors());
 
 afterAll(async () => {
   await browser?.close();

@@ -1,9 +1,9 @@
 // A group of three created in the browser: everyone sees every message live
 // and in the same order; a fourth person added later sees the group appear.
 
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
-import { expectTexts, launchBrowser, newUser, openConversation, send, shot, signUp, startParley, texts, type Parley } from "./harness";
+import { expectTexts, launchBrowser, newUser, openConversation, send, shot, signUp, startParley, texts, type Parley, expectNoPageErrors } from "./harness";
 
 const SUITE = "group";
 let parley: Parley;
@@ -15,6 +15,8 @@ beforeAll(async () => {
   browser = await launchBrowser();
   for (const name of ["carol", "dave", "erin", "frank"]) pages[name] = (await newUser(browser, parley.url)).page;
 });
+
+afterEach(() => expectNoPageErrors());
 
 afterAll(async () => {
   await browser?.close();
@@ -34,7 +36,7 @@ describe("a group of three", () => {
     await carol.getByTestId("new-chat-submit").click();
     await expect.poll(() => carol.getByTestId("conv-title").textContent()).toBe("Launch plan");
     for (const name of ["dave", "erin"]) await openConversation(pages[name]!, "Launch plan");
-    await expect.poll(() => carol.getByTestId("conv-subtitle").textContent()).toBe("3 members");
+    await expect.poll(() => carol.getByTestId("conv-subtitle").textContent()).toBe("3 members, 2 online");
   });
 
   it("delivers everyone's messages to everyone, in one order", async () => {
@@ -57,7 +59,7 @@ describe("a group of three", () => {
     await carol.getByTestId("add-people").click();
     await carol.getByTestId("add-usernames").fill("frank");
     await carol.getByTestId("add-submit").click();
-    await expect.poll(() => carol.getByTestId("conv-subtitle").textContent()).toBe("4 members");
+    await expect.poll(() => carol.getByTestId("conv-subtitle").textContent()).toBe("4 members, 3 online");
     const frank = pages.frank!;
     await openConversation(frank, "Launch plan");
     await expectTexts(frank, await texts(carol));
@@ -65,5 +67,14 @@ describe("a group of three", () => {
     for (const name of ["carol", "dave", "erin"]) await expectTexts(pages[name]!, ["glad to join"]);
     await expect.poll(() => carol.locator("[data-testid=notice]").last().textContent()).toBe("carol added frank");
     await shot(frank, SUITE, "fourth-member");
+  });
+
+  it("lets a member leave: the group disappears for them and the others are told", async () => {
+    const erin = pages.erin!;
+    await erin.getByTestId("leave").click();
+    await expect.poll(() => erin.locator('[data-testid=conv-item][data-title="Launch plan"]').count()).toBe(0);
+    await expect.poll(() => pages.carol!.locator("[data-testid=notice]").last().textContent()).toBe("erin left");
+    await expect.poll(() => pages.carol!.getByTestId("conv-subtitle").textContent()).toMatch(/^3 members/);
+    await shot(pages.carol!, SUITE, "member-left");
   });
 });

@@ -147,10 +147,18 @@ export async function launchBrowser(): Promise<Browser> {
 export async function newUser(browser: Browser, baseUrl: string, viewport = { width: 1100, height: 720 }): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ baseURL: baseUrl, viewport });
   const page = await context.newPage();
-  page.on("pageerror", (e) => console.error(`page error: ${e.message}`));
+  page.on("pageerror", (e) => pageErrors.push(`${e.message}`));
   page.on("dialog", (d) => void d.accept());
   await page.goto("/");
   return { context, page };
+}
+
+/** Uncaught errors and unhandled rejections in any page: a test fails on them. */
+const pageErrors: string[] = [];
+
+export function expectNoPageErrors(): void {
+  const errors = pageErrors.splice(0);
+  expect(errors, "uncaught errors in the pages").toEqual([]);
 }
 
 let shotCount = 0;

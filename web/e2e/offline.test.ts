@@ -3,7 +3,7 @@
 // catches up on what it missed and sends what was typed. Then a long history
 // loads page by page as the user scrolls up.
 
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import {
   expectTexts,
@@ -20,6 +20,7 @@ import {
   waitOnline,
   type Parley,
   type Proxy,
+  expectNoPageErrors,
 } from "./harness";
 
 const SUITE = "offline";
@@ -38,6 +39,8 @@ beforeAll(async () => {
   // Bob reaches the server through the proxy, which can cut him off.
   ({ page: bob, context: bobContext } = await newUser(browser, proxy.url));
 });
+
+afterEach(() => expectNoPageErrors());
 
 afterAll(async () => {
   await browser?.close();

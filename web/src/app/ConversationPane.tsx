@@ -73,7 +73,7 @@ export function ConversationPane({ client, id, onBack }: Props) {
       ? partner && partner !== me
         ? lastSeen(client.presence(partner))
         : ""
-      : `${conv.members.size || "…"} members`;
+      : groupSubtitle(client, id);
   const typing = client.typingIn(id);
   const myRole = conv.members.get(me)?.role;
   const canManage = myRole === "ROLE_OWNER" || myRole === "ROLE_ADMIN";
@@ -98,7 +98,7 @@ export function ConversationPane({ client, id, onBack }: Props) {
                 Add people
               </button>
             )}
-            <button onClick={() => void client.leave(id)} data-testid="leave">
+            <button onClick={() => leave(client, id)} data-testid="leave">
               Leave
             </button>
           </div>
@@ -163,6 +163,18 @@ export function ConversationPane({ client, id, onBack }: Props) {
       <Composer client={client} id={id} draft={draft} setDraft={setDraft} />
     </section>
   );
+}
+
+function groupSubtitle(client: ParleyClient, id: string): string {
+  const conv = client.conversation(id)!;
+  if (!conv.members.size) return "…";
+  const online = [...conv.members.keys()].filter((m) => m !== client.me && client.presence(m)?.online).length;
+  return `${conv.members.size} members${online ? `, ${online} online` : ""}`;
+}
+
+function leave(client: ParleyClient, id: string): void {
+  if (!confirm("Leave this group? You will stop receiving its messages.")) return;
+  client.leave(id).catch((e: unknown) => alert(e instanceof ParleyError ? e.message : String(e)));
 }
 
 function receipt(client: ParleyClient, id: string, seq: number): string {

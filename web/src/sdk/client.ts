@@ -287,7 +287,7 @@ export class ParleyClient {
     this.notify();
   }
 
-  /** Loads a page of older messages (scrolling up). */
+  /** Loads a page of older messages (scrolling up); a failure is retried on the next scroll. */
   async loadOlder(conversationId: string): Promise<void> {
     const c = this.convs.get(conversationId);
     if (!c || !c.hasOlder || c.loadingOlder || !this.conn?.online) return;
@@ -304,6 +304,8 @@ export class ParleyClient {
       for (const e of h.events ?? []) c.apply(e);
       this.lookup((h.events ?? []).map((e) => e.senderId ?? ""));
       c.oldestLoaded = Math.min(c.oldestLoaded, int(h.coveredFrom) || c.oldestLoaded);
+    } catch {
+      // Offline or timed out: the user scrolls again once reconnected.
     } finally {
       c.loadingOlder = false;
       this.notify();
@@ -347,8 +349,8 @@ export class ParleyClient {
     const c = this.convs.get(conversationId);
     if (c && c.kind === "group" && !c.membersLoaded && this.conn?.online) {
       c.membersLoaded = true;
-      void this.refreshMembers(conversationId).catch(() => {
-        c.membersLoaded = false;
+      void this.refreshMembers(conversationId).then((ok) => {
+        if (!ok) c.membersLoaded = false;
       });
     }
   }
@@ -470,7 +472,7 @@ export class ParleyClient {
       if (e.membersAdded?.userIds?.includes(this.me)) c.left = false;
     }
     this.lookup(events.map((e) => e.senderId ?? ""));
-    if (membership && c.kind === "group") void this.refreshMembers(c.id);
+    if (membership && c.kind === "group" && !c.left) void this.refreshMembers(c.id);
     if (events.length) this.notify();
   }
 
@@ -525,13 +527,23 @@ export class ParleyClient {
     }
   }
 
-  private async refreshMembers(conversationId: string): Promise<void> {
-    const conv = await this.request("getConversation", { conversationId });
+  /** Reloads a conversation's members; never throws (a failure leaves the old list). */
+  private async refreshMembers(conversationId: string): Promise<boolean> {
+    let conv: Conversation;
+    try {
+      conv = await this.request("getConversation", { conversationId });
+    } catch (e) {
+      // Not a member any more: the conversation is gone for me.
+      if (e instanceof ParleyError && e.code === "not_found") this.model(conversationId).left = true;
+      this.notify();
+      return false;
+    }
     const c = this.model(conversationId);
     c.applyMeta(conv, true);
     this.lookup((conv.members ?? []).map((m) => m.userId));
     await this.refreshPresence();
     this.notify();
+    return true;
   }
 
   /** Presence of everyone I know from DMs and loaded groups. */

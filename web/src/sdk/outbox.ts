@@ -117,6 +117,8 @@ export class Outbox {
             this.save();
             continue;
           }
+          // Offline: stop here; the next connection pumps again.
+          if (!online()) break;
           failures++;
           const wait = err.retryAfterMs || Math.min(10_000, 250 * 2 ** Math.min(failures, 6));
           await new Promise((r) => setTimeout(r, wait));
