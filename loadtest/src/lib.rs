@@ -10,6 +10,7 @@ pub mod chart;
 mod history;
 mod idle;
 mod ledger;
+mod membership;
 mod procstat;
 mod reconnect;
 mod report;

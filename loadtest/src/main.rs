@@ -21,6 +21,10 @@ struct Args {
     clients: usize,
     #[arg(long, default_value_t = 10)]
     group_size: usize,
+    /// Group scenario: this many groups over the --clients users (each user
+    /// in several); default: disjoint groups, clients / group-size of them.
+    #[arg(long, default_value_t = 0)]
+    groups: usize,
     /// Publishes per second, all senders together.
     #[arg(long, default_value_t = 1000.0)]
     rate: f64,
@@ -76,6 +80,7 @@ async fn main() -> std::process::ExitCode {
         scenario: a.scenario,
         clients: a.clients,
         group_size: a.group_size,
+        groups: a.groups,
         rate: a.rate,
         duration: Duration::from_secs_f64(a.duration),
         warmup: Duration::from_secs_f64(a.warmup),

@@ -36,6 +36,9 @@ pub struct LoadConfig {
     /// Users (one connection each).
     pub clients: usize,
     pub group_size: usize,
+    /// Group scenario: this many groups over the same users (each user in
+    /// several); 0 means disjoint groups, `clients / group_size` of them.
+    pub groups: usize,
     /// Publishes per second, all senders together.
     pub rate: f64,
     /// Measured phase.
@@ -72,6 +75,7 @@ impl LoadConfig {
             scenario: Scenario::Group,
             clients: 20,
             group_size: 10,
+            groups: 0,
             rate: 100.0,
             duration: Duration::from_secs(10),
             warmup: Duration::from_secs(1),
@@ -164,28 +168,29 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
         _ => cfg.group_size.max(2),
     };
     anyhow::ensure!(cfg.clients >= group, "need at least {group} clients");
+    let overlapping = cfg.scenario == Scenario::Group && cfg.groups > 0;
+    let users = if overlapping {
+        cfg.clients
+    } else {
+        cfg.clients - cfg.clients % group
+    };
     let mut people = clients(
         &cfg.urls,
         &cfg.user_prefix,
-        cfg.clients - cfg.clients % group,
+        users,
         cfg.login_concurrency,
         cfg.encoding,
     )
     .await?;
-    // Conversations: consecutive runs of `group` users.
-    let mut convs: Vec<String> = Vec::new();
-    let mut conv_of: Vec<u32> = Vec::new();
-    for chunk in people.chunks(group) {
-        let ids: Vec<String> = chunk[1..].iter().map(|p| p.client.user_id()).collect();
-        let conv = match cfg.scenario {
-            Scenario::Dm => chunk[0].client.create_direct(&ids[0]).await?,
-            _ => chunk[0].client.create_group("loadtest", &ids).await?,
-        };
-        for _ in chunk {
-            conv_of.push(convs.len() as u32);
-        }
-        convs.push(conv.id);
-    }
+    let membership: Vec<Vec<u32>> = if overlapping {
+        crate::membership::groups(users, group, cfg.groups)
+    } else {
+        // Disjoint: consecutive runs of `group` users.
+        (0..users / group)
+            .map(|c| (c * group..(c + 1) * group).map(|u| u as u32).collect())
+            .collect()
+    };
+    let convs = create_conversations(&people, &membership, cfg.scenario).await?;
     let members: Vec<u32> = vec![group as u32; convs.len()];
     let conv_index: std::collections::HashMap<String, u32> = convs
         .iter()
@@ -258,8 +263,9 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
                 .measure_from
                 .store(shared.ledger.len() as u64, Ordering::Relaxed);
         }
-        let sender = (i as usize) % people.len();
-        let conv = conv_of[sender];
+        // Every conversation in turn, each time from its next member.
+        let conv = (i as usize % convs.len()) as u32;
+        let sender = membership[conv as usize][(i as usize / convs.len()) % group] as usize;
         let (id, msg) = shared.ledger.add(conv);
         // The intended time, in wall-clock terms, for delivery latency.
         let intended_us = unix_us().saturating_sub(due.elapsed().as_micros() as u64);
@@ -380,6 +386,38 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
             })
             .collect(),
     })
+}
+
+/// Creates the conversations (many at a time); the first member creates each.
+async fn create_conversations(
+    people: &[crate::setup::Participant],
+    membership: &[Vec<u32>],
+    scenario: Scenario,
+) -> anyhow::Result<Vec<String>> {
+    use futures::StreamExt;
+    let made = futures::stream::iter(membership.iter().enumerate().map(|(i, m)| {
+        let creator = people[m[0] as usize].client.clone();
+        let others: Vec<String> = m[1..]
+            .iter()
+            .map(|&u| people[u as usize].client.user_id())
+            .collect();
+        async move {
+            let conv = match scenario {
+                Scenario::Dm => creator.create_direct(&others[0]).await?,
+                _ => creator.create_group("loadtest", &others).await?,
+            };
+            Ok::<_, anyhow::Error>((i, conv.id))
+        }
+    }))
+    .buffer_unordered(64)
+    .collect::<Vec<_>>()
+    .await;
+    let mut convs = vec![String::new(); membership.len()];
+    for r in made {
+        let (i, id) = r?;
+        convs[i] = id;
+    }
+    Ok(convs)
 }
 
 /// The reconnect scenario with any restart (a command, or in tests a

@@ -44,6 +44,27 @@ async fn group_and_dm_runs_are_correct() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlapping_groups_are_verified_per_member() {
+    let (_dir, node) = node().await;
+    let mut cfg = LoadConfig::new(format!("http://{}", node.addr));
+    cfg.clients = 6;
+    cfg.group_size = 3;
+    cfg.groups = 8;
+    cfg.rate = 80.0;
+    cfg.warmup = Duration::from_millis(200);
+    cfg.duration = Duration::from_secs(1);
+    cfg.user_prefix = "o".into();
+    let report = run(cfg).await.unwrap();
+    println!("{}", report.summary());
+    assert!(report.correct(), "{}", report.summary());
+    assert_eq!(report.conversations, 8);
+    assert_eq!(report.acked, report.publishes);
+    assert_eq!(report.deliveries, report.deliveries_expected);
+    assert_eq!(report.deliveries_expected, report.publishes * 3);
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_are_opened_authenticated_and_measured() {
     let (_dir, node) = node().await;
     let mut cfg = LoadConfig::new(format!("http://{}", node.addr));
