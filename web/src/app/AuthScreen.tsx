@@ -1,5 +1,6 @@
 import { useState } from "preact/hooks";
 import { ParleyError, type ParleyClient } from "../sdk";
+import { useSubmit } from "./useSubmit";
 
 type Mode = "login" | "register";
 
@@ -7,23 +8,16 @@ export function AuthScreen({ client }: { client: ParleyClient }) {
   const [mode, setMode] = useState<Mode>("login");
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
-  const [error, setError] = useState(client.signedOutBecause && client.signedOutBecause !== "signed out" ? client.signedOutBecause : "");
-  const [busy, setBusy] = useState(false);
-
-  async function submit(e: Event) {
-    e.preventDefault();
-    setBusy(true);
-    setError("");
-    try {
+  const why = client.signedOutBecause;
+  const { submit, error, busy } = useSubmit(
+    async () => {
       const name = username.trim().toLowerCase();
       if (mode === "register") await client.register(name, password);
       else await client.login(name, password);
-    } catch (err) {
-      setError(describe(err, mode));
-    } finally {
-      setBusy(false);
-    }
-  }
+    },
+    (err) => describe(err, mode),
+    why && why !== "signed out" ? why : "",
+  );
 
   return (
     <main class="auth">

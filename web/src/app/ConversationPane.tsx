@@ -1,8 +1,9 @@
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
-import { ParleyError, type Item, type ParleyClient } from "../sdk";
+import type { Item, ParleyClient } from "../sdk";
 import { Composer, type Draft } from "./Composer";
 import { lastSeen, notice, time } from "./format";
 import { splitNames } from "./NewChat";
+import { errorText, useSubmit } from "./useSubmit";
 
 interface Props {
   client: ParleyClient;
@@ -174,7 +175,7 @@ function groupSubtitle(client: ParleyClient, id: string): string {
 
 function leave(client: ParleyClient, id: string): void {
   if (!confirm("Leave this group? You will stop receiving its messages.")) return;
-  client.leave(id).catch((e: unknown) => alert(e instanceof ParleyError ? e.message : String(e)));
+  client.leave(id).catch((e: unknown) => alert(errorText(e)));
 }
 
 function receipt(client: ParleyClient, id: string, seq: number): string {
@@ -258,20 +259,14 @@ function Message({ client, conv, item, mine, showSender, canDelete, receipt, onR
 
 function AddPeople({ client, id, onDone }: { client: ParleyClient; id: string; onDone(): void }) {
   const [names, setNames] = useState("");
-  const [error, setError] = useState("");
-  async function submit(e: Event) {
-    e.preventDefault();
-    try {
-      await client.addMembers(id, splitNames(names));
-      onDone();
-    } catch (err) {
-      setError(err instanceof ParleyError ? err.message : String(err));
-    }
-  }
+  const { submit, error, busy } = useSubmit(async () => {
+    await client.addMembers(id, splitNames(names));
+    onDone();
+  });
   return (
     <form class="add-people" onSubmit={submit}>
       <input placeholder="Usernames, separated by commas" value={names} onInput={(e) => setNames(e.currentTarget.value)} data-testid="add-usernames" autoFocus />
-      <button type="submit" class="primary" data-testid="add-submit">
+      <button type="submit" class="primary" disabled={busy} data-testid="add-submit">
         Add
       </button>
       {error && (

@@ -1,5 +1,6 @@
 import { useState } from "preact/hooks";
-import { ParleyError, type ParleyClient } from "../sdk";
+import type { ParleyClient } from "../sdk";
+import { useSubmit } from "./useSubmit";
 
 interface Props {
   client: ParleyClient;
@@ -12,23 +13,10 @@ interface Props {
 export function NewChat({ client, kind, onClose, onCreated }: Props) {
   const [title, setTitle] = useState("");
   const [names, setNames] = useState("");
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
-
-  async function submit(e: Event) {
-    e.preventDefault();
-    setBusy(true);
-    setError("");
-    try {
-      const id =
-        kind === "direct" ? await client.startDirect(names) : await client.createGroup(title.trim(), splitNames(names));
-      onCreated(id);
-    } catch (err) {
-      setError(err instanceof ParleyError ? err.message : String(err));
-    } finally {
-      setBusy(false);
-    }
-  }
+  const { submit, error, busy } = useSubmit(async () => {
+    const id = kind === "direct" ? await client.startDirect(names) : await client.createGroup(title.trim(), splitNames(names));
+    onCreated(id);
+  });
 
   return (
     <form class="new-chat" onSubmit={submit} data-testid="new-chat">
