@@ -1,14 +1,19 @@
 //! Embedded backends, the zero-configuration default: everything runs in
-//! one process and the durable state lives in one redb file.
+//! one process. Timelines live in a fjall (LSM) directory, accounts and keys
+//! in a redb file.
 
 mod db;
+mod fjall_timeline;
 mod memory_bus;
 mod memory_presence;
 mod redb_auth;
 mod redb_timeline;
+mod timeline_import;
 
 pub use db::EmbeddedDb;
+pub use fjall_timeline::FjallTimelineStore;
 pub use memory_bus::MemoryBus;
 pub use memory_presence::MemoryPresence;
 pub use redb_auth::RedbAuthStore;
 pub use redb_timeline::RedbTimelineStore;
+pub use timeline_import::open_timeline;

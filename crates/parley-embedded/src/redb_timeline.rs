@@ -8,17 +8,19 @@ use prost::Message;
 use redb::{ReadableTable, TableDefinition};
 use std::ops::Range;
 
-const CONVERSATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("conversations");
+pub(crate) const CONVERSATIONS: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("conversations");
 /// (conversation, user) -> Member
-const MEMBERS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("members");
+pub(crate) const MEMBERS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("members");
 /// (user, conversation) -> () : the reverse index for sync.
-const USER_CONVS: TableDefinition<(&str, &str), ()> = TableDefinition::new("user_conversations");
+pub(crate) const USER_CONVS: TableDefinition<(&str, &str), ()> =
+    TableDefinition::new("user_conversations");
 /// conversation -> first seq not yet leased.
-const LEASES: TableDefinition<&str, u64> = TableDefinition::new("seq_leases");
+pub(crate) const LEASES: TableDefinition<&str, u64> = TableDefinition::new("seq_leases");
 /// (conversation, seq) -> Event
-const EVENTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("events");
+pub(crate) const EVENTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("events");
 /// (conversation, sender, client_msg_id) -> seq
-const DEDUP: TableDefinition<(&str, &str, &str), u64> = TableDefinition::new("dedup");
+pub(crate) const DEDUP: TableDefinition<(&str, &str, &str), u64> = TableDefinition::new("dedup");
 /// conversation -> highest written seq
 const HEADS: TableDefinition<&str, u64> = TableDefinition::new("heads");
 

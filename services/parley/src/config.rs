@@ -121,8 +121,14 @@ impl Config {
         self.db_cache_mib.max(1) * 1024 * 1024
     }
 
+    /// Accounts and keys (redb).
     pub fn db_path(&self) -> PathBuf {
         self.data_dir.join("parley.redb")
+    }
+
+    /// Timelines (a fjall directory).
+    pub fn timeline_path(&self) -> PathBuf {
+        self.data_dir.join("timeline")
     }
 }
 

@@ -6,7 +6,7 @@ use anyhow::Context;
 use metrics_exporter_prometheus::PrometheusHandle;
 use parley_auth::AuthService;
 use parley_core::services::{AuthClient, FanoutClient, PresenceClient, StorageClient};
-use parley_embedded::{EmbeddedDb, MemoryBus, MemoryPresence, RedbAuthStore, RedbTimelineStore};
+use parley_embedded::{EmbeddedDb, MemoryBus, MemoryPresence, RedbAuthStore, open_timeline};
 use parley_fanout::{FANOUT_GROUP, FanoutService, run_stored_worker};
 use parley_gateway::{Gateway, GatewayDeps};
 use parley_ports::EventBus;
@@ -53,11 +53,15 @@ pub async fn start_embedded(
     let addr = listener.local_addr()?;
     let db = EmbeddedDb::open_with_cache(&config.db_path(), config.db_cache_bytes())
         .with_context(|| format!("opening {}", config.db_path().display()))?;
+    let timeline_dir = config.timeline_path();
+    let (timeline, _) = open_timeline(&timeline_dir, config.db_cache_bytes() as u64, Some(&db))
+        .await
+        .with_context(|| format!("opening {}", timeline_dir.display()))?;
     let memory_bus = MemoryBus::new();
     let bus: Arc<dyn EventBus> = Arc::new(memory_bus.clone());
 
     let storage = Arc::new(StorageService::new(
-        Arc::new(RedbTimelineStore::new(db.clone())),
+        Arc::new(timeline),
         bus.clone(),
         config.storage.clone(),
     ));

@@ -11,7 +11,7 @@ use parley_core::services::{
     AuthClient, AuthGrpc, FanoutClient, FanoutGrpc, PresenceClient, PresenceGrpc, StorageClient,
     StorageGrpc,
 };
-use parley_embedded::{EmbeddedDb, RedbAuthStore, RedbTimelineStore};
+use parley_embedded::{EmbeddedDb, RedbAuthStore, open_timeline};
 use parley_fanout::{FANOUT_GROUP, FanoutService, run_stored_worker};
 use parley_gateway::{Gateway, GatewayDeps};
 use parley_presence::PresenceService;
@@ -236,13 +236,22 @@ pub async fn run_service(
         ServiceName::Storage => {
             // A static shard: this instance owns the conversations in its own
             // data_dir; ownership cannot move to an instance without the data.
-            let db = EmbeddedDb::open_with_cache(
-                &config.data_dir.join("storage.redb"),
-                config.db_cache_bytes(),
-            )?;
+            // An older version kept this shard in storage.redb: imported once.
+            let legacy_path = config.data_dir.join("storage.redb");
+            let legacy = legacy_path
+                .exists()
+                .then(|| EmbeddedDb::open_with_cache(&legacy_path, config.db_cache_bytes()))
+                .transpose()?;
+            let (timeline, _) = open_timeline(
+                &config.data_dir.join("storage-timeline"),
+                config.db_cache_bytes() as u64,
+                legacy.as_ref(),
+            )
+            .await?;
+            drop(legacy);
             let bus = backends::bus(&config).await?;
             let svc = Arc::new(StorageService::new(
-                Arc::new(RedbTimelineStore::new(db)),
+                Arc::new(timeline),
                 bus,
                 storage_config(&config)?,
             ));

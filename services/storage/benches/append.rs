@@ -3,7 +3,7 @@
 //! `cargo bench -p parley-storage --bench append`.
 
 use parley_core::services::StorageApi;
-use parley_embedded::{EmbeddedDb, MemoryBus, RedbTimelineStore};
+use parley_embedded::{FjallTimelineStore, MemoryBus};
 use parley_proto::v1 as pb;
 use parley_storage::{StorageConfig, StorageService};
 use std::sync::Arc;
@@ -37,9 +37,9 @@ async fn group(s: &StorageService) -> String {
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let db = EmbeddedDb::open(&dir.path().join("bench.redb")).unwrap();
+    let store = FjallTimelineStore::open(&dir.path().join("timeline"), 64 << 20).unwrap();
     let s = Arc::new(StorageService::new(
-        Arc::new(RedbTimelineStore::new(db)),
+        Arc::new(store),
         Arc::new(MemoryBus::new()),
         StorageConfig::default(),
     ));
