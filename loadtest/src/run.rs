@@ -131,6 +131,27 @@ struct Shared {
     in_flight: AtomicU64,
     /// Delivery latency per second of the run (for the chart).
     per_second: Mutex<Vec<Histogram<u64>>>,
+    /// Every event any client received (to see when setup traffic is over).
+    events_seen: AtomicU64,
+    /// When the send loop started.
+    t0: std::sync::OnceLock<Instant>,
+}
+
+/// Waits until the clients have caught up with the setup (each new
+/// conversation is announced to its members, whose SDKs pull its first
+/// page): no event for `quiet`, bounded by `max`.
+async fn settle(shared: &Shared, quiet: Duration, max: Duration) {
+    let deadline = Instant::now() + max;
+    let mut last = shared.events_seen.load(Ordering::Relaxed);
+    let mut since = Instant::now();
+    while Instant::now() < deadline && since.elapsed() < quiet {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = shared.events_seen.load(Ordering::Relaxed);
+        if now != last {
+            last = now;
+            since = Instant::now();
+        }
+    }
 }
 
 /// Runs one load test and returns its report.
@@ -207,8 +228,9 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
         send_errors: AtomicU64::new(0),
         in_flight: AtomicU64::new(0),
         per_second: Mutex::new(Vec::new()),
+        events_seen: AtomicU64::new(0),
+        t0: std::sync::OnceLock::new(),
     });
-    let start = Instant::now();
     // Receivers: every client checks and times what it gets.
     let mut receivers = Vec::new();
     for (r, p) in people.iter_mut().enumerate() {
@@ -217,6 +239,7 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
         let conv_index = conv_index.clone();
         receivers.push(tokio::spawn(async move {
             while let Some(e) = rx.recv().await {
+                shared.events_seen.fetch_add(1, Ordering::Relaxed);
                 let ClientEvent::Event(ev) = e else { continue };
                 let Some(pb::event::Body::Message(m)) = &ev.body else {
                     continue;
@@ -231,7 +254,8 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
                 if id >= shared.measure_from.load(Ordering::Relaxed) {
                     let us = unix_us().saturating_sub(intended).max(1);
                     let _ = shared.delivery.lock().record(us);
-                    let second = start.elapsed().as_secs() as usize;
+                    let t0 = *shared.t0.get().expect("set before the first send");
+                    let second = t0.elapsed().as_secs() as usize;
                     let mut per_second = shared.per_second.lock();
                     while per_second.len() <= second {
                         per_second.push(histogram());
@@ -241,6 +265,10 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
             }
         }));
     }
+
+    settle(&shared, Duration::from_secs(2), Duration::from_secs(180)).await;
+    let start = Instant::now();
+    let _ = shared.t0.set(start);
 
     // Open loop: message i is due at start + i / rate, whatever happened to
     // the ones before it.

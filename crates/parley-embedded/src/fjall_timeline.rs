@@ -304,6 +304,8 @@ fn writer_loop(shared: &Shared, rx: &mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        let started = std::time::Instant::now();
+        metrics::histogram!("parley_timeline_batch_jobs").record(jobs.len() as f64);
         let mut batch = Overlay::new();
         let mut completions = Vec::with_capacity(jobs.len());
         for job in jobs {
@@ -313,7 +315,11 @@ fn writer_loop(shared: &Shared, rx: &mpsc::Receiver<Job>) {
             }
             completions.push(done);
         }
+        let ran = started.elapsed();
         let outcome = commit(shared, batch);
+        metrics::histogram!("parley_timeline_batch_run_seconds").record(ran.as_secs_f64());
+        metrics::histogram!("parley_timeline_commit_seconds")
+            .record((started.elapsed() - ran).as_secs_f64());
         if let Err(e) = &outcome {
             tracing::error!(error = %e, "timeline group commit failed");
         }

@@ -74,8 +74,11 @@ impl StorageService {
             sent_at_ms: now_ms(),
             body: Some(body),
         };
+        let started = std::time::Instant::now();
         match self.sequencer.begin(event).await? {
             Begin::New(event, done) => {
+                metrics::histogram!("parley_storage_sequence_seconds")
+                    .record(started.elapsed().as_secs_f64());
                 // From here the seq must be settled (written or a hole) and
                 // racing retries answered even if our caller goes away (a
                 // gateway dies mid-request and the RPC is dropped): the
@@ -93,6 +96,8 @@ impl StorageService {
                     .await
                     .map_err(|e| ServiceError::Internal(e.to_string()))??;
                 metrics::counter!("parley_storage_appends_total").increment(1);
+                metrics::histogram!("parley_storage_append_seconds")
+                    .record(started.elapsed().as_secs_f64());
                 Ok((event, false))
             }
             Begin::Duplicate(seq) => Ok((self.stored_event(conv, seq).await?, true)),
