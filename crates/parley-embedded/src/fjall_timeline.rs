@@ -149,6 +149,10 @@ type Job = Box<dyn FnOnce(&Shared, &Overlay) -> (Option<Overlay>, Completion) + 
 /// Largest number of jobs committed together.
 const MAX_BATCH: usize = 4096;
 
+/// Memtable sizes (bytes) of the busy and the small keyspaces.
+const MEMTABLE_BIG: u64 = 16 << 20;
+const MEMTABLE_SMALL: u64 = 4 << 20;
+
 struct Inner {
     shared: Arc<Shared>,
     jobs: Option<mpsc::Sender<Job>>,
@@ -192,10 +196,16 @@ impl FjallTimelineStore {
         let mut keyspaces = Vec::with_capacity(KEYSPACES.len());
         for (i, (k, name)) in KEYSPACES.iter().enumerate() {
             debug_assert_eq!(*k as usize, i);
-            keyspaces.push(
-                db.keyspace(name, KeyspaceCreateOptions::default)
-                    .map_err(be)?,
-            );
+            // fjall's default memtable is 64 MiB per keyspace: with six
+            // keyspaces that alone could hold ~400 MB. Events and dedup keys
+            // take most writes; the rest are small. (Fixed when a keyspace is
+            // created.)
+            let memtable = match k {
+                Ks::Events | Ks::Dedup => MEMTABLE_BIG,
+                _ => MEMTABLE_SMALL,
+            };
+            let options = move || KeyspaceCreateOptions::default().max_memtable_size(memtable);
+            keyspaces.push(db.keyspace(name, options).map_err(be)?);
         }
         let shared = Arc::new(Shared { db, keyspaces });
         let (tx, rx) = mpsc::channel::<Job>();
