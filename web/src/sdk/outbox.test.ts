@@ -98,4 +98,19 @@ describe("Outbox", () => {
     expect(ids.size).toBe(1000);
     for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
   });
+
+  it("keeps another tab's unsent messages when saving (the storage key is shared)", async () => {
+    const store = new MemoryStore();
+    const tabA = new Outbox(store, "k", () => {});
+    const tabB = new Outbox(store, "k", () => {});
+    const a = tabA.add("c1", { message: { text: "from A" } });
+    const b = tabB.add("c1", { message: { text: "from B" } });
+    const stored = () => (JSON.parse(store.getItem("k")!) as OutboxItem[]).map((i) => i.clientMsgId).sort();
+    expect(stored()).toEqual([a.clientMsgId, b.clientMsgId].sort());
+    // A sends its own message; B's stays stored until B is done with it.
+    await tabA.pump(async (item) => ack(item, 1), () => true);
+    expect(stored()).toEqual([b.clientMsgId]);
+    tabB.delivered("c1", b.clientMsgId);
+    expect(stored()).toEqual([]);
+  });
 });

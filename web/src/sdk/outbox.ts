@@ -34,6 +34,8 @@ export type SendFn = (item: OutboxItem) => Promise<SendAck>;
 export class Outbox {
   private items: OutboxItem[] = [];
   private running = false;
+  /** Ids this page is done with (acked, delivered, discarded): never written back. */
+  private readonly done = new Set<string>();
 
   constructor(
     private readonly store: KeyValueStore,
@@ -76,7 +78,10 @@ export class Outbox {
   delivered(conversationId: string, clientMsgId: string): void {
     const before = this.items.length;
     this.items = this.items.filter((i) => !(i.conversationId === conversationId && i.clientMsgId === clientMsgId));
-    if (this.items.length !== before) this.save();
+    if (this.items.length !== before) {
+      this.done.add(clientMsgId);
+      this.save();
+    }
   }
 
   retry(clientMsgId: string): void {
@@ -86,6 +91,7 @@ export class Outbox {
 
   discard(clientMsgId: string): void {
     this.items = this.items.filter((i) => i.clientMsgId !== clientMsgId || i.state === "acked");
+    this.done.add(clientMsgId);
     this.save();
   }
 
@@ -107,6 +113,7 @@ export class Outbox {
           const ack = await send(next);
           next.state = "acked";
           next.seq = int(ack.seq);
+          this.done.add(next.clientMsgId);
           failures = 0;
           this.save();
         } catch (e) {
@@ -129,9 +136,24 @@ export class Outbox {
     }
   }
 
+  /**
+   * Writes the unsent items back, merged with what other tabs of the same
+   * user stored meanwhile (the key is shared): their items are kept unless
+   * this page is done with them, so no tab's unsent message is dropped.
+   */
   private save(): void {
     try {
-      this.store.setItem(this.key, JSON.stringify(this.items.filter((i) => i.state !== "acked")));
+      const mine = new Set(this.items.map((i) => i.clientMsgId));
+      let others: OutboxItem[] = [];
+      try {
+        others = (JSON.parse(this.store.getItem(this.key) ?? "[]") as OutboxItem[]).filter(
+          (i) => !mine.has(i.clientMsgId) && !this.done.has(i.clientMsgId),
+        );
+      } catch {
+        // Unreadable: overwrite it with ours.
+      }
+      const keep = this.items.filter((i) => i.state !== "acked");
+      this.store.setItem(this.key, JSON.stringify([...others, ...keep]));
     } catch {
       // Storage full or unavailable: the outbox still works for this page.
     }
