@@ -7,8 +7,9 @@ use redb::{Database, ReadTransaction, ReadableDatabase, WriteTransaction};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc;
-use std::thread::JoinHandle;
 use tokio::sync::oneshot;
+
+use crate::writer_thread::{WriterThread, next_batch};
 
 /// Converts any redb error into a backend error.
 pub(crate) fn be(e: impl std::fmt::Display) -> StoreError {
@@ -37,24 +38,10 @@ type Job = Box<dyn FnOnce(&WriteTransaction) -> (bool, Completion) + Send>;
 /// Page cache when none is configured (redb's own default is 1 GiB).
 pub const DEFAULT_CACHE_BYTES: usize = 64 * 1024 * 1024;
 
-/// Largest number of jobs committed together.
-const MAX_BATCH: usize = 4096;
-
 struct Inner {
+    /// Declared first: dropped (joined) before `db`.
+    writer: WriterThread<Job>,
     db: Arc<Database>,
-    jobs: Option<mpsc::Sender<Job>>,
-    writer: Option<JoinHandle<()>>,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        // Closing the queue ends the writer; joining releases the file lock
-        // so the same path can be opened again right away.
-        self.jobs.take();
-        if let Some(w) = self.writer.take() {
-            let _ = w.join();
-        }
-    }
 }
 
 /// A handle to the embedded database (cheap to clone).
@@ -88,18 +75,12 @@ impl EmbeddedDb {
                 .create(path)
                 .map_err(be)?,
         );
-        let (tx, rx) = mpsc::channel::<Job>();
         let writer_db = db.clone();
-        let writer = std::thread::Builder::new()
-            .name("parley-db-writer".into())
-            .spawn(move || writer_loop(&writer_db, &rx))
-            .map_err(be)?;
+        let writer = WriterThread::spawn("parley-db-writer", move |rx| {
+            writer_loop(&writer_db, &rx);
+        })?;
         Ok(Self {
-            inner: Arc::new(Inner {
-                db,
-                jobs: Some(tx),
-                writer: Some(writer),
-            }),
+            inner: Arc::new(Inner { writer, db }),
         })
     }
 
@@ -123,27 +104,14 @@ impl EmbeddedDb {
             });
             (poisoned, done)
         });
-        let jobs = self
-            .inner
-            .jobs
-            .as_ref()
-            .ok_or_else(|| StoreError::Unavailable("database closed".into()))?;
-        jobs.send(job)
-            .map_err(|_| StoreError::Unavailable("database writer stopped".into()))?;
+        self.inner.writer.send(job)?;
         rx.await
             .map_err(|_| StoreError::Unavailable("database writer stopped".into()))?
     }
 }
 
 fn writer_loop(db: &Database, rx: &mpsc::Receiver<Job>) {
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(j) => batch.push(j),
-                Err(_) => break,
-            }
-        }
+    while let Some(batch) = next_batch(rx) {
         let txn = match db.begin_write() {
             Ok(t) => t,
             Err(e) => {

@@ -27,8 +27,9 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::path::Path;
 use std::sync::{Arc, mpsc};
-use std::thread::JoinHandle;
 use tokio::sync::oneshot;
+
+use crate::writer_thread::{WriterThread, next_batch};
 
 fn be(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -146,28 +147,14 @@ type Completion = Box<dyn FnOnce(StoreResult<()>) + Send>;
 /// succeeded) and what to do once the commit outcome is known.
 type Job = Box<dyn FnOnce(&Shared, &Overlay) -> (Option<Overlay>, Completion) + Send>;
 
-/// Largest number of jobs committed together.
-const MAX_BATCH: usize = 4096;
-
 /// Memtable sizes (bytes) of the busy and the small keyspaces.
 const MEMTABLE_BIG: u64 = 16 << 20;
 const MEMTABLE_SMALL: u64 = 4 << 20;
 
 struct Inner {
+    /// Declared first: dropped (joined) before `shared`.
+    writer: WriterThread<Job>,
     shared: Arc<Shared>,
-    jobs: Option<mpsc::Sender<Job>>,
-    writer: Option<JoinHandle<()>>,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        // Closing the queue ends the writer; joining it makes sure the last
-        // batch is committed before the database is closed.
-        self.jobs.take();
-        if let Some(w) = self.writer.take() {
-            let _ = w.join();
-        }
-    }
 }
 
 /// Timeline store on an embedded fjall database (a directory).
@@ -208,18 +195,12 @@ impl FjallTimelineStore {
             keyspaces.push(db.keyspace(name, options).map_err(be)?);
         }
         let shared = Arc::new(Shared { db, keyspaces });
-        let (tx, rx) = mpsc::channel::<Job>();
         let writer_shared = shared.clone();
-        let writer = std::thread::Builder::new()
-            .name("parley-timeline-writer".into())
-            .spawn(move || writer_loop(&writer_shared, &rx))
-            .map_err(be)?;
+        let writer = WriterThread::spawn("parley-timeline-writer", move |rx| {
+            writer_loop(&writer_shared, &rx);
+        })?;
         Ok(Self {
-            inner: Arc::new(Inner {
-                shared,
-                jobs: Some(tx),
-                writer: Some(writer),
-            }),
+            inner: Arc::new(Inner { writer, shared }),
         })
     }
 
@@ -252,13 +233,7 @@ impl FjallTimelineStore {
             });
             (writes, done)
         });
-        let jobs = self
-            .inner
-            .jobs
-            .as_ref()
-            .ok_or_else(|| StoreError::Unavailable("timeline store closed".into()))?;
-        jobs.send(job)
-            .map_err(|_| StoreError::Unavailable("timeline writer stopped".into()))?;
+        self.inner.writer.send(job)?;
         rx.await
             .map_err(|_| StoreError::Unavailable("timeline writer stopped".into()))?
     }
@@ -306,14 +281,7 @@ pub(crate) enum ImportRow {
 }
 
 fn writer_loop(shared: &Shared, rx: &mpsc::Receiver<Job>) {
-    while let Ok(first) = rx.recv() {
-        let mut jobs = vec![first];
-        while jobs.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(j) => jobs.push(j),
-                Err(_) => break,
-            }
-        }
+    while let Some(jobs) = next_batch(rx) {
         let started = std::time::Instant::now();
         metrics::histogram!("parley_timeline_batch_jobs").record(jobs.len() as f64);
         let mut batch = Overlay::new();

@@ -9,6 +9,7 @@ mod memory_presence;
 mod redb_auth;
 mod redb_timeline;
 mod timeline_import;
+mod writer_thread;
 
 pub use db::EmbeddedDb;
 pub use fjall_timeline::FjallTimelineStore;
