@@ -87,8 +87,31 @@ fn u64_of(bytes: &[u8]) -> StoreResult<u64> {
     Ok(u64::from_be_bytes(arr))
 }
 
-/// What a batch (or one job) has written so far: `None` is a removal.
-type Overlay = HashMap<(Ks, Vec<u8>), Option<Vec<u8>>>;
+/// What a batch (or one job) has written so far, per keyspace: `None` is a
+/// removal. One map per keyspace so a lookup borrows the key (no copy per
+/// read on the writer thread).
+#[derive(Default)]
+struct Overlay([HashMap<Vec<u8>, Option<Vec<u8>>>; KEYSPACES.len()]);
+
+impl Overlay {
+    fn get(&self, k: Ks, key: &[u8]) -> Option<&Option<Vec<u8>>> {
+        self.0[k as usize].get(key)
+    }
+
+    fn set(&mut self, k: Ks, key: Vec<u8>, value: Option<Vec<u8>>) {
+        self.0[k as usize].insert(key, value);
+    }
+
+    fn merge(&mut self, other: Overlay) {
+        for (mine, theirs) in self.0.iter_mut().zip(other.0) {
+            mine.extend(theirs);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.iter().all(HashMap::is_empty)
+    }
+}
 
 struct Shared {
     db: Database,
@@ -126,19 +149,18 @@ pub(crate) struct Txn<'a> {
 
 impl Txn<'_> {
     fn get(&self, k: Ks, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
-        let id = (k, key.to_vec());
-        if let Some(v) = self.local.get(&id).or_else(|| self.batch.get(&id)) {
+        if let Some(v) = self.local.get(k, key).or_else(|| self.batch.get(k, key)) {
             return Ok(v.clone());
         }
         self.shared.get(k, key)
     }
 
     fn put(&mut self, k: Ks, key: Vec<u8>, value: Vec<u8>) {
-        self.local.insert((k, key), Some(value));
+        self.local.set(k, key, Some(value));
     }
 
     fn remove(&mut self, k: Ks, key: Vec<u8>) {
-        self.local.insert((k, key), None);
+        self.local.set(k, key, None);
     }
 }
 
@@ -224,7 +246,7 @@ impl FjallTimelineStore {
             let mut txn = Txn {
                 shared,
                 batch,
-                local: Overlay::new(),
+                local: Overlay::default(),
             };
             let result = f(&mut txn);
             let writes = result.is_ok().then_some(txn.local);
@@ -284,12 +306,12 @@ fn writer_loop(shared: &Shared, rx: &mpsc::Receiver<Job>) {
     while let Some(jobs) = next_batch(rx) {
         let started = std::time::Instant::now();
         metrics::histogram!("parley_timeline_batch_jobs").record(jobs.len() as f64);
-        let mut batch = Overlay::new();
+        let mut batch = Overlay::default();
         let mut completions = Vec::with_capacity(jobs.len());
         for job in jobs {
             let (writes, done) = job(shared, &batch);
             if let Some(w) = writes {
-                batch.extend(w);
+                batch.merge(w);
             }
             completions.push(done);
         }
@@ -315,10 +337,12 @@ fn commit(shared: &Shared, writes: Overlay) -> StoreResult<()> {
         return Ok(());
     }
     let mut batch = shared.db.batch().durability(Some(PersistMode::SyncData));
-    for ((k, key), value) in writes {
-        match value {
-            Some(v) => batch.insert(shared.ks(k), key, v),
-            None => batch.remove(shared.ks(k), key),
+    for (ks, map) in shared.keyspaces.iter().zip(writes.0) {
+        for (key, value) in map {
+            match value {
+                Some(v) => batch.insert(ks, key, v),
+                None => batch.remove(ks, key),
+            }
         }
     }
     batch.commit().map_err(be)

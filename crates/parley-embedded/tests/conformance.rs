@@ -48,10 +48,9 @@ async fn memory_bus_conforms() {
     conformance::bus::run(Arc::new(MemoryBus::new())).await;
 }
 
-#[tokio::test]
-async fn timeline_survives_reopen() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("parley.redb");
+/// What a store acknowledged is there after it is closed and opened again
+/// (`open` opens the same files each time), and leases continue.
+async fn survives_reopen(open: impl Fn() -> Arc<dyn TimelineStore>) {
     let ev = pb::Event {
         conversation_id: "c".into(),
         seq: 1,
@@ -60,45 +59,12 @@ async fn timeline_survives_reopen() {
         ..Default::default()
     };
     {
-        let store = RedbTimelineStore::new(EmbeddedDb::open(&path).unwrap());
+        let store = open();
         store.lease_seqs("c", 100).await.unwrap();
         store.append(std::slice::from_ref(&ev)).await.unwrap();
+        // Dropped without any explicit flush.
     }
-    let store = RedbTimelineStore::new(EmbeddedDb::open(&path).unwrap());
-    let all = ReadRange {
-        from: 1,
-        to: 10,
-        limit: 10,
-        backward: false,
-    };
-    assert_eq!(store.read_range("c", all).await.unwrap(), vec![ev]);
-    assert_eq!(store.dedup_lookup("c", "a", "m").await.unwrap(), Some(1));
-    assert_eq!(
-        store.lease_seqs("c", 1).await.unwrap(),
-        101..102,
-        "leases continue after a restart"
-    );
-}
-
-#[tokio::test]
-async fn fjall_timeline_survives_reopen() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("timeline");
-    let ev = pb::Event {
-        conversation_id: "c".into(),
-        seq: 1,
-        sender_id: "a".into(),
-        client_msg_id: "m".into(),
-        ..Default::default()
-    };
-    {
-        let store = FjallTimelineStore::open(&path, 1 << 20).unwrap();
-        store.lease_seqs("c", 100).await.unwrap();
-        store.append(std::slice::from_ref(&ev)).await.unwrap();
-        // Dropped without any explicit flush: the acknowledged write is in
-        // the synced journal.
-    }
-    let store = FjallTimelineStore::open(&path, 1 << 20).unwrap();
+    let store = open();
     let all = ReadRange {
         from: 1,
         to: 10,
@@ -113,6 +79,20 @@ async fn fjall_timeline_survives_reopen() {
         101..102,
         "leases continue after a restart"
     );
+}
+
+#[tokio::test]
+async fn redb_timeline_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("parley.redb");
+    survives_reopen(|| Arc::new(RedbTimelineStore::new(EmbeddedDb::open(&path).unwrap()))).await;
+}
+
+#[tokio::test]
+async fn fjall_timeline_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("timeline");
+    survives_reopen(|| Arc::new(FjallTimelineStore::open(&path, 1 << 20).unwrap())).await;
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use rust_embed::Embed;
 
 #[derive(Embed)]
@@ -24,7 +25,7 @@ pub(crate) async fn index() -> Response {
                     (header::CONTENT_TYPE, "text/html; charset=utf-8"),
                     (header::CACHE_CONTROL, "no-cache"),
                 ],
-                f.data.into_owned(),
+                body(f.data),
             )
                 .into_response();
             let h = r.headers_mut();
@@ -60,10 +61,18 @@ pub(crate) async fn asset(Path(name): Path<String>) -> Response {
                 (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
                 (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
             ],
-            f.data.into_owned(),
+            body(f.data),
         )
             .into_response(),
         None => (StatusCode::NOT_FOUND, "no such asset").into_response(),
+    }
+}
+
+/// The file's bytes without a copy: embedded files are `'static`.
+fn body(data: std::borrow::Cow<'static, [u8]>) -> Bytes {
+    match data {
+        std::borrow::Cow::Borrowed(b) => Bytes::from_static(b),
+        std::borrow::Cow::Owned(v) => Bytes::from(v),
     }
 }
 
