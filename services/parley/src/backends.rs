@@ -4,8 +4,9 @@ use crate::config::Config;
 use anyhow::{Context, bail};
 use parley_embedded::{MemoryBus, MemoryPresence};
 use parley_nats::{NatsBus, NatsBusConfig};
-use parley_ports::{EventBus, PresenceStore};
+use parley_ports::{AuthStore, EventBus, PresenceStore, TimelineStore};
 use parley_redis::RedisPresence;
+use parley_scylla::{ScyllaAuthStore, ScyllaSession, ScyllaTimelineStore};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,4 +38,28 @@ pub async fn presence_store(config: &Config) -> anyhow::Result<Arc<dyn PresenceS
         return Ok(Arc::new(store));
     }
     bail!("cluster.presence_store must be \"memory\" or a redis:// URL, not {uri:?}")
+}
+
+/// The ScyllaDB session when `cluster.store` is a scylla:// URI (schema
+/// migrated or checked, statements prepared); `None` for the embedded store.
+pub async fn scylla(config: &Config) -> anyhow::Result<Option<Arc<ScyllaSession>>> {
+    let store = config.cluster.store.as_str();
+    if store == "embedded" {
+        return Ok(None);
+    }
+    let Some(uri) = config.scylla_uri() else {
+        bail!("cluster.store must be \"embedded\" or a scylla:// URI, not {store:?}");
+    };
+    let session = ScyllaSession::connect(uri, config.scylla.clone())
+        .await
+        .with_context(|| format!("opening the ScyllaDB store at {uri}"))?;
+    Ok(Some(session))
+}
+
+/// The shared timeline and auth stores on ScyllaDB.
+pub fn scylla_stores(session: &Arc<ScyllaSession>) -> (Arc<dyn TimelineStore>, Arc<dyn AuthStore>) {
+    (
+        Arc::new(ScyllaTimelineStore::new(session.clone())),
+        Arc::new(ScyllaAuthStore::new(session.clone())),
+    )
 }

@@ -7,6 +7,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use parley_auth::AuthConfig;
 use parley_gateway::GatewayConfig;
 use parley_presence::PresenceConfig;
+use parley_scylla::ScyllaConfig;
 use parley_storage::StorageConfig;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -28,6 +29,8 @@ pub struct Config {
     pub auth: AuthConfig,
     pub presence: PresenceConfig,
     pub cluster: ClusterConfig,
+    /// How Parley talks to ScyllaDB when `cluster.store` is a scylla:// URI.
+    pub scylla: ScyllaConfig,
 }
 
 /// Split mode: where each service listens, where the others are, and the
@@ -50,6 +53,10 @@ pub struct ClusterConfig {
     pub bus: String,
     /// Presence store: "memory" (one presence instance) or "redis://host:port".
     pub presence_store: String,
+    /// Timelines and accounts: "embedded" (on this instance's disk, under
+    /// data_dir) or "scylla://host:port[,host:port...][/keyspace]", shared by
+    /// every storage and auth instance.
+    pub store: String,
     /// A stored event a fanout worker took but did not ack is redelivered
     /// after this long (NATS bus).
     pub stored_ack_wait_secs: u64,
@@ -73,6 +80,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             presence: PresenceConfig::default(),
             cluster: ClusterConfig::default(),
+            scylla: ScyllaConfig::default(),
         }
     }
 }
@@ -87,6 +95,7 @@ impl Default for ClusterConfig {
             fanout_urls: vec!["http://127.0.0.1:7004".into()],
             bus: "memory".into(),
             presence_store: "memory".into(),
+            store: "embedded".into(),
             stored_ack_wait_secs: 30,
             admin_listen: None,
             announce: false,
@@ -111,10 +120,20 @@ impl Config {
             }
             fig = fig.merge(Toml::file(f));
         }
-        // PARLEY_CONFIG names the file; it is not a setting itself.
-        fig.merge(env.ignore(&["config"]))
-            .extract()
-            .map_err(Box::new)
+        // PARLEY_CONFIG names the file; it is not a setting itself. Neither
+        // are PARLEY_TEST_* (the test suites' switches, e.g. PARLEY_TEST_SCYLLA).
+        let env = env
+            .ignore(&["config"])
+            .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("test_"));
+        fig.merge(env).extract().map_err(Box::new)
+    }
+
+    /// The ScyllaDB URI when timelines and accounts live there.
+    pub fn scylla_uri(&self) -> Option<&str> {
+        self.cluster
+            .store
+            .starts_with("scylla://")
+            .then_some(self.cluster.store.as_str())
     }
 
     pub fn db_cache_bytes(&self) -> usize {
@@ -164,6 +183,19 @@ mod tests {
         let c =
             Config::load_with_env(Some(&example), Env::prefixed("PARLEY_TEST_NOTHING_")).unwrap();
         assert_eq!(format!("{c:?}"), format!("{:?}", Config::default()));
+    }
+
+    #[test]
+    fn test_switches_in_the_environment_are_not_settings() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PARLEY_TEST_SCYLLA", "127.0.0.1:9042");
+            jail.set_env("PARLEY_CLUSTER__STORE", "scylla://db:9042/chat");
+            jail.set_env("PARLEY_SCYLLA__REPLICATION_FACTOR", "1");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.scylla_uri(), Some("scylla://db:9042/chat"));
+            assert_eq!(c.scylla.replication_factor, 1);
+            Ok(())
+        });
     }
 
     #[test]

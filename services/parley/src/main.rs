@@ -45,6 +45,9 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         storages: usize,
     },
+    /// Apply pending schema migrations to the ScyllaDB store named by
+    /// cluster.store (idempotent), then exit.
+    Migrate,
     /// Print the effective configuration and exit.
     Config,
 }
@@ -66,7 +69,7 @@ async fn main() -> std::process::ExitCode {
         Command::Presence => "parley-presence",
         Command::Fanout => "parley-fanout",
         Command::Storage => "parley-storage",
-        Command::Cluster { .. } | Command::Config => "parley-cli",
+        Command::Cluster { .. } | Command::Config | Command::Migrate => "parley-cli",
     };
     let _telemetry = telemetry::init(&config.log, service);
     match run(cli.command, config).await {
@@ -86,6 +89,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             println!("{config:#?}");
             Ok(())
         }
+        Command::Migrate => migrate(&config).await,
         Command::Up => {
             let listener = parley::split::bind_gateway(config.listen)?;
             let data = config.data_dir.clone();
@@ -191,4 +195,22 @@ async fn signal_to(stop: CancellationToken) {
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
     stop.cancel();
+}
+
+async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let Some(uri) = config.scylla_uri() else {
+        anyhow::bail!(
+            "cluster.store is {:?}: migrations are for a scylla:// store (the embedded \
+             store needs none)",
+            config.cluster.store
+        );
+    };
+    let applied = parley_scylla::migrate(uri, &config.scylla).await?;
+    let latest = parley_scylla::migrations::latest_version();
+    if applied.is_empty() {
+        println!("Schema is up to date (version {latest}).");
+    } else {
+        println!("Applied schema versions {applied:?}; now at version {latest}.");
+    }
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! `parley up`: every service in one process, embedded backends, service
 //! calls through the same client types as split mode (local variant).
 
+use crate::backends;
 use crate::config::Config;
 use anyhow::Context;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -9,7 +10,7 @@ use parley_core::services::{AuthClient, FanoutClient, PresenceClient, StorageCli
 use parley_embedded::{EmbeddedDb, MemoryBus, MemoryPresence, RedbAuthStore, open_timeline};
 use parley_fanout::{FANOUT_GROUP, FanoutService, run_stored_worker};
 use parley_gateway::{Gateway, GatewayDeps};
-use parley_ports::EventBus;
+use parley_ports::{AuthStore, EventBus, TimelineStore};
 use parley_presence::PresenceService;
 use parley_storage::StorageService;
 use std::net::SocketAddr;
@@ -51,28 +52,33 @@ pub async fn start_embedded(
     metrics: Option<PrometheusHandle>,
 ) -> anyhow::Result<RunningNode> {
     let addr = listener.local_addr()?;
-    let db = EmbeddedDb::open_with_cache(&config.db_path(), config.db_cache_bytes())
-        .with_context(|| format!("opening {}", config.db_path().display()))?;
-    let timeline_dir = config.timeline_path();
-    let (timeline, _) = open_timeline(&timeline_dir, config.db_cache_bytes() as u64, Some(&db))
-        .await
-        .with_context(|| format!("opening {}", timeline_dir.display()))?;
+    let (timeline, auth_store, db) = match backends::scylla(&config).await? {
+        Some(session) => {
+            let (timeline, auth) = backends::scylla_stores(&session);
+            (timeline, auth, None)
+        }
+        None => {
+            let db = EmbeddedDb::open_with_cache(&config.db_path(), config.db_cache_bytes())
+                .with_context(|| format!("opening {}", config.db_path().display()))?;
+            let timeline_dir = config.timeline_path();
+            let (timeline, _) =
+                open_timeline(&timeline_dir, config.db_cache_bytes() as u64, Some(&db))
+                    .await
+                    .with_context(|| format!("opening {}", timeline_dir.display()))?;
+            let timeline: Arc<dyn TimelineStore> = Arc::new(timeline);
+            let auth: Arc<dyn AuthStore> = Arc::new(RedbAuthStore::new(db.clone()));
+            (timeline, auth, Some(db))
+        }
+    };
     let memory_bus = MemoryBus::new();
     let bus: Arc<dyn EventBus> = Arc::new(memory_bus.clone());
 
     let storage = Arc::new(StorageService::new(
-        Arc::new(timeline),
+        timeline,
         bus.clone(),
         config.storage.clone(),
     ));
-    let auth = Arc::new(
-        AuthService::new(
-            Arc::new(RedbAuthStore::new(db.clone())),
-            bus.clone(),
-            config.auth.clone(),
-        )
-        .await?,
-    );
+    let auth = Arc::new(AuthService::new(auth_store, bus.clone(), config.auth.clone()).await?);
     let presence = Arc::new(PresenceService::new(
         Arc::new(MemoryPresence::new()),
         &config.presence,

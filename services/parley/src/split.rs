@@ -14,6 +14,7 @@ use parley_core::services::{
 use parley_embedded::{EmbeddedDb, RedbAuthStore, open_timeline};
 use parley_fanout::{FANOUT_GROUP, FanoutService, run_stored_worker};
 use parley_gateway::{Gateway, GatewayDeps};
+use parley_ports::{AuthStore, TimelineStore};
 use parley_presence::PresenceService;
 use parley_storage::StorageService;
 use std::sync::Arc;
@@ -217,15 +218,15 @@ pub async fn run_service(
             .await
         }
         ServiceName::Auth => {
-            let db = EmbeddedDb::open_with_cache(
-                &config.data_dir.join("auth.redb"),
-                config.db_cache_bytes(),
-            )?;
+            let store: Arc<dyn AuthStore> = match backends::scylla(&config).await? {
+                Some(session) => backends::scylla_stores(&session).1,
+                None => Arc::new(RedbAuthStore::new(EmbeddedDb::open_with_cache(
+                    &config.data_dir.join("auth.redb"),
+                    config.db_cache_bytes(),
+                )?)),
+            };
             let bus = backends::bus(&config).await?;
-            let svc = Arc::new(
-                AuthService::new(Arc::new(RedbAuthStore::new(db)), bus, config.auth.clone())
-                    .await?,
-            );
+            let svc = Arc::new(AuthService::new(store, bus, config.auth.clone()).await?);
             serve(
                 &config,
                 stop,
@@ -234,27 +235,14 @@ pub async fn run_service(
             .await
         }
         ServiceName::Storage => {
-            // A static shard: this instance owns the conversations in its own
-            // data_dir; ownership cannot move to an instance without the data.
-            // An older version kept this shard in storage.redb: imported once.
-            let legacy_path = config.data_dir.join("storage.redb");
-            let legacy = legacy_path
-                .exists()
-                .then(|| EmbeddedDb::open_with_cache(&legacy_path, config.db_cache_bytes()))
-                .transpose()?;
-            let (timeline, _) = open_timeline(
-                &config.data_dir.join("storage-timeline"),
-                config.db_cache_bytes() as u64,
-                legacy.as_ref(),
-            )
-            .await?;
-            drop(legacy);
+            let timeline = match backends::scylla(&config).await? {
+                // Shared: any instance can take over a conversation (seq
+                // leases are compare-and-set, so seqs are never reused).
+                Some(session) => backends::scylla_stores(&session).0,
+                None => embedded_storage_timeline(&config).await?,
+            };
             let bus = backends::bus(&config).await?;
-            let svc = Arc::new(StorageService::new(
-                Arc::new(timeline),
-                bus,
-                storage_config(&config)?,
-            ));
+            let svc = Arc::new(StorageService::new(timeline, bus, storage_config(&config)?));
             serve(
                 &config,
                 stop,
@@ -292,6 +280,25 @@ pub async fn run_service(
         }
         ServiceName::Gateway => run_gateway(config, stop).await,
     }
+}
+
+/// A storage instance's own embedded timeline: a static shard. This
+/// instance owns the conversations in its data_dir; ownership cannot move
+/// to an instance without the data. An older version kept the shard in
+/// storage.redb: imported once.
+async fn embedded_storage_timeline(config: &Config) -> anyhow::Result<Arc<dyn TimelineStore>> {
+    let legacy_path = config.data_dir.join("storage.redb");
+    let legacy = legacy_path
+        .exists()
+        .then(|| EmbeddedDb::open_with_cache(&legacy_path, config.db_cache_bytes()))
+        .transpose()?;
+    let (timeline, _) = open_timeline(
+        &config.data_dir.join("storage-timeline"),
+        config.db_cache_bytes() as u64,
+        legacy.as_ref(),
+    )
+    .await?;
+    Ok(Arc::new(timeline))
 }
 
 async fn run_gateway(config: Config, stop: CancellationToken) -> anyhow::Result<()> {

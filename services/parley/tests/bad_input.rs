@@ -420,3 +420,36 @@ async fn a_silent_connection_is_closed_after_the_idle_timeout() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A ScyllaDB store that cannot be reached, or is misnamed, stops the node
+/// from starting with an error that says which store and why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_or_misnamed_store_is_a_clear_startup_error() {
+    // A port that was free a moment ago: nothing answers there.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    for (store, expected) in [
+        (
+            format!("scylla://{closed}/parley"),
+            "opening the ScyllaDB store",
+        ),
+        ("scylla://db/bad-name".to_string(), "keyspace"),
+        ("cassandra://db".to_string(), "cluster.store must be"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = parley::Config::default();
+        config.data_dir = dir.path().to_path_buf();
+        config.cluster.store = store.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let started = tokio::time::timeout(
+            Duration::from_secs(30),
+            parley::start_embedded(config, listener, None),
+        )
+        .await
+        .expect("startup gives up by itself");
+        let err = format!("{:#}", started.err().expect("startup fails"));
+        assert!(err.contains(expected), "{store}: {err}");
+    }
+}

@@ -1,0 +1,344 @@
+//! The timeline store on ScyllaDB (see the schema in migrations/ for the
+//! data model and why each table is shaped as it is).
+
+use crate::ScyllaError;
+use crate::bucket::slices;
+use crate::lwt::{Lwt, applied};
+use crate::rows::{
+    ConversationSelectRow, EventSelectRow, conversation_from_row, conversation_to_row,
+    event_from_row, event_to_row, member_from_row, seq_from_cql, seq_to_cql,
+};
+use crate::session::ScyllaSession;
+use async_trait::async_trait;
+use futures::TryStreamExt;
+use parley_ports::{ReadRange, StoreError, StoreResult, TimelineStore};
+use parley_proto::v1 as pb;
+use scylla::serialize::row::SerializeRow;
+use scylla::statement::batch::{Batch, BatchType};
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::Arc;
+
+/// Compare-and-set attempts of one lease before giving up (each failed
+/// attempt means another instance leased in between: real contention on
+/// one conversation's counter is rare, as it has one owner).
+const LEASE_ATTEMPTS: usize = 32;
+
+pub struct ScyllaTimelineStore {
+    s: Arc<ScyllaSession>,
+}
+
+impl ScyllaTimelineStore {
+    pub fn new(session: Arc<ScyllaSession>) -> Self {
+        Self { s: session }
+    }
+
+    async fn rows<R>(
+        &self,
+        stmt: &scylla::statement::prepared::PreparedStatement,
+        values: impl SerializeRow,
+    ) -> Result<Vec<R>, ScyllaError>
+    where
+        R: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm> + 'static,
+    {
+        let pager = self.s.session.execute_iter(stmt.clone(), values).await?;
+        let rows = pager
+            .rows_stream::<R>()
+            .map_err(|e| ScyllaError::Decode(e.to_string()))?;
+        Ok(rows.try_collect().await?)
+    }
+
+    async fn first<R>(
+        &self,
+        stmt: &scylla::statement::prepared::PreparedStatement,
+        values: impl SerializeRow,
+    ) -> Result<Option<R>, ScyllaError>
+    where
+        R: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm>,
+    {
+        let result = self.s.session.execute_unpaged(stmt, values).await?;
+        let rows = result
+            .into_rows_result()
+            .map_err(|e| ScyllaError::Decode(e.to_string()))?;
+        rows.maybe_first_row::<R>()
+            .map_err(|e| ScyllaError::Decode(e.to_string()))
+    }
+
+    async fn read_mark(&self, conv: &str, user: &str) -> Result<u64, ScyllaError> {
+        let p = &self.s.prepared;
+        let mark: Option<(Option<i64>,)> = self.first(&p.SELECT_READ_MARK, (conv, user)).await?;
+        mark.and_then(|(s,)| s).map_or(Ok(0), seq_from_cql)
+    }
+
+    async fn lease(&self, conv: &str, n: u64) -> Result<Range<u64>, ScyllaError> {
+        let p = &self.s.prepared;
+        let n = n.max(1);
+        let first_end = seq_to_cql(1 + n)?;
+        let created = self
+            .s
+            .session
+            .execute_unpaged(&p.INSERT_COUNTER, (conv, first_end))
+            .await?;
+        let mut current = match applied(created)? {
+            Lwt::Applied => return Ok(1..1 + n),
+            Lwt::NotApplied(row) => row.get_i64("next_seq")?,
+        };
+        for _ in 0..LEASE_ATTEMPTS {
+            let start = seq_from_cql(current)?;
+            let end = start
+                .checked_add(n)
+                .ok_or_else(|| ScyllaError::Range("seq space exhausted".into()))?;
+            let advanced = self
+                .s
+                .session
+                .execute_unpaged(&p.ADVANCE_COUNTER, (seq_to_cql(end)?, conv, current))
+                .await?;
+            match applied(advanced)? {
+                Lwt::Applied => return Ok(start..end),
+                Lwt::NotApplied(row) => current = row.get_i64("next_seq")?,
+            }
+        }
+        Err(ScyllaError::Decode(format!(
+            "could not lease seqs for {conv}: {LEASE_ATTEMPTS} compare-and-set attempts lost"
+        )))
+    }
+
+    async fn append_one(&self, e: &pb::Event) -> Result<(), ScyllaError> {
+        let p = &self.s.prepared;
+        let row = event_to_row(e)?;
+        let seq = row.2;
+        // One logged batch: the event, its dedup key and the head are
+        // written all or none, so an acked send always has its dedup key.
+        let mut batch = Batch::new(BatchType::Logged);
+        let mut values: Vec<Box<dyn SerializeRow + Send + Sync>> = Vec::with_capacity(3);
+        batch.append_statement(p.INSERT_EVENT.clone());
+        values.push(Box::new(row));
+        if !e.client_msg_id.is_empty() {
+            batch.append_statement(p.INSERT_DEDUP.clone());
+            values.push(Box::new((
+                e.conversation_id.clone(),
+                e.sender_id.clone(),
+                e.client_msg_id.clone(),
+                seq,
+                self.s.config.dedup_ttl_secs(),
+            )));
+        }
+        batch.append_statement(p.RAISE_HEAD.clone());
+        values.push(Box::new((e.conversation_id.clone(), seq, seq)));
+        // Rewriting the same immutable rows and max registers is harmless.
+        batch.set_is_idempotent(true);
+        self.s.session.batch(&batch, values).await?;
+        Ok(())
+    }
+
+    async fn read(&self, conv: &str, range: ReadRange) -> Result<Vec<pb::Event>, ScyllaError> {
+        if range.limit == 0 || range.from > range.to {
+            return Ok(vec![]);
+        }
+        // Never walk buckets past the head (a `to` of u64::MAX is common).
+        let to = range.to.min(self.head_of(conv).await?);
+        let p = &self.s.prepared;
+        let stmt = if range.backward {
+            &p.SELECT_EVENTS_DESC
+        } else {
+            &p.SELECT_EVENTS_ASC
+        };
+        let mut out = Vec::new();
+        for slice in slices(range.from, to, range.backward) {
+            let remaining = range.limit - out.len();
+            let limit = i32::try_from(remaining).unwrap_or(i32::MAX);
+            let rows: Vec<EventSelectRow> = self
+                .rows(
+                    stmt,
+                    (
+                        conv,
+                        seq_to_cql(slice.bucket)?,
+                        seq_to_cql(slice.from)?,
+                        seq_to_cql(slice.to)?,
+                        limit,
+                    ),
+                )
+                .await?;
+            for row in rows.into_iter().take(remaining) {
+                out.push(event_from_row(row)?);
+            }
+            if out.len() >= range.limit {
+                break;
+            }
+        }
+        if range.backward {
+            out.reverse();
+        }
+        Ok(out)
+    }
+
+    async fn head_of(&self, conv: &str) -> Result<u64, ScyllaError> {
+        let head: Option<(Option<i64>,)> =
+            self.first(&self.s.prepared.SELECT_HEAD, (conv,)).await?;
+        head.and_then(|(h,)| h).map_or(Ok(0), seq_from_cql)
+    }
+}
+
+#[async_trait]
+impl TimelineStore for ScyllaTimelineStore {
+    async fn create_conversation(&self, conv: &pb::Conversation) -> StoreResult<()> {
+        let result = self
+            .s
+            .session
+            .execute_unpaged(
+                &self.s.prepared.INSERT_CONVERSATION,
+                conversation_to_row(conv),
+            )
+            .await
+            .map_err(ScyllaError::from)?;
+        match applied(result)? {
+            Lwt::Applied => Ok(()),
+            Lwt::NotApplied(_) => Err(StoreError::AlreadyExists(format!(
+                "conversation {}",
+                conv.id
+            ))),
+        }
+    }
+
+    async fn conversation(&self, id: &str) -> StoreResult<Option<pb::Conversation>> {
+        let row: Option<ConversationSelectRow> = self
+            .first(&self.s.prepared.SELECT_CONVERSATION, (id,))
+            .await?;
+        Ok(row.map(conversation_from_row))
+    }
+
+    async fn put_members(&self, conv: &str, members: &[pb::Member]) -> StoreResult<()> {
+        if members.is_empty() {
+            return Ok(());
+        }
+        let p = &self.s.prepared;
+        // Both directions of membership change together (logged batch).
+        let mut batch = Batch::new(BatchType::Logged);
+        let mut values: Vec<Box<dyn SerializeRow + Send + Sync>> = Vec::new();
+        for m in members {
+            batch.append_statement(p.UPSERT_MEMBER.clone());
+            values.push(Box::new((conv.to_string(), m.user_id.clone(), m.role)));
+            batch.append_statement(p.INSERT_USER_CONVERSATION.clone());
+            values.push(Box::new((m.user_id.clone(), conv.to_string())));
+        }
+        batch.set_is_idempotent(true);
+        self.s
+            .session
+            .batch(&batch, values)
+            .await
+            .map_err(ScyllaError::from)?;
+        Ok(())
+    }
+
+    async fn remove_member(&self, conv: &str, user: &str) -> StoreResult<()> {
+        let p = &self.s.prepared;
+        let mut batch = Batch::new(BatchType::Logged);
+        batch.append_statement(p.DELETE_MEMBER.clone());
+        batch.append_statement(p.DELETE_USER_CONVERSATION.clone());
+        batch.set_is_idempotent(true);
+        self.s
+            .session
+            .batch(&batch, ((conv, user), (user, conv)))
+            .await
+            .map_err(ScyllaError::from)?;
+        Ok(())
+    }
+
+    async fn member(&self, conv: &str, user: &str) -> StoreResult<Option<pb::Member>> {
+        let p = &self.s.prepared;
+        let (row, mark) = tokio::join!(
+            self.first::<(String, Option<i32>)>(&p.SELECT_MEMBER, (conv, user)),
+            self.read_mark(conv, user)
+        );
+        let Some((user_id, role)) = row? else {
+            return Ok(None);
+        };
+        Ok(Some(member_from_row(
+            user_id,
+            role,
+            Some(seq_to_cql(mark?)?),
+        )))
+    }
+
+    async fn members(&self, conv: &str) -> StoreResult<Vec<pb::Member>> {
+        let p = &self.s.prepared;
+        let (rows, marks) = tokio::join!(
+            self.rows::<(String, Option<i32>)>(&p.SELECT_MEMBERS, (conv,)),
+            self.rows::<(String, Option<i64>)>(&p.SELECT_READ_MARKS, (conv,))
+        );
+        let marks: HashMap<String, Option<i64>> = marks?.into_iter().collect();
+        Ok(rows?
+            .into_iter()
+            .map(|(user, role)| {
+                let mark = marks.get(&user).copied().flatten();
+                member_from_row(user, role, mark)
+            })
+            .collect())
+    }
+
+    async fn user_conversations(&self, user: &str) -> StoreResult<Vec<String>> {
+        let rows: Vec<(String,)> = self
+            .rows(&self.s.prepared.SELECT_USER_CONVERSATIONS, (user,))
+            .await?;
+        Ok(rows.into_iter().map(|(c,)| c).collect())
+    }
+
+    async fn lease_seqs(&self, conv: &str, n: u64) -> StoreResult<Range<u64>> {
+        Ok(self.lease(conv, n).await?)
+    }
+
+    async fn append(&self, events: &[pb::Event]) -> StoreResult<()> {
+        // The storage service appends one event per call; a multi-event call
+        // is written event by event (each all-or-none), in order.
+        for e in events {
+            self.append_one(e).await?;
+        }
+        Ok(())
+    }
+
+    async fn dedup_lookup(
+        &self,
+        conv: &str,
+        sender: &str,
+        client_msg_id: &str,
+    ) -> StoreResult<Option<u64>> {
+        if client_msg_id.is_empty() {
+            return Ok(None);
+        }
+        let row: Option<(Option<i64>,)> = self
+            .first(&self.s.prepared.SELECT_DEDUP, (conv, sender, client_msg_id))
+            .await?;
+        Ok(row.and_then(|(s,)| s).map(seq_from_cql).transpose()?)
+    }
+
+    async fn read_range(&self, conv: &str, range: ReadRange) -> StoreResult<Vec<pb::Event>> {
+        Ok(self.read(conv, range).await?)
+    }
+
+    async fn head(&self, conv: &str) -> StoreResult<u64> {
+        Ok(self.head_of(conv).await?)
+    }
+
+    async fn set_read(&self, conv: &str, user: &str, seq: u64) -> StoreResult<u64> {
+        let p = &self.s.prepared;
+        let (member, current) = tokio::join!(
+            self.first::<(String, Option<i32>)>(&p.SELECT_MEMBER, (conv, user)),
+            self.read_mark(conv, user)
+        );
+        if member?.is_none() {
+            return Ok(0);
+        }
+        let current = current?;
+        if seq > current {
+            let s = seq_to_cql(seq).map_err(StoreError::from)?;
+            // USING TIMESTAMP = seq: the highest watermark wins, whatever
+            // order concurrent receipts arrive in.
+            self.s
+                .session
+                .execute_unpaged(&p.RAISE_READ_MARK, (conv, user, s, s))
+                .await
+                .map_err(ScyllaError::from)?;
+        }
+        Ok(current.max(seq))
+    }
+}
