@@ -21,14 +21,36 @@ impl std::fmt::Debug for SigningKey {
     }
 }
 
+/// A key id derived from the public key.
+fn kid_of(key: &ed25519_dalek::SigningKey) -> String {
+    URL_SAFE_NO_PAD.encode(&key.verifying_key().to_bytes()[..12])
+}
+
 impl SigningKey {
     /// A fresh random key; its kid is derived from the public key.
     pub fn generate() -> Result<Self, String> {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).map_err(|e| e.to_string())?;
         let key = ed25519_dalek::SigningKey::from_bytes(&seed);
-        let kid = URL_SAFE_NO_PAD.encode(&key.verifying_key().to_bytes()[..12]);
-        Self::from_parts(kid, key)
+        Self::from_parts(kid_of(&key), key)
+    }
+
+    /// A key from a PKCS#8 PEM file (e.g. `openssl genpkey -algorithm
+    /// ed25519` or `parley keygen`); its kid is derived from the public key,
+    /// so every replica that loads the same file publishes the same kid.
+    pub fn from_pkcs8_pem(pem: &str) -> Result<Self, String> {
+        let key = ed25519_dalek::SigningKey::from_pkcs8_pem(pem)
+            .map_err(|e| format!("not an Ed25519 PKCS#8 PEM key: {e}"))?;
+        Self::from_parts(kid_of(&key), key)
+    }
+
+    /// The key as PKCS#8 PEM.
+    pub fn to_pkcs8_pem(&self) -> Result<String, String> {
+        Ok(self
+            .key
+            .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+            .map_err(|e| e.to_string())?
+            .to_string())
     }
 
     pub fn from_pkcs8(kid: &str, der: &[u8]) -> Result<Self, String> {
@@ -77,4 +99,32 @@ impl SigningKey {
 /// The JWKS document listing the public halves of `keys`.
 pub fn jwks_json(keys: &[SigningKey]) -> String {
     serde_json::json!({ "keys": keys.iter().map(SigningKey::jwk).collect::<Vec<_>>() }).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pem_round_trip_keeps_the_kid() {
+        let key = SigningKey::generate().unwrap();
+        let pem = key.to_pkcs8_pem().unwrap();
+        assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+        let back = SigningKey::from_pkcs8_pem(&pem).unwrap();
+        assert_eq!(back.kid(), key.kid());
+        assert_eq!(back.jwk(), key.jwk());
+    }
+
+    #[test]
+    fn a_key_made_by_openssl_loads() {
+        // `openssl genpkey -algorithm ed25519` (a throwaway test key).
+        let pem = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIKCOfdY6G4Bk46viputeZSYEHByoEaDDcOyvhL7KqSOb\n-----END PRIVATE KEY-----\n";
+        assert!(SigningKey::from_pkcs8_pem(pem).is_ok());
+    }
+
+    #[test]
+    fn garbage_is_refused_with_a_reason() {
+        let e = SigningKey::from_pkcs8_pem("hello").unwrap_err();
+        assert!(e.contains("Ed25519 PKCS#8 PEM"), "{e}");
+    }
 }

@@ -12,6 +12,13 @@ pub struct AuthConfig {
     /// Password hashes computed at once (each costs ~30 ms of a core);
     /// 0 means half the cores, at least one.
     pub hash_concurrency: usize,
+    /// A directory of Ed25519 PKCS#8 PEM keys (`*.pem`, e.g. a mounted
+    /// Secret). When set, these keys sign tokens instead of keys kept in the
+    /// store: every one is published in the JWKS and the last by file name
+    /// signs, so several auth replicas share them and rotation is adding a
+    /// file that sorts last, then removing the old one after the access
+    /// token TTL.
+    pub signing_keys_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for AuthConfig {
@@ -22,6 +29,7 @@ impl Default for AuthConfig {
             access_token_ttl_secs: 15 * 60,
             refresh_token_ttl_secs: 30 * 24 * 3600,
             hash_concurrency: 0,
+            signing_keys_dir: None,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! the JWKS gateways verify access tokens with.
 
 mod config;
+mod key_files;
 mod passwords;
 mod service;
 mod tokens;

@@ -26,30 +26,39 @@ pub struct AuthService {
     keys: Vec<SigningKey>,
 }
 
+/// The keys kept in the store, oldest first; creates the first one.
+async fn stored_keys(store: &dyn AuthStore) -> ServiceResult<Vec<SigningKey>> {
+    let mut records = store.signing_keys().await?;
+    if records.is_empty() {
+        let key = SigningKey::generate().map_err(ServiceError::Internal)?;
+        let rec = SigningKeyRecord {
+            kid: key.kid().to_string(),
+            pkcs8_der: key.to_pkcs8().map_err(ServiceError::Internal)?,
+            created_at_ms: now_ms(),
+        };
+        store.put_signing_key(&rec).await?;
+        records.push(rec);
+    }
+    records.sort_by_key(|r| r.created_at_ms);
+    records
+        .iter()
+        .map(|r| SigningKey::from_pkcs8(&r.kid, &r.pkcs8_der))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ServiceError::Internal)
+}
+
 impl AuthService {
-    /// Loads the signing keys from the store, creating the first one.
+    /// Loads the signing keys (from `signing_keys_dir`, or from the store,
+    /// creating the first one there).
     pub async fn new(
         store: Arc<dyn AuthStore>,
         bus: Arc<dyn EventBus>,
         config: AuthConfig,
     ) -> ServiceResult<Self> {
-        let mut records = store.signing_keys().await?;
-        if records.is_empty() {
-            let key = SigningKey::generate().map_err(ServiceError::Internal)?;
-            let rec = SigningKeyRecord {
-                kid: key.kid().to_string(),
-                pkcs8_der: key.to_pkcs8().map_err(ServiceError::Internal)?,
-                created_at_ms: now_ms(),
-            };
-            store.put_signing_key(&rec).await?;
-            records.push(rec);
-        }
-        records.sort_by_key(|r| r.created_at_ms);
-        let keys = records
-            .iter()
-            .map(|r| SigningKey::from_pkcs8(&r.kid, &r.pkcs8_der))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(ServiceError::Internal)?;
+        let keys = match &config.signing_keys_dir {
+            Some(dir) => crate::key_files::load(dir)?,
+            None => stored_keys(&*store).await?,
+        };
         let hasher = Hasher::new(config.hash_permits())?;
         Ok(Self {
             store,

@@ -250,3 +250,26 @@ async fn served_over_grpc() {
     assert!(matches!(err, ServiceError::Unauthenticated(_)), "{err:?}");
     server.abort();
 }
+
+/// Replicas given the same key directory publish the same keys, so a token
+/// issued by one verifies with the JWKS fetched from another; the store's
+/// own keys are not used.
+#[tokio::test]
+async fn replicas_sharing_a_key_directory_accept_each_others_tokens() {
+    let keys = tempfile::tempdir().unwrap();
+    let key = parley_jwt::SigningKey::generate().unwrap();
+    std::fs::write(keys.path().join("k1.pem"), key.to_pkcs8_pem().unwrap()).unwrap();
+    let cfg = AuthConfig {
+        signing_keys_dir: Some(keys.path().to_path_buf()),
+        ..AuthConfig::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let bus = MemoryBus::new();
+    let a = service(&dir.path().join("a.redb"), &bus, cfg.clone()).await;
+    let b = service(&dir.path().join("b.redb"), &bus, cfg).await;
+    a.register(creds("alice")).await.unwrap();
+    let pair = a.login(login("alice", "correct horse")).await.unwrap();
+    let jwks_b = b.jwks(pb::Empty {}).await.unwrap().json;
+    assert!(jwks_b.contains(key.kid()));
+    verifier(&jwks_b).verify(&pair.access_token).unwrap();
+}

@@ -48,6 +48,9 @@ enum Command {
     /// Apply pending schema migrations to the ScyllaDB store named by
     /// cluster.store (idempotent), then exit.
     Migrate,
+    /// Print a new Ed25519 token-signing key (PKCS#8 PEM) for
+    /// auth.signing_keys_dir, and exit.
+    Keygen,
     /// Print the effective configuration and exit.
     Config,
 }
@@ -69,7 +72,9 @@ async fn main() -> std::process::ExitCode {
         Command::Presence => "parley-presence",
         Command::Fanout => "parley-fanout",
         Command::Storage => "parley-storage",
-        Command::Cluster { .. } | Command::Config | Command::Migrate => "parley-cli",
+        Command::Cluster { .. } | Command::Config | Command::Migrate | Command::Keygen => {
+            "parley-cli"
+        }
     };
     let _telemetry = telemetry::init(&config.log, service);
     match run(cli.command, config).await {
@@ -90,6 +95,11 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate => migrate(&config).await,
+        Command::Keygen => {
+            let key = parley_jwt::SigningKey::generate().map_err(anyhow::Error::msg)?;
+            print!("{}", key.to_pkcs8_pem().map_err(anyhow::Error::msg)?);
+            Ok(())
+        }
         Command::Up => {
             let listener = parley::split::bind_gateway(config.listen)?;
             let data = config.data_dir.clone();
