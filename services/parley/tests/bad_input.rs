@@ -439,8 +439,10 @@ async fn an_unreachable_or_misnamed_store_is_a_clear_startup_error() {
         ("cassandra://db".to_string(), "cluster.store must be"),
     ] {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = parley::Config::default();
-        config.data_dir = dir.path().to_path_buf();
+        let mut config = parley::Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Default::default()
+        };
         config.cluster.store = store.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let started = tokio::time::timeout(
