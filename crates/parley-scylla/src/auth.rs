@@ -5,7 +5,6 @@ use crate::ScyllaError;
 use crate::lwt::{Lwt, applied};
 use crate::session::ScyllaSession;
 use async_trait::async_trait;
-use futures::TryStreamExt;
 use parley_ports::{
     AuthStore, FamilyRecord, RefreshRecord, RefreshUse, SigningKeyRecord, StoreError, StoreResult,
     UserRecord,
@@ -77,22 +76,6 @@ impl ScyllaAuthStore {
         Self { s: session }
     }
 
-    async fn first<R>(
-        &self,
-        stmt: &PreparedStatement,
-        values: impl SerializeRow,
-    ) -> Result<Option<R>, ScyllaError>
-    where
-        R: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm>,
-    {
-        let result = self.s.session.execute_unpaged(stmt, values).await?;
-        result
-            .into_rows_result()
-            .map_err(|e| ScyllaError::Decode(e.to_string()))?
-            .maybe_first_row::<R>()
-            .map_err(|e| ScyllaError::Decode(e.to_string()))
-    }
-
     async fn run(&self, stmt: &PreparedStatement, values: impl SerializeRow) -> StoreResult<()> {
         self.s
             .session
@@ -138,6 +121,7 @@ impl AuthStore for ScyllaAuthStore {
 
     async fn user_by_name(&self, username: &str) -> StoreResult<Option<UserRecord>> {
         let id: Option<(Option<String>,)> = self
+            .s
             .first(&self.s.prepared.SELECT_USERNAME, (username,))
             .await?;
         match id.and_then(|(id,)| id) {
@@ -148,7 +132,7 @@ impl AuthStore for ScyllaAuthStore {
     }
 
     async fn user_by_id(&self, id: &str) -> StoreResult<Option<UserRecord>> {
-        let row: Option<UserRow> = self.first(&self.s.prepared.SELECT_USER, (id,)).await?;
+        let row: Option<UserRow> = self.s.first(&self.s.prepared.SELECT_USER, (id,)).await?;
         Ok(row.map(user_from_row))
     }
 
@@ -167,7 +151,7 @@ impl AuthStore for ScyllaAuthStore {
     }
 
     async fn family(&self, id: &str) -> StoreResult<Option<FamilyRecord>> {
-        let row: Option<FamilyRow> = self.first(&self.s.prepared.SELECT_FAMILY, (id,)).await?;
+        let row: Option<FamilyRow> = self.s.first(&self.s.prepared.SELECT_FAMILY, (id,)).await?;
         Ok(row.map(family_from_row))
     }
 
@@ -200,7 +184,7 @@ impl AuthStore for ScyllaAuthStore {
 
     async fn use_refresh(&self, token_hash: &str) -> StoreResult<RefreshUse> {
         let p = &self.s.prepared;
-        let row: Option<RefreshRow> = self.first(&p.SELECT_REFRESH, (token_hash,)).await?;
+        let row: Option<RefreshRow> = self.s.first(&p.SELECT_REFRESH, (token_hash,)).await?;
         let Some(record) = row.map(refresh_from_row) else {
             return Ok(RefreshUse::Unknown);
         };
@@ -221,18 +205,10 @@ impl AuthStore for ScyllaAuthStore {
     }
 
     async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
-        let pager = self
+        let rows: Vec<(String, Option<Vec<u8>>, Option<i64>)> = self
             .s
-            .session
-            .execute_iter(self.s.prepared.SELECT_SIGNING_KEYS.clone(), ())
-            .await
-            .map_err(ScyllaError::from)?;
-        let rows: Vec<(String, Option<Vec<u8>>, Option<i64>)> = pager
-            .rows_stream()
-            .map_err(|e| ScyllaError::Decode(e.to_string()))?
-            .try_collect()
-            .await
-            .map_err(ScyllaError::from)?;
+            .rows(&self.s.prepared.SELECT_SIGNING_KEYS, ())
+            .await?;
         Ok(rows
             .into_iter()
             .map(|(kid, der, at)| SigningKeyRecord {

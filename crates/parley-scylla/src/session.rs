@@ -4,11 +4,15 @@ use crate::ScyllaError;
 use crate::config::{ScyllaConfig, ScyllaUri};
 use crate::migrations;
 use crate::statements::Prepared;
+use futures::TryStreamExt;
 use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
+use scylla::deserialize::row::DeserializeRow;
 use scylla::policies::load_balancing::DefaultPolicy;
 use scylla::policies::retry::DefaultRetryPolicy;
+use scylla::serialize::row::SerializeRow;
+use scylla::statement::prepared::PreparedStatement;
 use scylla::statement::{Consistency, SerialConsistency};
 use std::sync::Arc;
 use std::time::Duration;
@@ -125,6 +129,42 @@ impl ScyllaSession {
             prepared,
             config,
         }))
+    }
+}
+
+impl ScyllaSession {
+    /// All rows of a paged read.
+    pub(crate) async fn rows<R>(
+        &self,
+        stmt: &PreparedStatement,
+        values: impl SerializeRow,
+    ) -> Result<Vec<R>, ScyllaError>
+    where
+        R: for<'f, 'm> DeserializeRow<'f, 'm> + 'static,
+    {
+        let pager = self.session.execute_iter(stmt.clone(), values).await?;
+        let rows = pager
+            .rows_stream::<R>()
+            .map_err(|e| ScyllaError::Decode(e.to_string()))?;
+        Ok(rows.try_collect().await?)
+    }
+
+    /// The first row of a point read, if any.
+    pub(crate) async fn first<R>(
+        &self,
+        stmt: &PreparedStatement,
+        values: impl SerializeRow,
+    ) -> Result<Option<R>, ScyllaError>
+    where
+        R: for<'f, 'm> DeserializeRow<'f, 'm>,
+    {
+        self.session
+            .execute_unpaged(stmt, values)
+            .await?
+            .into_rows_result()
+            .map_err(|e| ScyllaError::Decode(e.to_string()))?
+            .maybe_first_row::<R>()
+            .map_err(|e| ScyllaError::Decode(e.to_string()))
     }
 }
 

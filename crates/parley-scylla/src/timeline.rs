@@ -10,7 +10,6 @@ use crate::rows::{
 };
 use crate::session::ScyllaSession;
 use async_trait::async_trait;
-use futures::TryStreamExt;
 use parley_ports::{ReadRange, StoreError, StoreResult, TimelineStore};
 use parley_proto::v1 as pb;
 use scylla::serialize::row::SerializeRow;
@@ -33,40 +32,9 @@ impl ScyllaTimelineStore {
         Self { s: session }
     }
 
-    async fn rows<R>(
-        &self,
-        stmt: &scylla::statement::prepared::PreparedStatement,
-        values: impl SerializeRow,
-    ) -> Result<Vec<R>, ScyllaError>
-    where
-        R: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm> + 'static,
-    {
-        let pager = self.s.session.execute_iter(stmt.clone(), values).await?;
-        let rows = pager
-            .rows_stream::<R>()
-            .map_err(|e| ScyllaError::Decode(e.to_string()))?;
-        Ok(rows.try_collect().await?)
-    }
-
-    async fn first<R>(
-        &self,
-        stmt: &scylla::statement::prepared::PreparedStatement,
-        values: impl SerializeRow,
-    ) -> Result<Option<R>, ScyllaError>
-    where
-        R: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm>,
-    {
-        let result = self.s.session.execute_unpaged(stmt, values).await?;
-        let rows = result
-            .into_rows_result()
-            .map_err(|e| ScyllaError::Decode(e.to_string()))?;
-        rows.maybe_first_row::<R>()
-            .map_err(|e| ScyllaError::Decode(e.to_string()))
-    }
-
     async fn read_mark(&self, conv: &str, user: &str) -> Result<u64, ScyllaError> {
         let p = &self.s.prepared;
-        let mark: Option<(Option<i64>,)> = self.first(&p.SELECT_READ_MARK, (conv, user)).await?;
+        let mark: Option<(Option<i64>,)> = self.s.first(&p.SELECT_READ_MARK, (conv, user)).await?;
         mark.and_then(|(s,)| s).map_or(Ok(0), seq_from_cql)
     }
 
@@ -148,6 +116,7 @@ impl ScyllaTimelineStore {
             let remaining = range.limit - out.len();
             let limit = i32::try_from(remaining).unwrap_or(i32::MAX);
             let rows: Vec<EventSelectRow> = self
+                .s
                 .rows(
                     stmt,
                     (
@@ -174,7 +143,7 @@ impl ScyllaTimelineStore {
 
     async fn head_of(&self, conv: &str) -> Result<u64, ScyllaError> {
         let head: Option<(Option<i64>,)> =
-            self.first(&self.s.prepared.SELECT_HEAD, (conv,)).await?;
+            self.s.first(&self.s.prepared.SELECT_HEAD, (conv,)).await?;
         head.and_then(|(h,)| h).map_or(Ok(0), seq_from_cql)
     }
 }
@@ -202,6 +171,7 @@ impl TimelineStore for ScyllaTimelineStore {
 
     async fn conversation(&self, id: &str) -> StoreResult<Option<pb::Conversation>> {
         let row: Option<ConversationSelectRow> = self
+            .s
             .first(&self.s.prepared.SELECT_CONVERSATION, (id,))
             .await?;
         Ok(row.map(conversation_from_row))
@@ -247,7 +217,8 @@ impl TimelineStore for ScyllaTimelineStore {
     async fn member(&self, conv: &str, user: &str) -> StoreResult<Option<pb::Member>> {
         let p = &self.s.prepared;
         let (row, mark) = tokio::join!(
-            self.first::<(String, Option<i32>)>(&p.SELECT_MEMBER, (conv, user)),
+            self.s
+                .first::<(String, Option<i32>)>(&p.SELECT_MEMBER, (conv, user)),
             self.read_mark(conv, user)
         );
         let Some((user_id, role)) = row? else {
@@ -263,8 +234,10 @@ impl TimelineStore for ScyllaTimelineStore {
     async fn members(&self, conv: &str) -> StoreResult<Vec<pb::Member>> {
         let p = &self.s.prepared;
         let (rows, marks) = tokio::join!(
-            self.rows::<(String, Option<i32>)>(&p.SELECT_MEMBERS, (conv,)),
-            self.rows::<(String, Option<i64>)>(&p.SELECT_READ_MARKS, (conv,))
+            self.s
+                .rows::<(String, Option<i32>)>(&p.SELECT_MEMBERS, (conv,)),
+            self.s
+                .rows::<(String, Option<i64>)>(&p.SELECT_READ_MARKS, (conv,))
         );
         let marks: HashMap<String, Option<i64>> = marks?.into_iter().collect();
         Ok(rows?
@@ -278,6 +251,7 @@ impl TimelineStore for ScyllaTimelineStore {
 
     async fn user_conversations(&self, user: &str) -> StoreResult<Vec<String>> {
         let rows: Vec<(String,)> = self
+            .s
             .rows(&self.s.prepared.SELECT_USER_CONVERSATIONS, (user,))
             .await?;
         Ok(rows.into_iter().map(|(c,)| c).collect())
@@ -306,6 +280,7 @@ impl TimelineStore for ScyllaTimelineStore {
             return Ok(None);
         }
         let row: Option<(Option<i64>,)> = self
+            .s
             .first(&self.s.prepared.SELECT_DEDUP, (conv, sender, client_msg_id))
             .await?;
         Ok(row.and_then(|(s,)| s).map(seq_from_cql).transpose()?)
@@ -322,7 +297,8 @@ impl TimelineStore for ScyllaTimelineStore {
     async fn set_read(&self, conv: &str, user: &str, seq: u64) -> StoreResult<u64> {
         let p = &self.s.prepared;
         let (member, current) = tokio::join!(
-            self.first::<(String, Option<i32>)>(&p.SELECT_MEMBER, (conv, user)),
+            self.s
+                .first::<(String, Option<i32>)>(&p.SELECT_MEMBER, (conv, user)),
             self.read_mark(conv, user)
         );
         if member?.is_none() {
