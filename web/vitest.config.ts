@@ -19,6 +19,9 @@ export default defineConfig({
           environment: "node",
           testTimeout: 60_000,
           hookTimeout: 120_000,
+          // Conditions are polled with a deadline; 1 s (vitest's default) is
+          // too tight for a browser and a server sharing two busy cores.
+          expect: { poll: { timeout: 10_000 } },
         },
       },
     ],

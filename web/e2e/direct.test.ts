@@ -102,6 +102,9 @@ describe("a direct conversation in two browsers", () => {
     const mine = alice.locator("[data-testid=message][data-state=delivered]", { hasText: "hello bob" });
     await mine.hover();
     await mine.getByTestId("edit").click();
+    // The composer takes the message's text when it enters edit mode; typing
+    // before that would be overwritten.
+    await expect.poll(() => alice.getByTestId("composer-input").inputValue()).toBe("hello bob");
     await alice.getByTestId("composer-input").fill("hello bob (edited)");
     await alice.getByTestId("composer-input").press("Enter");
     await expect.poll(async () => (await texts(bob))[0]).toBe("hello bob (edited)");
