@@ -121,9 +121,11 @@ impl Config {
             fig = fig.merge(Toml::file(f));
         }
         // PARLEY_CONFIG names the file; it is not a setting itself. Neither
-        // are PARLEY_TEST_* (the test suites' switches, e.g. PARLEY_TEST_SCYLLA).
+        // are PARLEY_NATS_SERVER / PARLEY_REDIS_SERVER (which binaries
+        // `parley cluster` and the tests start) nor PARLEY_TEST_* (the test
+        // suites' switches, e.g. PARLEY_TEST_SCYLLA).
         let env = env
-            .ignore(&["config"])
+            .ignore(&["config", "nats_server", "redis_server"])
             .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("test_"));
         fig.merge(env).extract().map_err(Box::new)
     }
@@ -186,9 +188,11 @@ mod tests {
     }
 
     #[test]
-    fn test_switches_in_the_environment_are_not_settings() {
+    fn launcher_and_test_switches_in_the_environment_are_not_settings() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("PARLEY_TEST_SCYLLA", "127.0.0.1:9042");
+            jail.set_env("PARLEY_NATS_SERVER", "/opt/nats/nats-server");
+            jail.set_env("PARLEY_REDIS_SERVER", "/opt/redis/redis-server");
             jail.set_env("PARLEY_CLUSTER__STORE", "scylla://db:9042/chat");
             jail.set_env("PARLEY_SCYLLA__REPLICATION_FACTOR", "1");
             let c = Config::load(None).map_err(|e| e.to_string())?;
