@@ -48,7 +48,11 @@ impl FanoutService {
     /// removes, who is no longer listed). Offline members would be handed
     /// to push notifications, which are not built yet: they catch up by sync.
     pub async fn deliver_stored(&self, event: pb::Event) -> ServiceResult<()> {
+        let started = std::time::Instant::now();
         let mut recipients = self.member_ids(&event.conversation_id, "").await?;
+        let members_done = std::time::Instant::now();
+        metrics::histogram!("parley_fanout_stage_seconds", "stage" => "members")
+            .record(members_done - started);
         if let Some(pb::event::Body::MemberRemoved(r)) = &event.body {
             recipients.push(r.user_id.clone());
         }
@@ -71,11 +75,16 @@ impl FanoutService {
                 (recipients, Vec::new())
             }
         };
+        let presence_done = std::time::Instant::now();
+        metrics::histogram!("parley_fanout_stage_seconds", "stage" => "presence")
+            .record(presence_done - members_done);
         metrics::counter!("parley_fanout_deliveries_total").increment(online.len() as u64);
         metrics::counter!("parley_fanout_offline_recipients_total").increment(offline.len() as u64);
         self.bus
             .deliver(&online, push(Payload::Event(event)))
             .await?;
+        metrics::histogram!("parley_fanout_stage_seconds", "stage" => "deliver")
+            .record(presence_done.elapsed());
         Ok(())
     }
 }
