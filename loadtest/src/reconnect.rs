@@ -1,11 +1,14 @@
-//! Reconnect storm: every client loses its gateway at once (a restart) and
-//! comes back; how long until all are connected again.
+//! Reconnect storm: clients lose their gateway at once (a restart of every
+//! gateway, or one of several stopping) and come back, to the same gateway
+//! or another; how long until all of them are connected again.
 
 use crate::report::{Latency, ReconnectReport};
 use crate::setup::clients;
 use hdrhistogram::Histogram;
 use parley_sdk::{ClientEvent, Encoding};
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 pub(crate) async fn run<F>(
@@ -23,13 +26,18 @@ where
     let mut people = clients(urls, prefix, count, logins, encoding).await?;
     let started = Instant::now();
     let mut watchers = Vec::new();
+    let dropped_count = Arc::new(AtomicU64::new(0));
     for p in &mut people {
         let mut rx = p.events.take().expect("events");
+        let dropped_count = dropped_count.clone();
         watchers.push(tokio::spawn(async move {
             let mut dropped = false;
             while let Some(e) = rx.recv().await {
                 match e {
-                    ClientEvent::Disconnected { .. } => dropped = true,
+                    ClientEvent::Disconnected { .. } if !dropped => {
+                        dropped = true;
+                        dropped_count.fetch_add(1, Ordering::Relaxed);
+                    }
                     ClientEvent::Connected if dropped => return Some(Instant::now()),
                     _ => {}
                 }
@@ -44,18 +52,23 @@ where
     let until = tokio::time::Instant::now() + deadline;
     let mut last = started;
     for w in watchers {
+        // A client the restart did not touch (its gateway kept running)
+        // never reconnects: it waits out the deadline and is not counted.
         if let Ok(Ok(Some(at))) = tokio::time::timeout_at(until, w).await {
             reconnected += 1;
             last = last.max(at);
             let _ = latency.record((at.duration_since(started).as_micros() as u64).max(1));
         }
     }
+    // Counted before the clients are closed: closing is a disconnect too.
+    let dropped = dropped_count.load(Ordering::Relaxed);
     for p in &people {
         p.client.close();
     }
     let all_in = last.duration_since(started).as_secs_f64();
     Ok(ReconnectReport {
         clients: count as u64,
+        dropped,
         reconnected,
         restart_seconds: restarted_in.as_secs_f64(),
         seconds_to_all: all_in,

@@ -60,6 +60,9 @@ pub struct TimelinePoint {
 #[derive(Debug, Clone, Serialize)]
 pub struct ReconnectReport {
     pub clients: u64,
+    /// Clients whose connection the restart closed (all, when every gateway
+    /// restarts; those of the stopped gateway when one of several stops).
+    pub dropped: u64,
     pub reconnected: u64,
     /// How long the restart command took.
     pub restart_seconds: f64,
@@ -121,7 +124,7 @@ impl Report {
         let reconnect_ok = self
             .reconnect
             .as_ref()
-            .is_none_or(|r| r.reconnected == r.clients);
+            .is_none_or(|r| r.dropped > 0 && r.reconnected == r.dropped);
         let connections_ok = self
             .connections
             .as_ref()
@@ -158,9 +161,10 @@ impl Report {
         }
         if let Some(r) = &self.reconnect {
             s += &format!(
-                "reconnect storm: {} of {} clients back, all within {:.2} s of the restart ({:.2} s to restart), {:.0} reconnects/s, p50 {:.0} p99 {:.0} max {:.0} ms => {}\n",
-                r.reconnected,
+                "reconnect storm: {} of {} clients dropped, {} back, all within {:.2} s of the restart ({:.2} s to restart), {:.0} reconnects/s, p50 {:.0} p99 {:.0} max {:.0} ms => {}\n",
+                r.dropped,
                 r.clients,
+                r.reconnected,
                 r.seconds_to_all,
                 r.restart_seconds,
                 r.reconnects_per_sec,

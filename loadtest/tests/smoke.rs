@@ -126,7 +126,8 @@ async fn every_client_comes_back_after_a_restart() {
         .unwrap();
     println!("{}", report.summary());
     assert!(report.correct(), "{}", report.summary());
-    assert_eq!(report.reconnect.unwrap().reconnected, 12);
+    let r = report.reconnect.unwrap();
+    assert_eq!((r.dropped, r.reconnected), (12, 12));
     if let Some(n) = after.lock().await.take() {
         n.shutdown().await.unwrap();
     }
