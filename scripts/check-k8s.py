@@ -12,7 +12,8 @@
    and scrape annotations name the endpoints and ports the binary serves;
    every service URL in the config names a Service (or StatefulSet pod) and
    port that exist; the storage shard map matches the StatefulSet; the
-   gateway's termination grace covers its preStop and drain.
+   gateway's termination grace covers its preStop and drain; the JetStream
+   stream has no more replicas than there are NATS servers.
 4. Starts the binary (`parley up`, and `parley presence` for the admin
    listener of split services) and requests every probe path the manifests
    use, expecting 200.
@@ -231,6 +232,11 @@ def check_workload(overlay, doc, binary, configmaps, services, statefulsets, pro
         for i, url in enumerate(cluster["storage_urls"]):
             if not url.startswith(f"http://{name}-{i}.{doc['spec']['serviceName']}:"):
                 fail(where, f"storage_urls[{i}] = {url} is not pod {name}-{i}")
+
+    nats = statefulsets.get("nats")
+    if nats and cluster["stream_replicas"] > nats["spec"].get("replicas", 1):
+        fail(where, f"cluster.stream_replicas {cluster['stream_replicas']} exceeds the "
+                    f"{nats['spec'].get('replicas', 1)} NATS servers")
 
     # Every address in the config names something that exists.
     urls = [cluster["auth_url"], cluster["presence_url"], cluster["bus"], cluster["presence_store"]]

@@ -21,6 +21,9 @@ pub struct NatsBusConfig {
     pub stream_max_age: Duration,
     /// An event not acked within this is redelivered.
     pub ack_wait: Duration,
+    /// Copies of the stored-event stream in a NATS cluster (1, or 3 to
+    /// survive a server loss). Applies when the stream is created.
+    pub stream_replicas: usize,
 }
 
 impl NatsBusConfig {
@@ -30,6 +33,7 @@ impl NatsBusConfig {
             stream: "PARLEY_STORED".into(),
             stream_max_age: Duration::from_secs(24 * 3600),
             ack_wait: Duration::from_secs(30),
+            stream_replicas: 1,
         }
     }
 }
@@ -80,6 +84,7 @@ impl NatsBus {
                 storage: stream::StorageType::File,
                 max_age: config.stream_max_age,
                 duplicate_window: Duration::from_secs(120),
+                num_replicas: config.stream_replicas.max(1),
                 ..Default::default()
             }),
         )

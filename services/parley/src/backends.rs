@@ -18,6 +18,7 @@ pub async fn bus(config: &Config) -> anyhow::Result<Arc<dyn EventBus>> {
     if uri.starts_with("nats://") {
         let mut cfg = NatsBusConfig::new(uri);
         cfg.ack_wait = Duration::from_secs(config.cluster.stored_ack_wait_secs.max(1));
+        cfg.stream_replicas = config.cluster.stream_replicas.max(1);
         let bus = NatsBus::connect(cfg)
             .await
             .with_context(|| format!("connecting to NATS at {uri}"))?;

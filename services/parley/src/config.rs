@@ -60,6 +60,10 @@ pub struct ClusterConfig {
     /// A stored event a fanout worker took but did not ack is redelivered
     /// after this long (NATS bus).
     pub stored_ack_wait_secs: u64,
+    /// Replicas of the JetStream stream of stored events, set when Parley
+    /// creates it: 3 on a 3-node NATS cluster, so a server loss loses no
+    /// event not yet fanned out.
+    pub stream_replicas: usize,
     /// Split mode: where a non-gateway service serves /metrics, /healthz
     /// and /readyz (none when unset; the gateway serves them on `listen`).
     pub admin_listen: Option<SocketAddr>,
@@ -97,6 +101,7 @@ impl Default for ClusterConfig {
             presence_store: "memory".into(),
             store: "embedded".into(),
             stored_ack_wait_secs: 30,
+            stream_replicas: 1,
             admin_listen: None,
             announce: false,
         }
