@@ -25,8 +25,19 @@ impl DeliverySink for Sink {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stored_events_and_signals_reach_online_members_only() {
+/// Storage, presence and fanout in-process on the memory bus, with the
+/// stored-event worker running.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    bus: MemoryBus,
+    storage: Arc<StorageService>,
+    presence: Arc<PresenceService>,
+    fanout: Arc<FanoutService>,
+    stop: CancellationToken,
+    worker: tokio::task::JoinHandle<()>,
+}
+
+async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let bus = MemoryBus::new();
     let bus_dyn: Arc<dyn EventBus> = Arc::new(bus.clone());
@@ -48,6 +59,28 @@ async fn stored_events_and_signals_reach_online_members_only() {
     let stop = CancellationToken::new();
     let consumer = bus.consume_stored(FANOUT_GROUP).await.unwrap();
     let worker = tokio::spawn(run_stored_worker(fanout.clone(), consumer, stop.clone()));
+    Fixture {
+        _dir: dir,
+        bus,
+        storage,
+        presence,
+        fanout,
+        stop,
+        worker,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_events_and_signals_reach_online_members_only() {
+    let Fixture {
+        _dir,
+        bus,
+        storage,
+        presence,
+        fanout,
+        stop,
+        worker,
+    } = fixture().await;
 
     let (tx, mut rx) = mpsc::unbounded_channel();
     let sink: Arc<dyn DeliverySink> = Arc::new(Sink(tx));
@@ -166,27 +199,15 @@ async fn stored_events_and_signals_reach_online_members_only() {
 /// member in seq order, each exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_lanes_keep_each_conversations_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let bus = MemoryBus::new();
-    let bus_dyn: Arc<dyn EventBus> = Arc::new(bus.clone());
-    let db = EmbeddedDb::open(&dir.path().join("db")).unwrap();
-    let storage = Arc::new(StorageService::new(
-        Arc::new(RedbTimelineStore::new(db)),
-        bus_dyn.clone(),
-        StorageConfig::default(),
-    ));
-    let presence = Arc::new(PresenceService::new(
-        Arc::new(MemoryPresence::new()),
-        &PresenceConfig::default(),
-    ));
-    let fanout = Arc::new(FanoutService::new(
-        StorageClient::local(storage.clone()),
-        PresenceClient::local(presence.clone()),
-        bus_dyn.clone(),
-    ));
-    let stop = CancellationToken::new();
-    let consumer = bus.consume_stored(FANOUT_GROUP).await.unwrap();
-    let worker = tokio::spawn(run_stored_worker(fanout, consumer, stop.clone()));
+    let Fixture {
+        _dir,
+        bus,
+        storage,
+        presence,
+        stop,
+        worker,
+        ..
+    } = fixture().await;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let _sub = bus
         .subscribe_user("alice", Arc::new(Sink(tx)))
