@@ -305,6 +305,19 @@ impl Cluster {
         self.wait_announced(i).await
     }
 
+    /// Members whose process has exited since the last call (reaped: they
+    /// leave no zombie), with how they ended.
+    pub fn reap_exited(&mut self) -> Vec<(String, std::process::ExitStatus)> {
+        let mut exited = Vec::new();
+        for m in &mut self.members {
+            if let Some(status) = m.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                m.child = None;
+                exited.push((m.name.clone(), status));
+            }
+        }
+        exited
+    }
+
     /// Stops everything gracefully: gateways first (they drain clients).
     pub async fn shutdown(&mut self) {
         let names: Vec<String> = self.members.iter().rev().map(|m| m.name.clone()).collect();

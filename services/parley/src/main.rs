@@ -182,7 +182,18 @@ async fn run_cluster(
         );
     }
     println!("Press Ctrl-C to stop.");
-    stop.cancelled().await;
+    // Say so when a member stops by itself (crashed, or stopped from outside).
+    let mut check = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = check.tick() => {
+                for (name, status) in cluster.reap_exited() {
+                    println!("  {name} exited ({status}); the others keep running");
+                }
+            }
+        }
+    }
     println!("Stopping: gateways drain first...");
     cluster.shutdown().await;
     drop(nats);

@@ -339,6 +339,35 @@ async fn a_killed_fanout_worker_leaves_no_stored_event_undelivered() {
         got.len(),
         killed.elapsed()
     );
+
+    // A member killed from outside is reported (and reaped) by the launcher.
+    let pid = s.cluster.members()[s.cluster.members().len() - 1]
+        .pid()
+        .expect("running");
+    let name = s.cluster.members()[s.cluster.members().len() - 1]
+        .name
+        .clone();
+    std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let exited = s.cluster.reap_exited();
+        if !exited.is_empty() {
+            assert_eq!(exited.len(), 1);
+            assert_eq!(exited[0].0, name);
+            break;
+        }
+        assert!(Instant::now() < deadline, "{name} was not reported");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        s.cluster
+            .members()
+            .iter()
+            .all(|m| m.name != name || m.pid().is_none())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
