@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod ids;
+pub mod lanes;
 pub mod routing;
 pub mod rpc;
 pub mod services;

@@ -90,12 +90,17 @@ pub fn conversation_from_row(row: ConversationSelectRow) -> pb::Conversation {
     }
 }
 
-pub fn member_from_row(user_id: String, role: Option<i32>, read_seq: Option<i64>) -> pb::Member {
+pub fn member_from_row(user_id: String, role: Option<i32>, read_seq: u64) -> pb::Member {
     pb::Member {
         user_id,
         role: role.unwrap_or(pb::Role::Member as i32),
-        read_seq: read_seq.and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
+        read_seq,
     }
+}
+
+/// A `read_marks.read_seq` cell: none (never read) or a bad value read as 0.
+pub fn read_mark_from_cql(read_seq: Option<i64>) -> u64 {
+    read_seq.and_then(|s| u64::try_from(s).ok()).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -196,10 +201,11 @@ mod tests {
 
     #[test]
     fn members_default_to_role_member_and_watermark_zero() {
-        let m = member_from_row("u".into(), None, None);
+        let m = member_from_row("u".into(), None, read_mark_from_cql(None));
         assert_eq!(m.role, pb::Role::Member as i32);
         assert_eq!(m.read_seq, 0);
-        let m = member_from_row("u".into(), Some(pb::Role::Owner as i32), Some(9));
+        let m = member_from_row("u".into(), Some(pb::Role::Owner as i32), 9);
         assert_eq!((m.role, m.read_seq), (pb::Role::Owner as i32, 9));
+        assert_eq!(read_mark_from_cql(Some(-3)), 0);
     }
 }

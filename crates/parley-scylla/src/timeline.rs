@@ -6,7 +6,7 @@ use crate::bucket::slices;
 use crate::lwt::{Lwt, applied};
 use crate::rows::{
     ConversationSelectRow, EventSelectRow, conversation_from_row, conversation_to_row,
-    event_from_row, event_to_row, member_from_row, seq_from_cql, seq_to_cql,
+    event_from_row, event_to_row, member_from_row, read_mark_from_cql, seq_from_cql, seq_to_cql,
 };
 use crate::session::ScyllaSession;
 use async_trait::async_trait;
@@ -14,6 +14,7 @@ use parley_ports::{ReadRange, StoreError, StoreResult, TimelineStore};
 use parley_proto::v1 as pb;
 use scylla::serialize::row::SerializeRow;
 use scylla::statement::batch::{Batch, BatchType};
+use scylla::statement::prepared::PreparedStatement;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
@@ -25,17 +26,35 @@ const LEASE_ATTEMPTS: usize = 32;
 
 pub struct ScyllaTimelineStore {
     s: Arc<ScyllaSession>,
+    /// The logged batch of an append (event, dedup key, head), built once:
+    /// with and without the dedup key.
+    append_with_dedup: Batch,
+    append_without_dedup: Batch,
 }
 
 impl ScyllaTimelineStore {
     pub fn new(session: Arc<ScyllaSession>) -> Self {
-        Self { s: session }
+        let batch = |statements: &[&PreparedStatement]| {
+            let mut b = Batch::new(BatchType::Logged);
+            for st in statements {
+                b.append_statement((*st).clone());
+            }
+            // Rewriting the same immutable rows and max registers is harmless.
+            b.set_is_idempotent(true);
+            b
+        };
+        let p = &session.prepared;
+        Self {
+            append_with_dedup: batch(&[&p.INSERT_EVENT, &p.INSERT_DEDUP, &p.RAISE_HEAD]),
+            append_without_dedup: batch(&[&p.INSERT_EVENT, &p.RAISE_HEAD]),
+            s: session,
+        }
     }
 
     async fn read_mark(&self, conv: &str, user: &str) -> Result<u64, ScyllaError> {
         let p = &self.s.prepared;
         let mark: Option<(Option<i64>,)> = self.s.first(&p.SELECT_READ_MARK, (conv, user)).await?;
-        mark.and_then(|(s,)| s).map_or(Ok(0), seq_from_cql)
+        Ok(read_mark_from_cql(mark.and_then(|(s,)| s)))
     }
 
     async fn lease(&self, conv: &str, n: u64) -> Result<Range<u64>, ScyllaError> {
@@ -72,30 +91,29 @@ impl ScyllaTimelineStore {
     }
 
     async fn append_one(&self, e: &pb::Event) -> Result<(), ScyllaError> {
-        let p = &self.s.prepared;
         let row = event_to_row(e)?;
         let seq = row.2;
+        let head = (e.conversation_id.clone(), seq, seq);
         // One logged batch: the event, its dedup key and the head are
         // written all or none, so an acked send always has its dedup key.
-        let mut batch = Batch::new(BatchType::Logged);
-        let mut values: Vec<Box<dyn SerializeRow + Send + Sync>> = Vec::with_capacity(3);
-        batch.append_statement(p.INSERT_EVENT.clone());
-        values.push(Box::new(row));
-        if !e.client_msg_id.is_empty() {
-            batch.append_statement(p.INSERT_DEDUP.clone());
-            values.push(Box::new((
+        if e.client_msg_id.is_empty() {
+            self.s
+                .session
+                .batch(&self.append_without_dedup, (row, head))
+                .await?;
+        } else {
+            let dedup = (
                 e.conversation_id.clone(),
                 e.sender_id.clone(),
                 e.client_msg_id.clone(),
                 seq,
                 self.s.config.dedup_ttl_secs(),
-            )));
+            );
+            self.s
+                .session
+                .batch(&self.append_with_dedup, (row, dedup, head))
+                .await?;
         }
-        batch.append_statement(p.RAISE_HEAD.clone());
-        values.push(Box::new((e.conversation_id.clone(), seq, seq)));
-        // Rewriting the same immutable rows and max registers is harmless.
-        batch.set_is_idempotent(true);
-        self.s.session.batch(&batch, values).await?;
         Ok(())
     }
 
@@ -224,11 +242,7 @@ impl TimelineStore for ScyllaTimelineStore {
         let Some((user_id, role)) = row? else {
             return Ok(None);
         };
-        Ok(Some(member_from_row(
-            user_id,
-            role,
-            Some(seq_to_cql(mark?)?),
-        )))
+        Ok(Some(member_from_row(user_id, role, mark?)))
     }
 
     async fn members(&self, conv: &str) -> StoreResult<Vec<pb::Member>> {
@@ -239,11 +253,14 @@ impl TimelineStore for ScyllaTimelineStore {
             self.s
                 .rows::<(String, Option<i64>)>(&p.SELECT_READ_MARKS, (conv,))
         );
-        let marks: HashMap<String, Option<i64>> = marks?.into_iter().collect();
+        let marks: HashMap<String, u64> = marks?
+            .into_iter()
+            .map(|(user, mark)| (user, read_mark_from_cql(mark)))
+            .collect();
         Ok(rows?
             .into_iter()
             .map(|(user, role)| {
-                let mark = marks.get(&user).copied().flatten();
+                let mark = marks.get(&user).copied().unwrap_or(0);
                 member_from_row(user, role, mark)
             })
             .collect())

@@ -11,6 +11,27 @@ pub struct FanoutService {
     pub(crate) storage: StorageClient,
     pub(crate) presence: PresenceClient,
     pub(crate) bus: Arc<dyn EventBus>,
+    stages: Stages,
+}
+
+/// Time of each step of a stored event's fanout, registered once (the
+/// binary installs its metrics recorder before it builds services) rather
+/// than looked up by name for every event.
+struct Stages {
+    members: metrics::Histogram,
+    presence: metrics::Histogram,
+    deliver: metrics::Histogram,
+}
+
+impl Stages {
+    fn register() -> Self {
+        let stage = |name: &'static str| metrics::histogram!("parley_fanout_stage_seconds", "stage" => name);
+        Self {
+            members: stage("members"),
+            presence: stage("presence"),
+            deliver: stage("deliver"),
+        }
+    }
 }
 
 fn push(payload: Payload) -> Push {
@@ -26,6 +47,7 @@ impl FanoutService {
             storage,
             presence,
             bus,
+            stages: Stages::register(),
         }
     }
 
@@ -51,8 +73,7 @@ impl FanoutService {
         let started = std::time::Instant::now();
         let mut recipients = self.member_ids(&event.conversation_id, "").await?;
         let members_done = std::time::Instant::now();
-        metrics::histogram!("parley_fanout_stage_seconds", "stage" => "members")
-            .record(members_done - started);
+        self.stages.members.record(members_done - started);
         if let Some(pb::event::Body::MemberRemoved(r)) = &event.body {
             recipients.push(r.user_id.clone());
         }
@@ -76,15 +97,13 @@ impl FanoutService {
             }
         };
         let presence_done = std::time::Instant::now();
-        metrics::histogram!("parley_fanout_stage_seconds", "stage" => "presence")
-            .record(presence_done - members_done);
+        self.stages.presence.record(presence_done - members_done);
         metrics::counter!("parley_fanout_deliveries_total").increment(online.len() as u64);
         metrics::counter!("parley_fanout_offline_recipients_total").increment(offline.len() as u64);
         self.bus
             .deliver(&online, push(Payload::Event(event)))
             .await?;
-        metrics::histogram!("parley_fanout_stage_seconds", "stage" => "deliver")
-            .record(presence_done.elapsed());
+        self.stages.deliver.record(presence_done.elapsed());
         Ok(())
     }
 }

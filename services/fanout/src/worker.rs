@@ -1,6 +1,5 @@
 use crate::FanoutService;
 use parley_ports::{StoredConsumer, StoredDelivery};
-use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -36,7 +35,6 @@ pub async fn run_stored_worker(
         lanes.push(tx);
         tasks.push(tokio::spawn(run_lane(fanout.clone(), rx, shutdown.clone())));
     }
-    let hasher = BuildHasherDefault::<DefaultHasher>::default();
     loop {
         let delivery = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -45,7 +43,7 @@ pub async fn run_stored_worker(
                 None => break,
             },
         };
-        let lane = hasher.hash_one(&delivery.event.conversation_id) as usize % LANES;
+        let lane = parley_core::lanes::lane_of(&delivery.event.conversation_id, LANES);
         // A full lane holds the stream back (the bus keeps the rest).
         if lanes[lane].send(delivery).await.is_err() {
             break;

@@ -70,6 +70,31 @@ async fn fixture() -> Fixture {
     }
 }
 
+/// Marks `user` online with one connection.
+async fn online(presence: &PresenceService, user: &str, connection: &str) {
+    presence
+        .attach(pb::PresenceSession {
+            user_id: user.into(),
+            connection_id: connection.into(),
+        })
+        .await
+        .unwrap();
+}
+
+/// A new group of alice (its creator) and bob.
+async fn group_of_alice_and_bob(storage: &StorageService) -> pb::Conversation {
+    storage
+        .create_conversation(pb::CreateConversationRequest {
+            creator_id: "alice".into(),
+            kind: 2,
+            title: "t".into(),
+            member_ids: vec!["bob".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stored_events_and_signals_reach_online_members_only() {
     let Fixture {
@@ -88,24 +113,9 @@ async fn stored_events_and_signals_reach_online_members_only() {
         bus.subscribe_user("alice", sink.clone()).await.unwrap(),
         bus.subscribe_user("bob", sink.clone()).await.unwrap(),
     ];
-    presence
-        .attach(pb::PresenceSession {
-            user_id: "alice".into(),
-            connection_id: "c1".into(),
-        })
-        .await
-        .unwrap();
+    online(&presence, "alice", "c1").await;
 
-    let conv = storage
-        .create_conversation(pb::CreateConversationRequest {
-            creator_id: "alice".into(),
-            kind: 2,
-            title: "t".into(),
-            member_ids: vec!["bob".into()],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let conv = group_of_alice_and_bob(&storage).await;
     let (user, p) = timeout(Duration::from_secs(5), rx.recv())
         .await
         .unwrap()
@@ -131,13 +141,7 @@ async fn stored_events_and_signals_reach_online_members_only() {
                 .unwrap(),
         )
     };
-    presence
-        .attach(pb::PresenceSession {
-            user_id: "bob".into(),
-            connection_id: "c2".into(),
-        })
-        .await
-        .unwrap();
+    online(&presence, "bob", "c2").await;
     fc.typing(pb::TypingSignal {
         conversation_id: conv.id.clone(),
         user_id: "bob".into(),
@@ -213,28 +217,13 @@ async fn concurrent_lanes_keep_each_conversations_order() {
         .subscribe_user("alice", Arc::new(Sink(tx)))
         .await
         .unwrap();
-    presence
-        .attach(pb::PresenceSession {
-            user_id: "alice".into(),
-            connection_id: "c1".into(),
-        })
-        .await
-        .unwrap();
+    online(&presence, "alice", "c1").await;
 
     const CONVS: usize = 40;
     const MESSAGES: u64 = 25;
     let mut convs = Vec::new();
     for _ in 0..CONVS {
-        let c = storage
-            .create_conversation(pb::CreateConversationRequest {
-                creator_id: "alice".into(),
-                kind: 2,
-                title: "t".into(),
-                member_ids: vec!["bob".into()],
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        let c = group_of_alice_and_bob(&storage).await;
         convs.push(c.id);
     }
     // Interleave the conversations' sends, as concurrent senders would.

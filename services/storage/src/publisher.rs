@@ -5,7 +5,6 @@
 
 use parley_ports::EventBus;
 use parley_proto::v1 as pb;
-use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -47,9 +46,7 @@ impl Publisher {
     pub(crate) fn enqueue(&self, event: pb::Event) {
         let backlog = self.pending.fetch_add(1, Ordering::Relaxed) + 1;
         metrics::gauge!("parley_storage_publish_backlog").set(backlog as f64);
-        let lane = BuildHasherDefault::<DefaultHasher>::default().hash_one(&event.conversation_id)
-            as usize
-            % LANES;
+        let lane = parley_core::lanes::lane_of(&event.conversation_id, LANES);
         if self.lanes[lane]
             .try_send((event, parley_core::trace::current_headers()))
             .is_err()
