@@ -5,6 +5,11 @@ use parley_loadtest::{LoadConfig, Scenario, run};
 use parley_sdk::Encoding;
 use std::time::Duration;
 
+/// The loader shares the machine with the server it measures: mimalloc
+/// spends less CPU per delivery than glibc's malloc, leaving more to the server.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "parley-loadtest",
