@@ -23,12 +23,13 @@ use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use parley_ports::{ReadRange, StoreError, StoreResult, TimelineStore};
 use parley_proto::v1 as pb;
 use prost::Message;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::path::Path;
 use std::sync::{Arc, mpsc};
 use tokio::sync::oneshot;
 
+use crate::member_cache::MemberCache;
 use crate::writer_thread::{WriterThread, next_batch};
 
 fn be(e: impl std::fmt::Display) -> StoreError {
@@ -116,6 +117,7 @@ impl Overlay {
 struct Shared {
     db: Database,
     keyspaces: Vec<Keyspace>,
+    members: MemberCache,
 }
 
 impl Shared {
@@ -169,6 +171,9 @@ type Completion = Box<dyn FnOnce(StoreResult<()>) + Send>;
 /// succeeded) and what to do once the commit outcome is known.
 type Job = Box<dyn FnOnce(&Shared, &Overlay) -> (Option<Overlay>, Completion) + Send>;
 
+/// Longest cached member list `member()` searches instead of reading the store.
+const SCAN_CACHED_LIST_UP_TO: usize = 64;
+
 /// Memtable sizes (bytes) of the busy and the small keyspaces.
 const MEMTABLE_BIG: u64 = 16 << 20;
 const MEMTABLE_SMALL: u64 = 4 << 20;
@@ -216,7 +221,11 @@ impl FjallTimelineStore {
             let options = move || KeyspaceCreateOptions::default().max_memtable_size(memtable);
             keyspaces.push(db.keyspace(name, options).map_err(be)?);
         }
-        let shared = Arc::new(Shared { db, keyspaces });
+        let shared = Arc::new(Shared {
+            db,
+            keyspaces,
+            members: MemberCache::new(),
+        });
         let writer_shared = shared.clone();
         let writer = WriterThread::spawn("parley-timeline-writer", move |rx| {
             writer_loop(&writer_shared, &rx);
@@ -316,7 +325,13 @@ fn writer_loop(shared: &Shared, rx: &mpsc::Receiver<Job>) {
             completions.push(done);
         }
         let ran = started.elapsed();
+        let member_lists_written = conversations_of(&batch.0[Ks::Members as usize]);
         let outcome = commit(shared, batch);
+        if !member_lists_written.is_empty() {
+            shared
+                .members
+                .invalidate(member_lists_written.iter().map(Vec::as_slice));
+        }
         metrics::histogram!("parley_timeline_batch_run_seconds").record(ran.as_secs_f64());
         metrics::histogram!("parley_timeline_commit_seconds")
             .record((started.elapsed() - ran).as_secs_f64());
@@ -330,6 +345,16 @@ fn writer_loop(shared: &Shared, rx: &mpsc::Receiver<Job>) {
             });
         }
     }
+}
+
+/// The conversations of member rows (keys are `conversation \0 user`).
+fn conversations_of(rows: &HashMap<Vec<u8>, Option<Vec<u8>>>) -> HashSet<Vec<u8>> {
+    rows.keys()
+        .map(|k| {
+            let end = k.iter().position(|b| *b == 0).unwrap_or(k.len());
+            k[..end].to_vec()
+        })
+        .collect()
 }
 
 fn commit(shared: &Shared, writes: Overlay) -> StoreResult<()> {
@@ -409,6 +434,13 @@ impl TimelineStore for FjallTimelineStore {
     }
 
     async fn member(&self, conv: &str, user: &str) -> StoreResult<Option<pb::Member>> {
+        // Every send checks membership: answer from a cached list when it
+        // is short enough that a scan beats a store lookup.
+        if let Some(list) = self.shared().members.get(conv)
+            && list.len() <= SCAN_CACHED_LIST_UP_TO
+        {
+            return Ok(list.iter().find(|m| m.user_id == user).cloned());
+        }
         self.shared()
             .get(Ks::Members, &key(&[conv.as_bytes(), user.as_bytes()]))?
             .map(|v| decode(&v))
@@ -416,12 +448,20 @@ impl TimelineStore for FjallTimelineStore {
     }
 
     async fn members(&self, conv: &str) -> StoreResult<Vec<pb::Member>> {
+        let cache = &self.shared().members;
+        if let Some(list) = cache.get(conv) {
+            return Ok(list.to_vec());
+        }
+        let epoch = cache.epoch();
         let prefix = key(&[conv.as_bytes(), b""]);
-        self.shared()
+        let list: Vec<pb::Member> = self
+            .shared()
             .scan(Ks::Members, &prefix)?
             .iter()
             .map(|(_, v)| decode(v))
-            .collect()
+            .collect::<StoreResult<_>>()?;
+        cache.fill(conv, epoch, Arc::new(list.clone()));
+        Ok(list)
     }
 
     async fn user_conversations(&self, user: &str) -> StoreResult<Vec<String>> {

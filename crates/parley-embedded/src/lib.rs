@@ -4,6 +4,7 @@
 
 mod db;
 mod fjall_timeline;
+mod member_cache;
 mod memory_bus;
 mod memory_presence;
 mod redb_auth;

@@ -1,7 +1,7 @@
 //! The long-lived client: connection manager, requests, outbox, catch-up.
 
 use crate::SdkError;
-use crate::conn::{Conn, ConnectError};
+use crate::conn::{Conn, ConnectError, PushHandler};
 use crate::http::{self, Tokens};
 use crate::timeline::Timeline;
 use parking_lot::Mutex;
@@ -156,10 +156,12 @@ impl Client {
             stop: CancellationToken::new(),
         });
         let client = Client { inner };
-        let (pushes_tx, pushes_rx) = mpsc::unbounded_channel();
-        tokio::spawn(client.clone().handle_pushes(pushes_rx));
+        // Pushes are handled on each connection's reader task, not handed
+        // to another task: one wake-up per delivery instead of two.
+        let handler = client.clone();
+        let pushes: PushHandler = Arc::new(move |frame| handler.handle_push(frame));
         let mut watcher = client.inner.conn.subscribe();
-        tokio::spawn(client.clone().manage(pushes_tx));
+        tokio::spawn(client.clone().manage(pushes));
         // Wait for the first connection (or for the manager to give up).
         let first = tokio::time::timeout(
             client.inner.config.request_timeout,
@@ -441,7 +443,7 @@ impl Client {
     }
 
     /// Keeps a connection up until stopped or revoked.
-    async fn manage(self, pushes: mpsc::UnboundedSender<pb::ServerFrame>) {
+    async fn manage(self, pushes: PushHandler) {
         let mut attempt: u32 = 0;
         let mut must_refresh = false;
         while !self.inner.stop.is_cancelled() {
@@ -612,15 +614,13 @@ impl Client {
         }
     }
 
-    async fn handle_pushes(self, mut rx: mpsc::UnboundedReceiver<pb::ServerFrame>) {
-        while let Some(frame) = rx.recv().await {
-            match frame.payload {
-                Some(Payload::Event(e)) => self.ingest(e),
-                Some(Payload::Typing(t)) => self.emit(ClientEvent::Typing(t)),
-                Some(Payload::PresenceChanged(p)) => self.emit(ClientEvent::Presence(p)),
-                Some(Payload::Receipt(r)) => self.emit(ClientEvent::Receipt(r)),
-                _ => {}
-            }
+    fn handle_push(&self, frame: pb::ServerFrame) {
+        match frame.payload {
+            Some(Payload::Event(e)) => self.ingest(e),
+            Some(Payload::Typing(t)) => self.emit(ClientEvent::Typing(t)),
+            Some(Payload::PresenceChanged(p)) => self.emit(ClientEvent::Presence(p)),
+            Some(Payload::Receipt(r)) => self.emit(ClientEvent::Receipt(r)),
+            _ => {}
         }
     }
 

@@ -47,13 +47,18 @@ fn decode(encoding: Encoding, msg: &Message) -> Option<pb::ServerFrame> {
     }
 }
 
+/// Called by a connection's reader for every push (a frame without a
+/// request id), in the order received. Runs on the reader task: it must not
+/// block (the client's handler updates timelines and queues events).
+pub(crate) type PushHandler = Arc<dyn Fn(pb::ServerFrame) + Send + Sync>;
+
 impl Conn {
     /// Connects, authenticates and starts the reader and writer tasks.
     pub(crate) async fn open(
         ws_url: &str,
         access_token: &str,
         encoding: Encoding,
-        pushes: mpsc::UnboundedSender<pb::ServerFrame>,
+        pushes: PushHandler,
         timeout: Duration,
     ) -> Result<(Arc<Conn>, pb::Authenticated), ConnectError> {
         let mut req = ws_url
@@ -151,7 +156,7 @@ impl Conn {
                             continue;
                         };
                         if f.id.is_empty() {
-                            let _ = pushes.send(f);
+                            pushes(f);
                         } else if let Some(tx) = reader_conn.pending.lock().remove(&f.id) {
                             let _ = tx.send(f);
                         }

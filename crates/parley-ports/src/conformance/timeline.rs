@@ -93,6 +93,13 @@ async fn conversations_and_members(s: &dyn TimelineStore) {
         s.member(&c, &b).await.unwrap().unwrap().role,
         pb::Role::Admin as i32
     );
+    // The whole list agrees with the rows after every write (a store that
+    // caches lists must not answer from before the write).
+    let listed_role = |ms: Vec<pb::Member>| ms.into_iter().find(|m| m.user_id == b).map(|m| m.role);
+    assert_eq!(
+        listed_role(s.members(&c).await.unwrap()),
+        Some(pb::Role::Admin as i32)
+    );
 
     s.remove_member(&c, &b).await.unwrap();
     assert!(s.member(&c, &b).await.unwrap().is_none());
@@ -238,7 +245,13 @@ async fn read_watermarks(s: &dyn TimelineStore) {
     s.put_members(&c, &[member("reader", pb::Role::Member)])
         .await
         .unwrap();
+    assert_eq!(s.members(&c).await.unwrap()[0].read_seq, 0);
     assert_eq!(s.set_read(&c, "reader", 5).await.unwrap(), 5);
+    assert_eq!(
+        s.members(&c).await.unwrap()[0].read_seq,
+        5,
+        "the member list shows the new watermark"
+    );
     assert_eq!(
         s.set_read(&c, "reader", 3).await.unwrap(),
         5,
