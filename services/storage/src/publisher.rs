@@ -1,7 +1,8 @@
 //! Publishes stored events to the bus, each conversation's in the order
-//! they were stored, off the send path: an ack never waits on the bus. A bus outage delays the
-//! real-time path (events are retried in order until the bus is back);
-//! it never fails a send, because storage is the commit point.
+//! they were stored, off the send path: an ack never waits on the bus. A
+//! bus outage delays the real-time path (events are retried in order until
+//! the bus is back); it never fails a send, because storage is the commit
+//! point.
 
 use parley_ports::EventBus;
 use parley_proto::v1 as pb;
