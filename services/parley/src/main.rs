@@ -150,8 +150,8 @@ async fn run_cluster(
     [gateways, fanouts, storages]: [usize; 3],
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
-    let nats = parley_testkit::NatsServer::start();
-    let redis = parley_testkit::RedisServer::start();
+    let nats = parley_devservers::NatsServer::try_start().map_err(anyhow::Error::msg)?;
+    let redis = parley_devservers::RedisServer::try_start().map_err(anyhow::Error::msg)?;
     let dir = config.data_dir.join("cluster");
     let opts = ClusterOptions {
         exe: std::env::current_exe()?,
