@@ -5,13 +5,12 @@
 use async_trait::async_trait;
 use parking_lot::{Mutex, RwLock};
 use parley_ports::{
-    DeliverySink, EventBus, Push, StoreError, StoreResult, StoredConsumer, StoredDelivery,
-    Subscription,
+    BusError, BusResult, DeliverySink, EventBus, Push, StoredConsumer, StoredDelivery, Subscription,
 };
 use parley_proto::v1 as pb;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Stored events a group may have queued before publishers wait: the
 /// backpressure that keeps a slow fanout from growing memory without bound.
@@ -31,6 +30,7 @@ struct Shared {
     users: RwLock<Sinks>,
     groups: Mutex<HashMap<String, GroupQueue>>,
     next_id: AtomicU64,
+    closed: AtomicBool,
 }
 
 /// In-process bus (embedded mode).
@@ -48,13 +48,6 @@ impl std::fmt::Debug for MemoryBus {
 impl MemoryBus {
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// Ends every consumer group: their `next()` returns `None` once drained.
-    pub fn close(&self) {
-        for (tx, _) in self.shared.groups.lock().values() {
-            tx.close();
-        }
     }
 }
 
@@ -93,7 +86,7 @@ impl StoredConsumer for GroupConsumer {
 
 #[async_trait]
 impl EventBus for MemoryBus {
-    async fn deliver(&self, users: &[String], push: Push) -> StoreResult<()> {
+    async fn deliver(&self, users: &[String], push: Push) -> BusResult<()> {
         let sinks = self.shared.users.read();
         for user in users {
             if let Some(list) = sinks.get(user) {
@@ -109,7 +102,7 @@ impl EventBus for MemoryBus {
         &self,
         user: &str,
         sink: Arc<dyn DeliverySink>,
-    ) -> StoreResult<Subscription> {
+    ) -> BusResult<Subscription> {
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         self.shared
             .users
@@ -124,7 +117,10 @@ impl EventBus for MemoryBus {
         }))
     }
 
-    async fn publish_stored(&self, event: &pb::Event) -> StoreResult<()> {
+    async fn publish_stored(&self, event: &pb::Event) -> BusResult<()> {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(BusError::Closed);
+        }
         let senders: Vec<_> = self
             .shared
             .groups
@@ -135,16 +131,30 @@ impl EventBus for MemoryBus {
         for tx in senders {
             tx.send((event.clone(), parley_core::trace::current_headers()))
                 .await
-                .map_err(|_| StoreError::Unavailable("bus closed".into()))?;
+                .map_err(|_| BusError::Closed)?;
         }
         Ok(())
     }
 
-    async fn consume_stored(&self, group: &str) -> StoreResult<Box<dyn StoredConsumer>> {
+    async fn consume_stored(&self, group: &str) -> BusResult<Box<dyn StoredConsumer>> {
         let mut groups = self.shared.groups.lock();
-        let (_, rx) = groups
+        let (tx, rx) = groups
             .entry(group.to_string())
             .or_insert_with(|| async_channel::bounded(GROUP_QUEUE));
+        if self.shared.closed.load(Ordering::Acquire) {
+            tx.close();
+        }
         Ok(Box::new(GroupConsumer(rx.clone())))
+    }
+
+    /// Ends every consumer group: their `next()` returns `None` once they
+    /// drained what is queued (in-process, nothing else would deliver it).
+    async fn close(&self) {
+        let groups = self.shared.groups.lock();
+        // Under the groups lock, so a group joined concurrently sees the flag.
+        self.shared.closed.store(true, Ordering::Release);
+        for (tx, _) in groups.values() {
+            tx.close();
+        }
     }
 }

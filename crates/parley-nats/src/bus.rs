@@ -4,13 +4,14 @@ use bytes::Bytes;
 use futures::StreamExt;
 use parley_core::ids::validate_id;
 use parley_ports::{
-    DeliverySink, EncodedFrame, EventBus, Push, StoreError, StoreResult, StoredConsumer,
+    BusError, BusResult, DeliverySink, EncodedFrame, EventBus, Push, StoredConsumer,
     StoredDelivery, Subscription,
 };
 use parley_proto::v1 as pb;
 use prost::Message;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// Names on the NATS server.
 #[derive(Debug, Clone)]
@@ -38,12 +39,19 @@ impl NatsBusConfig {
     }
 }
 
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(e.to_string())
+fn unavailable(e: impl std::fmt::Display) -> BusError {
+    BusError::Unavailable(e.to_string())
 }
 
-fn user_subject(user: &str) -> StoreResult<String> {
-    validate_id("user_id", user).map_err(|e| StoreError::Backend(e.to_string()))?;
+/// Checks a name that becomes part of a subject or a consumer name: ids
+/// are validated by the services already; this keeps `.`, `*` and `>` out
+/// of subjects whatever a caller passes.
+fn valid_name(what: &str, name: &str) -> BusResult<()> {
+    validate_id(what, name).map_err(|e| BusError::InvalidName(e.to_string()))
+}
+
+fn user_subject(user: &str) -> BusResult<String> {
+    valid_name("user_id", user)?;
     Ok(format!("parley.user.{user}"))
 }
 
@@ -54,6 +62,8 @@ pub struct NatsBus {
     js: jetstream::Context,
     stream: stream::Stream,
     config: NatsBusConfig,
+    /// Cancelled by `close`: consumers end, publishes are refused.
+    closed: CancellationToken,
 }
 
 impl std::fmt::Debug for NatsBus {
@@ -67,7 +77,7 @@ impl std::fmt::Debug for NatsBus {
 impl NatsBus {
     /// Connects (retrying in the background after the first success) and
     /// creates the stored-event stream if missing.
-    pub async fn connect(config: NatsBusConfig) -> StoreResult<Self> {
+    pub async fn connect(config: NatsBusConfig) -> BusResult<Self> {
         let client = async_nats::ConnectOptions::new()
             .name("parley")
             .retry_on_initial_connect()
@@ -96,11 +106,12 @@ impl NatsBus {
             js,
             stream,
             config,
+            closed: CancellationToken::new(),
         })
     }
 
     /// Waits until everything published so far reached the server.
-    pub async fn flush(&self) -> StoreResult<()> {
+    pub async fn flush(&self) -> BusResult<()> {
         self.client.flush().await.map_err(unavailable)
     }
 }
@@ -150,11 +161,25 @@ impl Drop for SubscriptionTask {
 struct JetStreamConsumer {
     consumer: consumer::PullConsumer,
     messages: Option<consumer::pull::Stream>,
+    closed: CancellationToken,
 }
 
 #[async_trait]
 impl StoredConsumer for JetStreamConsumer {
+    /// Ends when the bus is closed: what this worker has not taken stays in
+    /// the stream (and what it took unacked is redelivered) for the others.
     async fn next(&mut self) -> Option<StoredDelivery> {
+        let closed = self.closed.clone();
+        tokio::select! {
+            biased;
+            _ = closed.cancelled() => None,
+            d = self.next_message() => Some(d),
+        }
+    }
+}
+
+impl JetStreamConsumer {
+    async fn next_message(&mut self) -> StoredDelivery {
         loop {
             let messages = match &mut self.messages {
                 Some(m) => m,
@@ -184,7 +209,7 @@ impl StoredConsumer for JetStreamConsumer {
                             }
                         });
                     });
-                    return Some(delivery.with_trace(trace));
+                    return delivery.with_trace(trace);
                 }
                 Some(Err(e)) => {
                     tracing::debug!(error = %e, "JetStream consumer error; reopening");
@@ -202,7 +227,7 @@ impl StoredConsumer for JetStreamConsumer {
 
 #[async_trait]
 impl EventBus for NatsBus {
-    async fn deliver(&self, users: &[String], push: Push) -> StoreResult<()> {
+    async fn deliver(&self, users: &[String], push: Push) -> BusResult<()> {
         let payload = encode_push(&push);
         let headers = trace_headers();
         for user in users {
@@ -220,7 +245,7 @@ impl EventBus for NatsBus {
         &self,
         user: &str,
         sink: Arc<dyn DeliverySink>,
-    ) -> StoreResult<Subscription> {
+    ) -> BusResult<Subscription> {
         let mut sub = self
             .client
             .subscribe(user_subject(user)?)
@@ -244,9 +269,11 @@ impl EventBus for NatsBus {
         Ok(Subscription::new(SubscriptionTask(task)))
     }
 
-    async fn publish_stored(&self, event: &pb::Event) -> StoreResult<()> {
-        validate_id("conversation_id", &event.conversation_id)
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
+    async fn publish_stored(&self, event: &pb::Event) -> BusResult<()> {
+        if self.closed.is_cancelled() {
+            return Err(BusError::Closed);
+        }
+        valid_name("conversation_id", &event.conversation_id)?;
         let mut headers = trace_headers();
         headers.insert(
             "Nats-Msg-Id",
@@ -262,8 +289,8 @@ impl EventBus for NatsBus {
         Ok(())
     }
 
-    async fn consume_stored(&self, group: &str) -> StoreResult<Box<dyn StoredConsumer>> {
-        validate_id("group", group).map_err(|e| StoreError::Backend(e.to_string()))?;
+    async fn consume_stored(&self, group: &str) -> BusResult<Box<dyn StoredConsumer>> {
+        valid_name("group", group)?;
         let consumer: consumer::PullConsumer = self
             .stream
             .get_or_create_consumer(
@@ -282,6 +309,14 @@ impl EventBus for NatsBus {
         Ok(Box::new(JetStreamConsumer {
             consumer,
             messages: Some(messages),
+            closed: self.closed.clone(),
         }))
+    }
+
+    async fn close(&self) {
+        self.closed.cancel();
+        if let Err(e) = self.client.flush().await {
+            tracing::warn!(error = %e, "could not flush NATS at shutdown");
+        }
     }
 }

@@ -1,4 +1,4 @@
-use crate::StoreResult;
+use crate::BusResult;
 use async_trait::async_trait;
 use bytes::Bytes;
 use parley_proto::codec::{self, Encoded, Encoding};
@@ -119,15 +119,21 @@ pub trait StoredConsumer: Send {
 #[async_trait]
 pub trait EventBus: Send + Sync + 'static {
     /// Sends `push` to every subscriber of each user, on any gateway.
-    async fn deliver(&self, users: &[String], push: Push) -> StoreResult<()>;
+    async fn deliver(&self, users: &[String], push: Push) -> BusResult<()>;
     /// Subscribes `sink` to `user`'s deliveries until the handle is dropped.
     async fn subscribe_user(
         &self,
         user: &str,
         sink: Arc<dyn DeliverySink>,
-    ) -> StoreResult<Subscription>;
+    ) -> BusResult<Subscription>;
     /// Appends an event to the stored-event stream.
-    async fn publish_stored(&self, event: &pb::Event) -> StoreResult<()>;
+    async fn publish_stored(&self, event: &pb::Event) -> BusResult<()>;
     /// Joins consumer group `group`: each stored event goes to one member.
-    async fn consume_stored(&self, group: &str) -> StoreResult<Box<dyn StoredConsumer>>;
+    async fn consume_stored(&self, group: &str) -> BusResult<Box<dyn StoredConsumer>>;
+    /// The last step of a shutdown: this process's stored-event consumers
+    /// end (`next()` returns `None`: in-process once they drained what is
+    /// queued, since nothing else would deliver it; on a durable bus at
+    /// once, the stream keeps the rest for other workers), and what was
+    /// published is flushed. Later publishes fail with `BusError::Closed`.
+    async fn close(&self);
 }

@@ -16,6 +16,6 @@ pub use auth_store::{
 pub use bus::{
     DeliverySink, EncodedFrame, EventBus, Push, StoredConsumer, StoredDelivery, Subscription,
 };
-pub use error::{StoreError, StoreResult};
+pub use error::{BusError, BusResult, StoreError, StoreResult};
 pub use presence_store::PresenceStore;
 pub use timeline_store::{ReadRange, TimelineStore};

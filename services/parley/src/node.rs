@@ -119,7 +119,7 @@ pub async fn start_embedded(
     let task = tokio::spawn(async move {
         let served = serve.await;
         // Clients are gone: let fanout finish what is queued, then close.
-        memory_bus.close();
+        memory_bus.close().await;
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), worker).await;
         worker_stop.cancel();
         drop(db);

@@ -4,7 +4,7 @@
 //! the bus is back); it never fails a send, because storage is the commit
 //! point.
 
-use parley_ports::EventBus;
+use parley_ports::{BusError, EventBus};
 use parley_proto::v1 as pb;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -74,11 +74,16 @@ async fn run(bus: Arc<dyn EventBus>, mut rx: mpsc::Receiver<Queued>, pending: Ar
     }
 }
 
-/// Publishes one event, retrying with backoff until the bus takes it.
+/// Publishes one event, retrying with backoff until the bus takes it or
+/// is closed (shutdown: the event stays stored; clients get it by sync).
 async fn publish_until_done(bus: &dyn EventBus, event: &pb::Event) {
     let mut backoff = Duration::from_millis(50);
     let mut failures = 0u32;
     while let Err(e) = bus.publish_stored(event).await {
+        if matches!(e, BusError::Closed) {
+            metrics::counter!("parley_storage_publish_dropped_total").increment(1);
+            return;
+        }
         failures += 1;
         metrics::counter!("parley_storage_publish_errors_total").increment(1);
         if failures == 1 {

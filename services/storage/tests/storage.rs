@@ -567,27 +567,30 @@ impl EventBus for FlakyBus {
         &self,
         users: &[String],
         push: parley_ports::Push,
-    ) -> parley_ports::StoreResult<()> {
+    ) -> parley_ports::BusResult<()> {
         self.inner.deliver(users, push).await
     }
     async fn subscribe_user(
         &self,
         user: &str,
         sink: Arc<dyn parley_ports::DeliverySink>,
-    ) -> parley_ports::StoreResult<parley_ports::Subscription> {
+    ) -> parley_ports::BusResult<parley_ports::Subscription> {
         self.inner.subscribe_user(user, sink).await
     }
-    async fn publish_stored(&self, event: &pb::Event) -> parley_ports::StoreResult<()> {
+    async fn publish_stored(&self, event: &pb::Event) -> parley_ports::BusResult<()> {
         if self.down.load(std::sync::atomic::Ordering::Relaxed) {
-            return Err(parley_ports::StoreError::Unavailable("bus down".into()));
+            return Err(parley_ports::BusError::Unavailable("bus down".into()));
         }
         self.inner.publish_stored(event).await
     }
     async fn consume_stored(
         &self,
         group: &str,
-    ) -> parley_ports::StoreResult<Box<dyn parley_ports::StoredConsumer>> {
+    ) -> parley_ports::BusResult<Box<dyn parley_ports::StoredConsumer>> {
         self.inner.consume_stored(group).await
+    }
+    async fn close(&self) {
+        self.inner.close().await
     }
 }
 

@@ -44,10 +44,11 @@ fn nonce(p: &Push) -> i64 {
     }
 }
 
-/// Runs every event-bus check.
+/// Runs every event-bus check; closes the bus last.
 pub async fn run(bus: Arc<dyn EventBus>) {
     user_deliveries(&*bus).await;
     stored_stream_is_shared_by_a_group(&*bus).await;
+    close_ends_consumers(&*bus).await;
 }
 
 async fn user_deliveries(bus: &dyn EventBus) {
@@ -138,4 +139,24 @@ async fn stored_stream_is_shared_by_a_group(bus: &dyn EventBus) {
         d.ack();
     }
     assert_eq!(seen.len(), n as usize);
+}
+
+async fn close_ends_consumers(bus: &dyn EventBus) {
+    let mut consumer = bus.consume_stored(&unique("g")).await.unwrap();
+    bus.close().await;
+    let end = timeout(WAIT, async {
+        // An in-process bus hands out what was queued first; then `None`.
+        while consumer.next().await.is_some() {}
+    })
+    .await;
+    assert!(end.is_ok(), "a consumer ends after close");
+    let e = pb::Event {
+        conversation_id: unique("c"),
+        seq: 1,
+        ..Default::default()
+    };
+    assert!(
+        matches!(bus.publish_stored(&e).await, Err(crate::BusError::Closed)),
+        "publishing after close is refused"
+    );
 }
