@@ -2,6 +2,7 @@
 //! its single mapping to gRPC status, and the service APIs with their client
 //! types (local implementation or gRPC channel).
 
+pub mod caller;
 pub mod error;
 pub mod ids;
 pub mod lanes;
@@ -11,4 +12,5 @@ pub mod services;
 pub mod time;
 pub mod trace;
 
+pub use caller::Caller;
 pub use error::{ServiceError, ServiceResult};

@@ -6,13 +6,86 @@
 //! own disk, so the list must never be reordered or shrunk; growing it moves
 //! conversations and needs a shared store (ScyllaDB).
 
-use crate::ServiceResult;
-use crate::ids::direct_id;
+use crate::ids::{direct_id, validate_id};
 use crate::services::{StorageApi, StorageClient};
+use crate::{Caller, ServiceResult};
 use async_trait::async_trait;
 use parley_proto::v1 as pb;
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashSet};
+
+/// Which storage instance answers a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route<'a> {
+    /// The owner of this conversation.
+    Conversation(Cow<'a, str>),
+    /// Every instance: the caller's conversations are spread over them.
+    Everywhere,
+    /// Any instance: the request names no valid conversation (it will be
+    /// refused with the reason), or a new group whose id the answering
+    /// instance picks among those it owns.
+    Any,
+}
+
+/// A storage request knows which conversation it is about. The router
+/// sends it to that conversation's owner and the owner refuses one that is
+/// not its own: this is the one place that knows which field that is.
+pub trait Routed {
+    fn route(&self) -> Route<'_>;
+}
+
+fn conversation(id: &str) -> Route<'_> {
+    match validate_id("conversation_id", id) {
+        Ok(()) => Route::Conversation(Cow::Borrowed(id)),
+        Err(_) => Route::Any,
+    }
+}
+
+impl Routed for pb::CreateConversationRequest {
+    fn route(&self) -> Route<'_> {
+        if self.kind == pb::ConversationKind::Direct as i32 {
+            // A direct conversation's id derives from its two members.
+            let creator = Caller::from_proto(self.caller.as_ref());
+            return match (creator, self.member_ids.as_slice()) {
+                (Ok(Caller::User(me)), [other]) if validate_id("user_id", other).is_ok() => {
+                    Route::Conversation(Cow::Owned(direct_id(&me, other)))
+                }
+                _ => Route::Any,
+            };
+        }
+        match self.conversation_id.as_str() {
+            "" => Route::Any,
+            id => conversation(id),
+        }
+    }
+}
+
+macro_rules! routed_by {
+    ($($Req:ty => |$r:ident| $conv:expr;)*) => {
+        $(impl Routed for $Req {
+            fn route(&self) -> Route<'_> {
+                let $r = self;
+                conversation($conv)
+            }
+        })*
+    };
+}
+
+routed_by! {
+    pb::ConversationRequest => |r| &r.conversation_id;
+    pb::AddMembersRequest => |r| &r.conversation_id;
+    pb::RemoveMemberRequest => |r| &r.conversation_id;
+    pb::MarkReadRequest => |r| &r.conversation_id;
+    pb::AppendRequest => |r| r.send.as_ref().map_or("", |s| s.conversation_id.as_str());
+    pb::UserHistoryRequest => |r| r.request.as_ref().map_or("", |h| h.conversation_id.as_str());
+}
+
+impl Routed for pb::CallerRequest {
+    fn route(&self) -> Route<'_> {
+        Route::Everywhere
+    }
+}
 
 pub struct StorageRouter {
     shards: Vec<StorageClient>,
@@ -40,8 +113,12 @@ impl StorageRouter {
         Self { shards }
     }
 
-    fn owner(&self, conv: &str) -> &StorageClient {
-        &self.shards[owner_of(conv, self.shards.len())]
+    /// The instance that answers a single-conversation request.
+    fn pick(&self, req: &impl Routed) -> &StorageClient {
+        match req.route() {
+            Route::Conversation(conv) => &self.shards[owner_of(&conv, self.shards.len())],
+            Route::Everywhere | Route::Any => &self.shards[0],
+        }
     }
 }
 
@@ -51,57 +128,38 @@ impl StorageApi for StorageRouter {
         &self,
         mut req: pb::CreateConversationRequest,
     ) -> ServiceResult<pb::Conversation> {
-        // The id decides the owner, so it is chosen here.
-        let id = if req.kind == pb::ConversationKind::Direct as i32 {
-            match req.member_ids.as_slice() {
-                [other] => direct_id(&req.creator_id, other),
-                // Invalid; any instance explains why.
-                _ => return self.shards[0].create_conversation(req).await,
-            }
-        } else {
-            if req.conversation_id.is_empty() {
-                req.conversation_id = uuid::Uuid::now_v7().to_string();
-            }
-            req.conversation_id.clone()
-        };
-        self.owner(&id).create_conversation(req).await
+        // A group's id decides its owner, so it is chosen here.
+        if req.kind != pb::ConversationKind::Direct as i32 && req.conversation_id.is_empty() {
+            req.conversation_id = uuid::Uuid::now_v7().to_string();
+        }
+        self.pick(&req).create_conversation(req).await
     }
 
     async fn get_conversation(
         &self,
         req: pb::ConversationRequest,
     ) -> ServiceResult<pb::Conversation> {
-        self.owner(&req.conversation_id).get_conversation(req).await
+        self.pick(&req).get_conversation(req).await
     }
 
     async fn add_members(&self, req: pb::AddMembersRequest) -> ServiceResult<pb::AppendReply> {
-        self.owner(&req.conversation_id).add_members(req).await
+        self.pick(&req).add_members(req).await
     }
 
     async fn remove_member(&self, req: pb::RemoveMemberRequest) -> ServiceResult<pb::AppendReply> {
-        self.owner(&req.conversation_id).remove_member(req).await
+        self.pick(&req).remove_member(req).await
     }
 
     async fn append(&self, req: pb::AppendRequest) -> ServiceResult<pb::AppendReply> {
-        let conv = req
-            .send
-            .as_ref()
-            .map(|s| s.conversation_id.clone())
-            .unwrap_or_default();
-        self.owner(&conv).append(req).await
+        self.pick(&req).append(req).await
     }
 
     async fn history(&self, req: pb::UserHistoryRequest) -> ServiceResult<pb::HistoryReply> {
-        let conv = req
-            .request
-            .as_ref()
-            .map(|h| h.conversation_id.clone())
-            .unwrap_or_default();
-        self.owner(&conv).history(req).await
+        self.pick(&req).history(req).await
     }
 
-    async fn sync(&self, req: pb::UserRequest) -> ServiceResult<pb::SyncReply> {
-        // Each instance knows the user's conversations it owns.
+    async fn sync(&self, req: pb::CallerRequest) -> ServiceResult<pb::SyncReply> {
+        // Each instance knows the caller's conversations it owns.
         let replies =
             futures::future::join_all(self.shards.iter().map(|s| s.sync(req.clone()))).await;
         let mut seen = HashSet::new();
@@ -122,18 +180,14 @@ impl StorageApi for StorageRouter {
     }
 
     async fn mark_read(&self, req: pb::MarkReadRequest) -> ServiceResult<pb::ReadState> {
-        self.owner(&req.conversation_id).mark_read(req).await
-    }
-
-    async fn check_member(&self, req: pb::ConversationRequest) -> ServiceResult<pb::Member> {
-        self.owner(&req.conversation_id).check_member(req).await
+        self.pick(&req).mark_read(req).await
     }
 
     async fn list_members(&self, req: pb::ConversationRequest) -> ServiceResult<pb::MembersReply> {
-        self.owner(&req.conversation_id).list_members(req).await
+        self.pick(&req).list_members(req).await
     }
 
-    async fn contacts(&self, req: pb::UserRequest) -> ServiceResult<pb::ContactsReply> {
+    async fn contacts(&self, req: pb::CallerRequest) -> ServiceResult<pb::ContactsReply> {
         let replies =
             futures::future::join_all(self.shards.iter().map(|s| s.contacts(req.clone()))).await;
         let mut all = BTreeSet::new();
@@ -148,7 +202,40 @@ impl StorageApi for StorageRouter {
 
 #[cfg(test)]
 mod tests {
-    use super::owner_of;
+    use super::*;
+
+    #[test]
+    fn requests_route_to_their_conversation() {
+        let dm = pb::CreateConversationRequest {
+            caller: Caller::user("bob").unwrap().to_proto(),
+            kind: pb::ConversationKind::Direct as i32,
+            member_ids: vec!["alice".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            dm.route(),
+            Route::Conversation(Cow::Owned(direct_id("alice", "bob")))
+        );
+        let group = pb::CreateConversationRequest {
+            kind: pb::ConversationKind::Group as i32,
+            ..Default::default()
+        };
+        assert_eq!(group.route(), Route::Any, "the instance picks the id");
+        let send = pb::AppendRequest {
+            send: Some(pb::Send {
+                conversation_id: "c1".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(send.route(), Route::Conversation("c1".into()));
+        let bad = pb::ConversationRequest {
+            conversation_id: "a.b".into(),
+            ..Default::default()
+        };
+        assert_eq!(bad.route(), Route::Any, "refused by whoever answers");
+        assert_eq!(pb::CallerRequest::default().route(), Route::Everywhere);
+    }
 
     #[test]
     fn ownership_is_stable_and_spread() {

@@ -14,11 +14,10 @@ crate::rpc_service! {
     fn remove_member(pb::RemoveMemberRequest) -> pb::AppendReply;
     fn append(pb::AppendRequest) -> pb::AppendReply;
     fn history(pb::UserHistoryRequest) -> pb::HistoryReply;
-    fn sync(pb::UserRequest) -> pb::SyncReply;
+    fn sync(pb::CallerRequest) -> pb::SyncReply;
     fn mark_read(pb::MarkReadRequest) -> pb::ReadState;
-    fn check_member(pb::ConversationRequest) -> pb::Member;
     fn list_members(pb::ConversationRequest) -> pb::MembersReply;
-    fn contacts(pb::UserRequest) -> pb::ContactsReply;
+    fn contacts(pb::CallerRequest) -> pb::ContactsReply;
 }
 
 crate::rpc_service! {

@@ -1,7 +1,6 @@
 use async_trait::async_trait;
-use parley_core::ServiceResult;
-use parley_core::ids::validate_id;
 use parley_core::services::{FanoutApi, PresenceApi, PresenceClient, StorageApi, StorageClient};
+use parley_core::{Caller, ServiceResult};
 use parley_ports::{EncodedFrame, EventBus, Push};
 use parley_proto::v1 as pb;
 use pb::server_frame::Payload;
@@ -51,10 +50,12 @@ impl FanoutService {
         }
     }
 
-    async fn member_ids(&self, conv: &str, acting_user: &str) -> ServiceResult<Vec<String>> {
+    /// The members of `conv`, as `caller` may see them: a user's signal
+    /// (typing, receipt) is refused unless they are a member.
+    async fn member_ids(&self, conv: &str, caller: Caller) -> ServiceResult<Vec<String>> {
         let req = pb::ConversationRequest {
             conversation_id: conv.to_string(),
-            acting_user_id: acting_user.to_string(),
+            caller: caller.to_proto(),
         };
         Ok(self
             .storage
@@ -71,7 +72,11 @@ impl FanoutService {
     /// to push notifications, which are not built yet: they catch up by sync.
     pub async fn deliver_stored(&self, event: pb::Event) -> ServiceResult<()> {
         let started = std::time::Instant::now();
-        let mut recipients = self.member_ids(&event.conversation_id, "").await?;
+        // Storage stored the event, so its recipients are looked up as the
+        // system: the sender may have left since (a removal's own event).
+        let mut recipients = self
+            .member_ids(&event.conversation_id, Caller::System)
+            .await?;
         let members_done = std::time::Instant::now();
         self.stages.members.record(members_done - started);
         if let Some(pb::event::Body::MemberRemoved(r)) = &event.body {
@@ -111,8 +116,9 @@ impl FanoutService {
 #[async_trait]
 impl FanoutApi for FanoutService {
     async fn typing(&self, s: pb::TypingSignal) -> ServiceResult<pb::Empty> {
-        validate_id("user_id", &s.user_id)?;
-        let mut members = self.member_ids(&s.conversation_id, &s.user_id).await?;
+        let mut members = self
+            .member_ids(&s.conversation_id, Caller::user(&s.user_id)?)
+            .await?;
         members.retain(|m| *m != s.user_id);
         let p = push(Payload::Typing(pb::TypingPush {
             conversation_id: s.conversation_id,
@@ -123,11 +129,11 @@ impl FanoutApi for FanoutService {
     }
 
     async fn presence_changed(&self, info: pb::PresenceInfo) -> ServiceResult<pb::Empty> {
-        validate_id("user_id", &info.user_id)?;
+        // Presence goes to whoever may see it: the user's contacts.
         let contacts = self
             .storage
-            .contacts(pb::UserRequest {
-                user_id: info.user_id.clone(),
+            .contacts(pb::CallerRequest {
+                caller: Caller::user(&info.user_id)?.to_proto(),
             })
             .await?
             .user_ids;
@@ -138,9 +144,10 @@ impl FanoutApi for FanoutService {
     }
 
     async fn receipt(&self, r: pb::ReceiptSignal) -> ServiceResult<pb::Empty> {
-        validate_id("user_id", &r.user_id)?;
         // Every member, the reader included: their other devices update too.
-        let members = self.member_ids(&r.conversation_id, &r.user_id).await?;
+        let members = self
+            .member_ids(&r.conversation_id, Caller::user(&r.user_id)?)
+            .await?;
         let p = push(Payload::Receipt(pb::ReceiptPush {
             conversation_id: r.conversation_id,
             user_id: r.user_id,

@@ -4,7 +4,7 @@ use crate::Gateway;
 use crate::ws::ConnHandle;
 use parley_core::ids::validate_id;
 use parley_core::services::{AuthApi, FanoutApi, PresenceApi, StorageApi};
-use parley_core::{ServiceError, ServiceResult};
+use parley_core::{Caller, ServiceError, ServiceResult};
 use parley_proto::v1 as pb;
 use pb::client_frame::Request;
 use pb::server_frame::Payload;
@@ -96,6 +96,7 @@ fn request_kind(r: &Request) -> &'static str {
 
 async fn handle(gw: &Arc<Gateway>, conn: &ConnHandle, request: Request) -> ServiceResult<Payload> {
     let me = conn.user_id.clone();
+    let caller = Caller::user(&conn.user_id)?.to_proto();
     match request {
         Request::Authenticate(a) => {
             // A live connection may present a fresh token for its own session.
@@ -119,7 +120,7 @@ async fn handle(gw: &Arc<Gateway>, conn: &ConnHandle, request: Request) -> Servi
         Request::CreateDirect(d) => {
             require_users(gw, std::slice::from_ref(&d.user_id)).await?;
             let req = pb::CreateConversationRequest {
-                creator_id: me,
+                caller,
                 kind: pb::ConversationKind::Direct as i32,
                 title: String::new(),
                 member_ids: vec![d.user_id],
@@ -132,7 +133,7 @@ async fn handle(gw: &Arc<Gateway>, conn: &ConnHandle, request: Request) -> Servi
         Request::CreateGroup(g) => {
             require_users(gw, &g.member_ids).await?;
             let req = pb::CreateConversationRequest {
-                creator_id: me,
+                caller,
                 kind: pb::ConversationKind::Group as i32,
                 title: g.title,
                 member_ids: g.member_ids,
@@ -146,7 +147,7 @@ async fn handle(gw: &Arc<Gateway>, conn: &ConnHandle, request: Request) -> Servi
             require_users(gw, &a.user_ids).await?;
             let req = pb::AddMembersRequest {
                 conversation_id: a.conversation_id,
-                acting_user_id: me,
+                caller,
                 user_ids: a.user_ids,
                 role: a.role,
             };
@@ -155,7 +156,7 @@ async fn handle(gw: &Arc<Gateway>, conn: &ConnHandle, request: Request) -> Servi
         Request::RemoveMember(r) => {
             let req = pb::RemoveMemberRequest {
                 conversation_id: r.conversation_id,
-                acting_user_id: me,
+                caller,
                 user_id: r.user_id,
             };
             Ok(ack(gw.storage.remove_member(req).await?))
@@ -164,7 +165,7 @@ async fn handle(gw: &Arc<Gateway>, conn: &ConnHandle, request: Request) -> Servi
             let reply = gw
                 .storage
                 .append(pb::AppendRequest {
-                    sender_id: me,
+                    caller,
                     send: Some(s),
                 })
                 .await?;
@@ -172,11 +173,11 @@ async fn handle(gw: &Arc<Gateway>, conn: &ConnHandle, request: Request) -> Servi
             Ok(ack(reply))
         }
         Request::Sync(_) => Ok(Payload::Sync(
-            gw.storage.sync(pb::UserRequest { user_id: me }).await?,
+            gw.storage.sync(pb::CallerRequest { caller }).await?,
         )),
         Request::History(h) => {
             let req = pb::UserHistoryRequest {
-                acting_user_id: me,
+                caller,
                 request: Some(h),
             };
             Ok(Payload::History(gw.storage.history(req).await?))
@@ -184,7 +185,7 @@ async fn handle(gw: &Arc<Gateway>, conn: &ConnHandle, request: Request) -> Servi
         Request::MarkRead(m) => {
             let req = pb::MarkReadRequest {
                 conversation_id: m.conversation_id,
-                acting_user_id: me,
+                caller,
                 seq: m.seq,
             };
             let state = gw.storage.mark_read(req).await?;
@@ -216,7 +217,7 @@ async fn handle(gw: &Arc<Gateway>, conn: &ConnHandle, request: Request) -> Servi
         Request::GetConversation(g) => {
             let req = pb::ConversationRequest {
                 conversation_id: g.conversation_id,
-                acting_user_id: me,
+                caller,
             };
             Ok(Payload::Conversation(
                 gw.storage.get_conversation(req).await?,
@@ -240,9 +241,7 @@ async fn handle(gw: &Arc<Gateway>, conn: &ConnHandle, request: Request) -> Servi
             // Presence is visible only between people who share a conversation.
             let contacts: HashSet<String> = gw
                 .storage
-                .contacts(pb::UserRequest {
-                    user_id: me.clone(),
-                })
+                .contacts(pb::CallerRequest { caller })
                 .await?
                 .user_ids
                 .into_iter()

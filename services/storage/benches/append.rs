@@ -9,9 +9,14 @@ use parley_storage::{StorageConfig, StorageService};
 use std::sync::Arc;
 use std::time::Instant;
 
+/// The caller of a user's request.
+fn user(id: &str) -> Option<pb::Caller> {
+    parley_core::Caller::user(id).unwrap().to_proto()
+}
+
 fn text(conv: &str, cmid: String) -> pb::AppendRequest {
     pb::AppendRequest {
-        sender_id: "alice".into(),
+        caller: user("alice"),
         send: Some(pb::Send {
             conversation_id: conv.into(),
             client_msg_id: cmid,
@@ -25,7 +30,7 @@ fn text(conv: &str, cmid: String) -> pb::AppendRequest {
 
 async fn group(s: &StorageService) -> String {
     let req = pb::CreateConversationRequest {
-        creator_id: "alice".into(),
+        caller: user("alice"),
         kind: 2,
         title: "bench".into(),
         member_ids: vec!["bob".into()],

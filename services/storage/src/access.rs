@@ -1,7 +1,7 @@
 //! The one membership check every conversation-scoped operation goes through.
 
 use parley_core::ids::validate_id;
-use parley_core::{ServiceError, ServiceResult};
+use parley_core::{Caller, ServiceError, ServiceResult};
 use parley_ports::TimelineStore;
 use parley_proto::v1 as pb;
 
@@ -18,6 +18,27 @@ pub(crate) async fn require_member(
     store.member(conv, user).await?.ok_or_else(|| {
         ServiceError::NotFound(format!("conversation {conv} (or you are not a member)"))
     })
+}
+
+/// For the calls a system caller may make as well as a user: a user must
+/// be a member (their row is returned); the system is not checked.
+pub(crate) async fn require_member_or_system(
+    store: &dyn TimelineStore,
+    conv: &str,
+    caller: &Caller,
+) -> ServiceResult<Option<pb::Member>> {
+    match caller {
+        Caller::User(user) => require_member(store, conv, user).await.map(Some),
+        Caller::System => {
+            validate_id("conversation_id", conv)?;
+            Ok(None)
+        }
+    }
+}
+
+/// The caller of a request, which must be a user (a send, a receipt...).
+pub(crate) fn user_caller(caller: Option<&pb::Caller>) -> ServiceResult<String> {
+    Ok(Caller::from_proto(caller)?.user_id()?.to_string())
 }
 
 pub(crate) fn role_of(m: &pb::Member) -> pb::Role {

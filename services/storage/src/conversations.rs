@@ -1,7 +1,8 @@
 //! Conversations and their members.
 
-use crate::StorageService;
-use crate::access::{is_manager, require_member, role_of};
+use crate::access::{is_manager, require_member, require_member_or_system, role_of, user_caller};
+use crate::handlers::Handlers;
+use parley_core::Caller;
 use parley_core::ids::{direct_id, validate_id};
 use parley_core::time::now_ms;
 use parley_core::{ServiceError, ServiceResult};
@@ -12,12 +13,12 @@ fn is_direct(c: &pb::Conversation) -> bool {
     c.kind == pb::ConversationKind::Direct as i32
 }
 
-impl StorageService {
-    pub(crate) async fn do_create_conversation(
+impl Handlers {
+    pub(crate) async fn create_conversation(
         &self,
         req: pb::CreateConversationRequest,
     ) -> ServiceResult<pb::Conversation> {
-        validate_id("creator_id", &req.creator_id)?;
+        let creator = user_caller(req.caller.as_ref())?;
         for m in &req.member_ids {
             validate_id("member_id", m)?;
         }
@@ -30,16 +31,16 @@ impl StorageService {
                         "a direct conversation has exactly one other member".into(),
                     ));
                 };
-                if *other == req.creator_id {
+                if *other == creator {
                     return Err(ServiceError::InvalidArgument(
                         "cannot start a direct conversation with yourself".into(),
                     ));
                 }
                 let members = vec![
-                    member(&req.creator_id, pb::Role::Member),
+                    member(&creator, pb::Role::Member),
                     member(other, pb::Role::Member),
                 ];
-                (direct_id(&req.creator_id, other), String::new(), members)
+                (direct_id(&creator, other), String::new(), members)
             }
             pb::ConversationKind::Group => {
                 if req.title.chars().count() > 200 {
@@ -47,21 +48,18 @@ impl StorageService {
                         "title is longer than 200 characters".into(),
                     ));
                 }
-                let others: BTreeSet<&String> = req
-                    .member_ids
-                    .iter()
-                    .filter(|m| **m != req.creator_id)
-                    .collect();
+                let others: BTreeSet<&String> =
+                    req.member_ids.iter().filter(|m| **m != creator).collect();
                 if others.len() + 1 > self.config.max_group_members {
                     return Err(ServiceError::InvalidArgument(format!(
                         "a group has at most {} members",
                         self.config.max_group_members
                     )));
                 }
-                let mut members = vec![member(&req.creator_id, pb::Role::Owner)];
+                let mut members = vec![member(&creator, pb::Role::Owner)];
                 members.extend(others.into_iter().map(|m| member(m, pb::Role::Member)));
                 let id = if req.conversation_id.is_empty() {
-                    uuid::Uuid::now_v7().to_string()
+                    self.shard.new_group_id()
                 } else {
                     validate_id("conversation_id", &req.conversation_id)?;
                     req.conversation_id.clone()
@@ -79,10 +77,9 @@ impl StorageService {
             kind: kind as i32,
             title: title.clone(),
             created_at_ms: now_ms(),
-            created_by: req.creator_id.clone(),
+            created_by: creator.clone(),
             members: vec![],
         };
-        self.check_owner(&id)?;
         match self.store.create_conversation(&conv).await {
             Ok(()) => {}
             // Starting an existing DM returns it.
@@ -90,9 +87,9 @@ impl StorageService {
                 if kind == pb::ConversationKind::Direct =>
             {
                 return self
-                    .do_get_conversation(pb::ConversationRequest {
+                    .get_conversation(pb::ConversationRequest {
                         conversation_id: id,
-                        acting_user_id: req.creator_id,
+                        caller: req.caller,
                     })
                     .await;
             }
@@ -104,18 +101,19 @@ impl StorageService {
             title,
             member_ids: members.iter().map(|m| m.user_id.clone()).collect(),
         });
-        self.commit(&id, &req.creator_id, "", body).await?;
+        self.commit(&id, &creator, "", body).await?;
         Ok(pb::Conversation {
             members: self.store.members(&id).await?,
             ..conv
         })
     }
 
-    pub(crate) async fn do_get_conversation(
+    pub(crate) async fn get_conversation(
         &self,
         req: pb::ConversationRequest,
     ) -> ServiceResult<pb::Conversation> {
-        require_member(&*self.store, &req.conversation_id, &req.acting_user_id).await?;
+        let caller = Caller::from_proto(req.caller.as_ref())?;
+        require_member_or_system(&*self.store, &req.conversation_id, &caller).await?;
         let mut conv = self
             .store
             .conversation(&req.conversation_id)
@@ -127,13 +125,12 @@ impl StorageService {
         Ok(conv)
     }
 
-    pub(crate) async fn do_add_members(
+    pub(crate) async fn add_members(
         &self,
         req: pb::AddMembersRequest,
     ) -> ServiceResult<pb::AppendReply> {
-        let actor = self
-            .group_actor(&req.conversation_id, &req.acting_user_id)
-            .await?;
+        let actor_id = user_caller(req.caller.as_ref())?;
+        let actor = self.group_actor(&req.conversation_id, &actor_id).await?;
         if !is_manager(&actor) {
             return Err(ServiceError::PermissionDenied(
                 "only admins and owners add members".into(),
@@ -178,24 +175,23 @@ impl StorageService {
             user_ids: new.into_iter().cloned().collect(),
             role: role as i32,
         });
-        self.commit_membership(&req.conversation_id, &req.acting_user_id, body)
+        self.commit_membership(&req.conversation_id, &actor_id, body)
             .await
     }
 
-    pub(crate) async fn do_remove_member(
+    pub(crate) async fn remove_member(
         &self,
         req: pb::RemoveMemberRequest,
     ) -> ServiceResult<pb::AppendReply> {
-        let actor = self
-            .group_actor(&req.conversation_id, &req.acting_user_id)
-            .await?;
+        let actor_id = user_caller(req.caller.as_ref())?;
+        let actor = self.group_actor(&req.conversation_id, &actor_id).await?;
         validate_id("user_id", &req.user_id)?;
         let target = self
             .store
             .member(&req.conversation_id, &req.user_id)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("{} is not a member", req.user_id)))?;
-        let leaving = req.user_id == req.acting_user_id;
+        let leaving = req.user_id == actor_id;
         let outranks = is_manager(&actor) && role_of(&target) < role_of(&actor);
         if !(leaving || outranks) {
             return Err(ServiceError::PermissionDenied(
@@ -208,32 +204,34 @@ impl StorageService {
         let body = pb::event::Body::MemberRemoved(pb::MemberRemoved {
             user_id: req.user_id.clone(),
         });
-        self.commit_membership(&req.conversation_id, &req.acting_user_id, body)
+        self.commit_membership(&req.conversation_id, &actor_id, body)
             .await
     }
 
-    pub(crate) async fn do_list_members(
+    /// A member lists the others; fanout (the system) lists the recipients
+    /// of a stored event.
+    pub(crate) async fn list_members(
         &self,
         req: pb::ConversationRequest,
     ) -> ServiceResult<pb::MembersReply> {
-        validate_id("conversation_id", &req.conversation_id)?;
-        if !req.acting_user_id.is_empty() {
-            require_member(&*self.store, &req.conversation_id, &req.acting_user_id).await?;
-        }
+        let caller = Caller::from_proto(req.caller.as_ref())?;
+        require_member_or_system(&*self.store, &req.conversation_id, &caller).await?;
         Ok(pb::MembersReply {
             members: self.store.members(&req.conversation_id).await?,
         })
     }
 
-    pub(crate) async fn do_contacts(
+    /// The people who share a conversation with the caller (who may see
+    /// the caller's presence).
+    pub(crate) async fn contacts(
         &self,
-        req: pb::UserRequest,
+        req: pb::CallerRequest,
     ) -> ServiceResult<pb::ContactsReply> {
-        validate_id("user_id", &req.user_id)?;
+        let user = user_caller(req.caller.as_ref())?;
         let mut contacts = BTreeSet::new();
-        for conv in self.store.user_conversations(&req.user_id).await? {
+        for conv in self.store.user_conversations(&user).await? {
             for m in self.store.members(&conv).await? {
-                if m.user_id != req.user_id {
+                if m.user_id != user {
                     contacts.insert(m.user_id);
                 }
             }

@@ -7,9 +7,11 @@
 mod access;
 mod config;
 mod conversations;
+mod handlers;
 mod publisher;
 mod sequencer;
 mod service;
+mod shard;
 mod timeline;
 
 pub use config::StorageConfig;

@@ -1,7 +1,7 @@
 //! Sends, history range pulls, sync and read watermarks.
 
-use crate::StorageService;
-use crate::access::{is_manager, require_member};
+use crate::access::{is_manager, require_member, user_caller};
+use crate::handlers::Handlers;
 use parley_core::ids::validate_id;
 use parley_core::{ServiceError, ServiceResult};
 use parley_ports::ReadRange;
@@ -14,13 +14,14 @@ const DEFAULT_HISTORY_LIMIT: u32 = 100;
 /// holes still yields a bounded `skipped` list.
 pub(crate) const MAX_HISTORY_SPAN: u64 = 10_000;
 
-impl StorageService {
-    pub(crate) async fn do_append(&self, req: pb::AppendRequest) -> ServiceResult<pb::AppendReply> {
+impl Handlers {
+    pub(crate) async fn append(&self, req: pb::AppendRequest) -> ServiceResult<pb::AppendReply> {
+        let sender = user_caller(req.caller.as_ref())?;
         let send = req
             .send
             .ok_or_else(|| ServiceError::InvalidArgument("send is required".into()))?;
         validate_id("client_msg_id", &send.client_msg_id)?;
-        let member = require_member(&*self.store, &send.conversation_id, &req.sender_id).await?;
+        let member = require_member(&*self.store, &send.conversation_id, &sender).await?;
         let body = match send.body {
             Some(pb::send::Body::Message(m)) => {
                 self.check_text(&m.text)?;
@@ -35,7 +36,7 @@ impl StorageService {
                 let target = self
                     .target_message(&send.conversation_id, e.target_seq)
                     .await?;
-                if target.sender_id != req.sender_id {
+                if target.sender_id != sender {
                     return Err(ServiceError::PermissionDenied(
                         "only the sender edits a message".into(),
                     ));
@@ -46,7 +47,7 @@ impl StorageService {
                 let target = self
                     .target_message(&send.conversation_id, d.target_seq)
                     .await?;
-                if target.sender_id != req.sender_id && !is_manager(&member) {
+                if target.sender_id != sender && !is_manager(&member) {
                     return Err(ServiceError::PermissionDenied(
                         "only the sender or an admin deletes a message".into(),
                     ));
@@ -60,12 +61,7 @@ impl StorageService {
             }
         };
         let (event, duplicate) = self
-            .commit(
-                &send.conversation_id,
-                &req.sender_id,
-                &send.client_msg_id,
-                body,
-            )
+            .commit(&send.conversation_id, &sender, &send.client_msg_id, body)
             .await?;
         Ok(pb::AppendReply {
             event: Some(event),
@@ -102,15 +98,16 @@ impl StorageService {
         }
     }
 
-    pub(crate) async fn do_history(
+    pub(crate) async fn history(
         &self,
         req: pb::UserHistoryRequest,
     ) -> ServiceResult<pb::HistoryReply> {
+        let reader = user_caller(req.caller.as_ref())?;
         let h = req
             .request
             .ok_or_else(|| ServiceError::InvalidArgument("request is required".into()))?;
         let conv = h.conversation_id.as_str();
-        require_member(&*self.store, conv, &req.acting_user_id).await?;
+        require_member(&*self.store, conv, &reader).await?;
         let head = self.sequencer.stable_head(conv).await?;
         let limit = match h.limit {
             0 => DEFAULT_HISTORY_LIMIT,
@@ -178,14 +175,14 @@ impl StorageService {
         })
     }
 
-    pub(crate) async fn do_sync(&self, req: pb::UserRequest) -> ServiceResult<pb::SyncReply> {
-        validate_id("user_id", &req.user_id)?;
+    pub(crate) async fn sync(&self, req: pb::CallerRequest) -> ServiceResult<pb::SyncReply> {
+        let user = user_caller(req.caller.as_ref())?;
         let mut conversations = Vec::new();
-        for id in self.store.user_conversations(&req.user_id).await? {
+        for id in self.store.user_conversations(&user).await? {
             let Some(mut conv) = self.store.conversation(&id).await? else {
                 continue;
             };
-            let Some(me) = self.store.member(&id, &req.user_id).await? else {
+            let Some(me) = self.store.member(&id, &user).await? else {
                 continue;
             };
             // Direct conversations carry their two members so a client can
@@ -203,19 +200,17 @@ impl StorageService {
         Ok(pb::SyncReply { conversations })
     }
 
-    pub(crate) async fn do_mark_read(
-        &self,
-        req: pb::MarkReadRequest,
-    ) -> ServiceResult<pb::ReadState> {
-        require_member(&*self.store, &req.conversation_id, &req.acting_user_id).await?;
+    pub(crate) async fn mark_read(&self, req: pb::MarkReadRequest) -> ServiceResult<pb::ReadState> {
+        let reader = user_caller(req.caller.as_ref())?;
+        require_member(&*self.store, &req.conversation_id, &reader).await?;
         let head = self.sequencer.stable_head(&req.conversation_id).await?;
         let read_seq = self
             .store
-            .set_read(&req.conversation_id, &req.acting_user_id, req.seq.min(head))
+            .set_read(&req.conversation_id, &reader, req.seq.min(head))
             .await?;
         Ok(pb::ReadState {
             conversation_id: req.conversation_id,
-            user_id: req.acting_user_id,
+            user_id: reader,
             read_seq,
         })
     }

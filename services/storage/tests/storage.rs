@@ -1,13 +1,24 @@
-//! Storage service behaviour on the embedded backends, in process and over
-//! a real gRPC connection.
+//! Storage service behaviour on the embedded backends (the fjall timeline
+//! store, as in production), in process and over a real gRPC connection.
 
-use parley_core::ServiceError;
 use parley_core::services::{StorageApi, StorageClient, StorageGrpc};
-use parley_embedded::{EmbeddedDb, MemoryBus, RedbTimelineStore};
+use parley_core::{Caller, ServiceError};
+use parley_embedded::{FjallTimelineStore, MemoryBus};
 use parley_ports::EventBus;
 use parley_proto::v1 as pb;
 use parley_storage::{StorageConfig, StorageService};
+use std::path::Path;
 use std::sync::Arc;
+
+/// The caller of a user's request.
+fn user(id: &str) -> Option<pb::Caller> {
+    Caller::user(id).unwrap().to_proto()
+}
+
+/// The timeline store under `dir` (opened again after a restart).
+fn timeline(dir: &Path) -> FjallTimelineStore {
+    FjallTimelineStore::open(&dir.join("timeline"), 8 << 20).unwrap()
+}
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -17,14 +28,13 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let db = EmbeddedDb::open(&dir.path().join("db.redb")).unwrap();
     let bus = MemoryBus::new();
     let cfg = StorageConfig {
         seq_lease_size: 3,
         ..Default::default()
     };
     let storage = Arc::new(StorageService::new(
-        Arc::new(RedbTimelineStore::new(db)),
+        Arc::new(timeline(dir.path())),
         Arc::new(bus.clone()),
         cfg,
     ));
@@ -37,7 +47,7 @@ fn fixture() -> Fixture {
 
 fn group(creator: &str, members: &[&str]) -> pb::CreateConversationRequest {
     pb::CreateConversationRequest {
-        creator_id: creator.into(),
+        caller: user(creator),
         kind: pb::ConversationKind::Group as i32,
         title: "team".into(),
         member_ids: members.iter().map(|m| m.to_string()).collect(),
@@ -47,7 +57,7 @@ fn group(creator: &str, members: &[&str]) -> pb::CreateConversationRequest {
 
 fn text(conv: &str, sender: &str, cmid: &str, t: &str) -> pb::AppendRequest {
     pb::AppendRequest {
-        sender_id: sender.into(),
+        caller: user(sender),
         send: Some(pb::Send {
             conversation_id: conv.into(),
             client_msg_id: cmid.into(),
@@ -61,14 +71,14 @@ fn text(conv: &str, sender: &str, cmid: &str, t: &str) -> pb::AppendRequest {
 
 fn history(
     conv: &str,
-    user: &str,
+    reader: &str,
     from: u64,
     to: u64,
     limit: u32,
     backward: bool,
 ) -> pb::UserHistoryRequest {
     pb::UserHistoryRequest {
-        acting_user_id: user.into(),
+        caller: user(reader),
         request: Some(pb::HistoryRequest {
             conversation_id: conv.into(),
             from_seq: from,
@@ -159,26 +169,26 @@ async fn non_members_are_refused_everywhere() {
         .map(|_| ()));
     nf(s.get_conversation(pb::ConversationRequest {
         conversation_id: conv.id.clone(),
-        acting_user_id: "mallory".into(),
+        caller: user("mallory"),
     })
     .await
     .map(|_| ()));
     nf(s.mark_read(pb::MarkReadRequest {
         conversation_id: conv.id.clone(),
-        acting_user_id: "mallory".into(),
+        caller: user("mallory"),
         seq: 1,
     })
     .await
     .map(|_| ()));
-    nf(s.check_member(pb::ConversationRequest {
+    nf(s.list_members(pb::ConversationRequest {
         conversation_id: conv.id.clone(),
-        acting_user_id: "mallory".into(),
+        caller: user("mallory"),
     })
     .await
     .map(|_| ()));
     nf(s.add_members(pb::AddMembersRequest {
         conversation_id: conv.id.clone(),
-        acting_user_id: "mallory".into(),
+        caller: user("mallory"),
         user_ids: vec!["x".into()],
         role: 0,
     })
@@ -219,7 +229,7 @@ async fn roles_edit_delete_and_removal() {
         .unwrap();
     // Carol may neither edit nor delete Bob's message; the owner may delete it.
     let edit = |who: &str, cmid: &str| pb::AppendRequest {
-        sender_id: who.into(),
+        caller: user(who),
         send: Some(pb::Send {
             conversation_id: id.clone(),
             client_msg_id: cmid.into(),
@@ -236,7 +246,7 @@ async fn roles_edit_delete_and_removal() {
     let e = s.append(edit("bob", "b2")).await.unwrap().event.unwrap();
     assert!(matches!(e.body, Some(pb::event::Body::Edit(ref b)) if b.target_seq == m.seq));
     let del = pb::AppendRequest {
-        sender_id: "owner".into(),
+        caller: user("owner"),
         send: Some(pb::Send {
             conversation_id: id.clone(),
             client_msg_id: "o1".into(),
@@ -247,7 +257,7 @@ async fn roles_edit_delete_and_removal() {
     // Members cannot add or remove; the owner can.
     let add = |who: &str| pb::AddMembersRequest {
         conversation_id: id.clone(),
-        acting_user_id: who.into(),
+        caller: user(who),
         user_ids: vec!["dave".into()],
         role: 0,
     };
@@ -258,7 +268,7 @@ async fn roles_edit_delete_and_removal() {
     s.add_members(add("owner")).await.unwrap();
     let rm = |who: &str, target: &str| pb::RemoveMemberRequest {
         conversation_id: id.clone(),
-        acting_user_id: who.into(),
+        caller: user(who),
         user_id: target.into(),
     };
     assert!(matches!(
@@ -275,7 +285,7 @@ async fn roles_edit_delete_and_removal() {
     let members = s
         .get_conversation(pb::ConversationRequest {
             conversation_id: id.clone(),
-            acting_user_id: "owner".into(),
+            caller: user("owner"),
         })
         .await
         .unwrap()
@@ -300,7 +310,7 @@ async fn bad_input_is_refused_clearly() {
         Err(ServiceError::InvalidArgument(_))
     ));
     let no_body = pb::AppendRequest {
-        sender_id: "alice".into(),
+        caller: user("alice"),
         send: Some(pb::Send {
             conversation_id: conv.id.clone(),
             client_msg_id: "m3".into(),
@@ -312,7 +322,7 @@ async fn bad_input_is_refused_clearly() {
         Err(ServiceError::InvalidArgument(_))
     ));
     let reply_to_nothing = pb::AppendRequest {
-        sender_id: "alice".into(),
+        caller: user("alice"),
         send: Some(pb::Send {
             conversation_id: conv.id.clone(),
             client_msg_id: "m4".into(),
@@ -327,7 +337,7 @@ async fn bad_input_is_refused_clearly() {
         Err(ServiceError::InvalidArgument(_))
     ));
     let dm_self = pb::CreateConversationRequest {
-        creator_id: "alice".into(),
+        caller: user("alice"),
         kind: pb::ConversationKind::Direct as i32,
         title: String::new(),
         member_ids: vec!["alice".into()],
@@ -350,7 +360,7 @@ async fn direct_conversations_are_idempotent() {
     let f = fixture();
     let s = &f.storage;
     let dm = |a: &str, b: &str| pb::CreateConversationRequest {
-        creator_id: a.into(),
+        caller: user(a),
         kind: pb::ConversationKind::Direct as i32,
         title: String::new(),
         member_ids: vec![b.into()],
@@ -360,8 +370,8 @@ async fn direct_conversations_are_idempotent() {
     let c2 = s.create_conversation(dm("bob", "alice")).await.unwrap();
     assert_eq!(c1.id, c2.id);
     let sync = s
-        .sync(pb::UserRequest {
-            user_id: "bob".into(),
+        .sync(pb::CallerRequest {
+            caller: user("bob"),
         })
         .await
         .unwrap();
@@ -384,16 +394,14 @@ async fn direct_conversations_are_idempotent() {
 #[tokio::test]
 async fn history_pages_and_reports_holes() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("db.redb");
     let cfg = StorageConfig {
         seq_lease_size: 10,
         ..Default::default()
     };
     let conv_id;
     {
-        let db = EmbeddedDb::open(&path).unwrap();
         let s = StorageService::new(
-            Arc::new(RedbTimelineStore::new(db)),
+            Arc::new(timeline(dir.path())),
             Arc::new(MemoryBus::new()),
             cfg.clone(),
         );
@@ -405,9 +413,8 @@ async fn history_pages_and_reports_holes() {
         }
     }
     // A restart loses the rest of the lease (seqs 6..=10 become holes).
-    let db = EmbeddedDb::open(&path).unwrap();
     let s = StorageService::new(
-        Arc::new(RedbTimelineStore::new(db)),
+        Arc::new(timeline(dir.path())),
         Arc::new(MemoryBus::new()),
         cfg,
     );
@@ -494,15 +501,15 @@ async fn read_watermarks_only_rise_and_stop_at_the_head() {
     s.append(text(&conv.id, "alice", "m1", "x")).await.unwrap();
     let mr = |seq| pb::MarkReadRequest {
         conversation_id: conv.id.clone(),
-        acting_user_id: "bob".into(),
+        caller: user("bob"),
         seq,
     };
     assert_eq!(s.mark_read(mr(1)).await.unwrap().read_seq, 1);
     assert_eq!(s.mark_read(mr(99)).await.unwrap().read_seq, 2);
     assert_eq!(s.mark_read(mr(1)).await.unwrap().read_seq, 2);
     let sync = s
-        .sync(pb::UserRequest {
-            user_id: "bob".into(),
+        .sync(pb::CallerRequest {
+            caller: user("bob"),
         })
         .await
         .unwrap();
@@ -597,14 +604,13 @@ impl EventBus for FlakyBus {
 #[tokio::test]
 async fn sends_are_acked_while_the_bus_is_down_and_published_in_order_after() {
     let dir = tempfile::tempdir().unwrap();
-    let db = EmbeddedDb::open(&dir.path().join("db.redb")).unwrap();
     let bus = Arc::new(FlakyBus {
         inner: MemoryBus::new(),
         down: true.into(),
     });
     let mut consumer = bus.consume_stored("test").await.unwrap();
     let s = StorageService::new(
-        Arc::new(RedbTimelineStore::new(db)),
+        Arc::new(timeline(dir.path())),
         bus.clone(),
         StorageConfig::default(),
     );
@@ -636,7 +642,7 @@ async fn sends_are_acked_while_the_bus_is_down_and_published_in_order_after() {
 }
 
 /// A store whose appends take a while, to cancel callers mid-write.
-struct SlowStore(RedbTimelineStore);
+struct SlowStore(FjallTimelineStore);
 
 #[async_trait::async_trait]
 impl parley_ports::TimelineStore for SlowStore {
@@ -694,9 +700,8 @@ impl parley_ports::TimelineStore for SlowStore {
 #[tokio::test]
 async fn a_caller_that_goes_away_mid_write_leaves_no_stuck_seq() {
     let dir = tempfile::tempdir().unwrap();
-    let db = EmbeddedDb::open(&dir.path().join("db.redb")).unwrap();
     let s = StorageService::new(
-        Arc::new(SlowStore(RedbTimelineStore::new(db))),
+        Arc::new(SlowStore(timeline(dir.path()))),
         Arc::new(MemoryBus::new()),
         StorageConfig::default(),
     );
@@ -727,14 +732,13 @@ async fn a_caller_that_goes_away_mid_write_leaves_no_stuck_seq() {
 #[tokio::test]
 async fn an_instance_refuses_conversations_it_does_not_own() {
     let dir = tempfile::tempdir().unwrap();
-    let db = EmbeddedDb::open(&dir.path().join("db.redb")).unwrap();
     let cfg = StorageConfig {
         shard_index: Some(0),
         shard_count: 2,
         ..Default::default()
     };
     let s = StorageService::new(
-        Arc::new(RedbTimelineStore::new(db)),
+        Arc::new(timeline(dir.path())),
         Arc::new(MemoryBus::new()),
         cfg,
     );
@@ -766,4 +770,68 @@ async fn an_instance_refuses_conversations_it_does_not_own() {
         Err(ServiceError::Internal(_))
     ));
     s.append(text(&mine, "alice", "m", "x")).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_system_lists_members_but_acts_for_no_one() {
+    let f = fixture();
+    let s = &f.storage;
+    let conv = s
+        .create_conversation(group("alice", &["bob"]))
+        .await
+        .unwrap();
+    let system = Caller::System.to_proto();
+    let members = s
+        .list_members(pb::ConversationRequest {
+            conversation_id: conv.id.clone(),
+            caller: system.clone(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(members.members.len(), 2);
+    // Nothing that changes a conversation or reads its history acts for
+    // the system.
+    let mut send = text(&conv.id, "alice", "m1", "x");
+    send.caller = system.clone();
+    let r = s.append(send).await;
+    assert!(matches!(r, Err(ServiceError::PermissionDenied(_))), "{r:?}");
+    let mut read = history(&conv.id, "alice", 1, 0, 0, false);
+    read.caller = system.clone();
+    let r = s.history(read).await;
+    assert!(matches!(r, Err(ServiceError::PermissionDenied(_))), "{r:?}");
+    // A request without a caller, or with an empty user, is refused: it
+    // never means "unchecked".
+    for caller in [
+        None,
+        Some(pb::Caller {
+            kind: Some(pb::caller::Kind::UserId(String::new())),
+        }),
+    ] {
+        let r = s
+            .list_members(pb::ConversationRequest {
+                conversation_id: conv.id.clone(),
+                caller,
+            })
+            .await;
+        assert!(matches!(r, Err(ServiceError::InvalidArgument(_))), "{r:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_sharded_instance_names_new_groups_it_owns() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = StorageConfig {
+        shard_index: Some(1),
+        shard_count: 3,
+        ..Default::default()
+    };
+    let s = StorageService::new(
+        Arc::new(timeline(dir.path())),
+        Arc::new(MemoryBus::new()),
+        cfg,
+    );
+    for _ in 0..10 {
+        let c = s.create_conversation(group("alice", &[])).await.unwrap();
+        assert_eq!(parley_core::routing::owner_of(&c.id, 3), 1);
+    }
 }

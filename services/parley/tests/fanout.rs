@@ -1,7 +1,12 @@
+//! Fanout with real storage and presence services in process (the memory
+//! bus, the fjall timeline store), its stored-event worker running, and its
+//! signal API served over gRPC.
+
+use parley_core::Caller;
 use parley_core::services::{
     FanoutApi, FanoutClient, FanoutGrpc, PresenceApi, PresenceClient, StorageApi, StorageClient,
 };
-use parley_embedded::{EmbeddedDb, MemoryBus, MemoryPresence, RedbTimelineStore};
+use parley_embedded::{FjallTimelineStore, MemoryBus, MemoryPresence};
 use parley_fanout::{FANOUT_GROUP, FanoutService, run_stored_worker};
 use parley_ports::{DeliverySink, EventBus, Push};
 use parley_presence::{PresenceConfig, PresenceService};
@@ -41,9 +46,9 @@ async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let bus = MemoryBus::new();
     let bus_dyn: Arc<dyn EventBus> = Arc::new(bus.clone());
-    let db = EmbeddedDb::open(&dir.path().join("db")).unwrap();
+    let timeline = FjallTimelineStore::open(&dir.path().join("timeline"), 8 << 20).unwrap();
     let storage = Arc::new(StorageService::new(
-        Arc::new(RedbTimelineStore::new(db)),
+        Arc::new(timeline),
         bus_dyn.clone(),
         StorageConfig::default(),
     ));
@@ -85,7 +90,7 @@ async fn online(presence: &PresenceService, user: &str, connection: &str) {
 async fn group_of_alice_and_bob(storage: &StorageService) -> pb::Conversation {
     storage
         .create_conversation(pb::CreateConversationRequest {
-            creator_id: "alice".into(),
+            caller: Caller::user("alice").unwrap().to_proto(),
             kind: 2,
             title: "t".into(),
             member_ids: vec!["bob".into()],
@@ -231,7 +236,7 @@ async fn concurrent_lanes_keep_each_conversations_order() {
         for c in &convs {
             storage
                 .append(pb::AppendRequest {
-                    sender_id: "bob".into(),
+                    caller: Caller::user("bob").unwrap().to_proto(),
                     send: Some(pb::Send {
                         conversation_id: c.clone(),
                         client_msg_id: format!("m{i}"),
