@@ -7,7 +7,8 @@
    Kubernetes versions.
 3. Checks that the manifests and the `parley` binary agree: each Parley
    container's arguments are a real subcommand; its environment and mounted
-   config file are accepted by `parley config --json` (unknown keys fail);
+   config file are accepted by `parley config --json --check <service>` (unknown
+   keys fail, and so do settings that service would not honour);
    container ports match the addresses the config makes it listen on; probes
    and scrape annotations name the endpoints and ports the binary serves;
    every service URL in the config names a Service (or StatefulSet pod) and
@@ -127,7 +128,7 @@ def container_env(where, container, pod_spec, configmaps):
     return env, config_file
 
 
-def effective_config(where, binary, env, config_file):
+def effective_config(where, binary, env, config_file, mode):
     with tempfile.TemporaryDirectory() as tmp:
         run_env = {"PATH": os.environ.get("PATH", "")}
         run_env.update(env)
@@ -136,7 +137,8 @@ def effective_config(where, binary, env, config_file):
             path.write_text(config_file)
             run_env["PARLEY_CONFIG"] = str(path)
         r = subprocess.run(
-            [binary, "config", "--json"], env=run_env, capture_output=True, text=True
+            [binary, "config", "--json", "--check", mode], env=run_env, capture_output=True,
+            text=True
         )
     if r.returncode != 0:
         fail(where, f"the binary refuses this configuration: {r.stderr.strip()}")
@@ -170,7 +172,7 @@ def check_workload(overlay, doc, binary, configmaps, services, statefulsets, pro
         fail(where, f"`parley {' '.join(args)}` is not a command: {r.stderr.strip()}")
 
     env, config_file = container_env(where, container, spec, configmaps)
-    config = effective_config(where, binary, env, config_file)
+    config = effective_config(where, binary, env, config_file, service)
     if config is None:
         return
     cluster = config["cluster"]

@@ -239,8 +239,8 @@ impl FjallTimelineStore {
         &self.inner.shared
     }
 
-    /// Whether nothing was ever stored (for the one-time import of an older
-    /// redb timeline).
+    /// Whether nothing was ever stored (no seq lease was ever taken; for
+    /// the import of an older redb timeline).
     pub fn is_empty(&self) -> StoreResult<bool> {
         self.shared().ks(Ks::Leases).is_empty().map_err(be)
     }

@@ -1,6 +1,8 @@
 //! Embedded backends, the zero-configuration default: everything runs in
 //! one process. Timelines live in a fjall (LSM) directory, accounts and keys
-//! in a redb file.
+//! in a redb file. `RedbTimelineStore` is the older timeline store, kept
+//! (with its conformance run) while `import_redb_timeline` can still move
+//! its data into fjall.
 
 mod db;
 mod fjall_timeline;
@@ -8,8 +10,8 @@ mod member_cache;
 mod memory_bus;
 mod memory_presence;
 mod redb_auth;
+mod redb_import;
 mod redb_timeline;
-mod timeline_import;
 mod writer_thread;
 
 pub use db::EmbeddedDb;
@@ -17,5 +19,5 @@ pub use fjall_timeline::FjallTimelineStore;
 pub use memory_bus::MemoryBus;
 pub use memory_presence::MemoryPresence;
 pub use redb_auth::RedbAuthStore;
+pub use redb_import::{holds_redb_timeline, import_redb_timeline};
 pub use redb_timeline::RedbTimelineStore;
-pub use timeline_import::open_timeline;

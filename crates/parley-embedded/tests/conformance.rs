@@ -127,8 +127,10 @@ async fn a_redb_timeline_is_imported_once_into_a_new_fjall_store() {
     old.append(&events).await.unwrap();
     old.set_read("c", "u", 2).await.unwrap();
 
+    assert!(parley_embedded::holds_redb_timeline(&redb).unwrap());
     let path = dir.path().join("timeline");
-    let (store, rows) = parley_embedded::open_timeline(&path, 1 << 20, Some(&redb))
+    let store = FjallTimelineStore::open(&path, 1 << 20).unwrap();
+    let rows = parley_embedded::import_redb_timeline(&redb, &store)
         .await
         .unwrap();
     assert!(rows >= 8, "{rows} rows imported");
@@ -148,10 +150,42 @@ async fn a_redb_timeline_is_imported_once_into_a_new_fjall_store() {
     };
     assert_eq!(store.read_range("c", all).await.unwrap(), events);
     assert_eq!(store.lease_seqs("c", 1).await.unwrap(), 101..102);
-    drop(store);
-    // Opened again: nothing is imported a second time.
-    let (_store, rows) = parley_embedded::open_timeline(&path, 1 << 20, Some(&redb))
+    // A store that holds a timeline is never imported into.
+    assert!(
+        parley_embedded::import_redb_timeline(&redb, &store)
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn a_redb_timeline_larger_than_a_chunk_streams_in_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let redb = EmbeddedDb::open(&dir.path().join("parley.redb")).unwrap();
+    let old = RedbTimelineStore::new(redb.clone());
+    let conv = pb::Conversation {
+        id: "big".into(),
+        ..Default::default()
+    };
+    old.create_conversation(&conv).await.unwrap();
+    old.lease_seqs("big", 50_000).await.unwrap();
+    let n = 45_000u64;
+    for start in (1..=n).step_by(5_000) {
+        let events: Vec<pb::Event> = (start..start + 5_000)
+            .map(|seq| pb::Event {
+                conversation_id: "big".into(),
+                seq,
+                sender_id: "u".into(),
+                ..Default::default()
+            })
+            .collect();
+        old.append(&events).await.unwrap();
+    }
+    let store = FjallTimelineStore::open(&dir.path().join("timeline"), 1 << 20).unwrap();
+    let rows = parley_embedded::import_redb_timeline(&redb, &store)
         .await
         .unwrap();
-    assert_eq!(rows, 0);
+    assert_eq!(rows as u64, n + 2, "events, the conversation, its lease");
+    assert_eq!(store.head("big").await.unwrap(), n);
+    assert!(!store.is_empty().unwrap());
 }

@@ -1,13 +1,21 @@
-//! The composition root: configuration, and the wiring of services to
-//! backends for `parley up` (everything in one process, embedded backends)
-//! and for one service per process (`parley <service>`).
+//! The composition root: configuration, the modes and what each honours
+//! (`mode`), the backend factory (`backends`, file names in `layout`), one
+//! wiring per service (`wire`) used by both `parley up` (`node`) and one
+//! service per process (`split`), network and admin helpers (`net`,
+//! `admin`), and the subcommands (`commands`, `cluster`).
 
+pub mod admin;
 pub mod backends;
 pub mod cluster;
+pub mod commands;
 pub mod config;
+pub mod layout;
+pub mod mode;
+pub mod net;
 pub mod node;
 pub mod split;
 pub mod telemetry;
+pub mod wire;
 
 pub use config::Config;
 pub use node::{RunningNode, start_embedded};

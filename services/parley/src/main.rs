@@ -1,9 +1,9 @@
 //! `parley up` runs everything in one process; `parley <service>` runs one.
 
 use clap::{Parser, Subcommand};
-use parley::cluster::{Cluster, ClusterOptions};
+use parley::commands::{self, cluster::Counts};
 use parley::split::{ServiceName, run_service};
-use parley::{Config, start_embedded, telemetry};
+use parley::{Config, telemetry};
 use std::path::PathBuf;
 use tokio_util::sync::CancellationToken;
 
@@ -30,7 +30,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run every service in this process with embedded backends.
+    /// Run every service in this process (embedded backends by default).
     Up,
     /// Run the gateway alone (split mode).
     Gateway,
@@ -54,7 +54,12 @@ enum Command {
     },
     /// Apply pending schema migrations to the ScyllaDB store named by
     /// cluster.store (idempotent), then exit.
-    Migrate,
+    Migrate {
+        /// Instead: import the timelines an older version kept in a redb
+        /// file under data_dir into the current store (Parley stopped).
+        #[arg(long)]
+        from_redb: bool,
+    },
     /// Print a new Ed25519 token-signing key (PKCS#8 PEM) for
     /// auth.signing_keys_dir, and exit.
     Keygen,
@@ -63,7 +68,29 @@ enum Command {
         /// As JSON (for tools) instead of a readable listing.
         #[arg(long)]
         json: bool,
+        /// Fail, naming each, on settings this mode would not honour:
+        /// "up" or a service (gateway, auth, presence, fanout, storage).
+        #[arg(long, value_name = "MODE")]
+        check: Option<String>,
     },
+}
+
+impl Command {
+    /// The name this process reports in its telemetry.
+    fn service_name(&self) -> &'static str {
+        match self {
+            Command::Up => "parley",
+            Command::Gateway => "parley-gateway",
+            Command::Auth => "parley-auth",
+            Command::Presence => "parley-presence",
+            Command::Fanout => "parley-fanout",
+            Command::Storage => "parley-storage",
+            Command::Cluster { .. }
+            | Command::Config { .. }
+            | Command::Migrate { .. }
+            | Command::Keygen => "parley-cli",
+        }
+    }
 }
 
 #[tokio::main]
@@ -76,18 +103,7 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    let service = match &cli.command {
-        Command::Up => "parley",
-        Command::Gateway => "parley-gateway",
-        Command::Auth => "parley-auth",
-        Command::Presence => "parley-presence",
-        Command::Fanout => "parley-fanout",
-        Command::Storage => "parley-storage",
-        Command::Cluster { .. } | Command::Config { .. } | Command::Migrate | Command::Keygen => {
-            "parley-cli"
-        }
-    };
-    let _telemetry = telemetry::init(&config.log, service);
+    let _telemetry = telemetry::init(&config.log, cli.command.service_name());
     match run(cli.command, config).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -100,113 +116,47 @@ async fn main() -> std::process::ExitCode {
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     let stop = CancellationToken::new();
     tokio::spawn(signal_to(stop.clone()));
-    match command {
-        Command::Config { json: false } => {
-            println!("{config:#?}");
-            Ok(())
+    let service = match command {
+        Command::Config { json, check } => {
+            if let Some(mode) = check {
+                parley::mode::check(&config, parley::mode::Mode::parse(&mode)?)?;
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&config)?);
+            } else {
+                println!("{config:#?}");
+            }
+            return Ok(());
         }
-        Command::Config { json: true } => {
-            println!("{}", serde_json::to_string_pretty(&config)?);
-            Ok(())
+        Command::Migrate { from_redb: false } => {
+            return commands::migrate::scylla_schema(&config).await;
         }
-        Command::Migrate => migrate(&config).await,
+        Command::Migrate { from_redb: true } => return commands::migrate::from_redb(&config).await,
         Command::Keygen => {
             let key = parley_jwt::SigningKey::generate().map_err(anyhow::Error::msg)?;
             print!("{}", key.to_pkcs8_pem().map_err(anyhow::Error::msg)?);
-            Ok(())
+            return Ok(());
         }
-        Command::Up => {
-            let listener = parley::split::bind_gateway(config.listen)?;
-            let data = config.data_dir.clone();
-            let node = start_embedded(config, listener, telemetry::prometheus()).await?;
-            let addr = node.addr;
-            println!(
-                "Parley is running at http://{addr}/  (WebSocket: ws://{addr}/v1/ws, data: {})",
-                data.display()
-            );
-            println!("Open http://{addr}/ in a browser to sign up and chat.");
-            println!("Press Ctrl-C to stop.");
-            stop.cancelled().await;
-            println!("Shutting down: telling clients to reconnect, draining...");
-            node.shutdown().await?;
-            println!("Stopped.");
-            Ok(())
-        }
+        Command::Up => return commands::up::run(config, stop).await,
         Command::Cluster {
             gateways,
             fanouts,
             storages,
-        } => run_cluster(config, [gateways, fanouts, storages], stop).await,
-        Command::Gateway => run_service(ServiceName::Gateway, config, stop).await,
-        Command::Auth => run_service(ServiceName::Auth, config, stop).await,
-        Command::Presence => run_service(ServiceName::Presence, config, stop).await,
-        Command::Fanout => run_service(ServiceName::Fanout, config, stop).await,
-        Command::Storage => run_service(ServiceName::Storage, config, stop).await,
-    }
-}
-
-async fn run_cluster(
-    config: Config,
-    [gateways, fanouts, storages]: [usize; 3],
-    stop: CancellationToken,
-) -> anyhow::Result<()> {
-    let nats = parley_devservers::NatsServer::try_start().map_err(anyhow::Error::msg)?;
-    let redis = parley_devservers::RedisServer::try_start().map_err(anyhow::Error::msg)?;
-    let dir = config.data_dir.join("cluster");
-    let opts = ClusterOptions {
-        exe: std::env::current_exe()?,
-        dir: dir.clone(),
-        nats_url: nats.url(),
-        redis_url: redis.url(),
-        gateways: gateways.max(1),
-        fanouts: fanouts.max(1),
-        storages: storages.max(1),
-        env: Vec::new(),
-    };
-    let mut cluster = Cluster::start(opts).await?;
-    println!(
-        "Parley cluster is running (logs and data in {}):",
-        dir.display()
-    );
-    println!("  nats   {}", nats.url());
-    println!("  redis  {}", redis.url());
-    for m in cluster.members() {
-        let admin = m
-            .admin
-            .map(|a| format!(", metrics http://{a}/metrics"))
-            .unwrap_or_default();
-        println!(
-            "  {:<10} {} (pid {}{admin})",
-            m.name,
-            m.addr,
-            m.pid().unwrap_or(0)
-        );
-    }
-    for u in cluster.gateway_urls() {
-        println!(
-            "  clients: {u}/  (WebSocket {}/v1/ws)",
-            u.replace("http", "ws")
-        );
-    }
-    println!("Press Ctrl-C to stop.");
-    // Say so when a member stops by itself (crashed, or stopped from outside).
-    let mut check = tokio::time::interval(std::time::Duration::from_secs(1));
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => break,
-            _ = check.tick() => {
-                for (name, status) in cluster.reap_exited() {
-                    println!("  {name} exited ({status}); the others keep running");
-                }
-            }
+        } => {
+            let counts = Counts {
+                gateways,
+                fanouts,
+                storages,
+            };
+            return commands::cluster::run(config, counts, stop).await;
         }
-    }
-    println!("Stopping: gateways drain first...");
-    cluster.shutdown().await;
-    drop(nats);
-    drop(redis);
-    println!("Stopped.");
-    Ok(())
+        Command::Gateway => ServiceName::Gateway,
+        Command::Auth => ServiceName::Auth,
+        Command::Presence => ServiceName::Presence,
+        Command::Fanout => ServiceName::Fanout,
+        Command::Storage => ServiceName::Storage,
+    };
+    run_service(service, config, stop).await
 }
 
 /// Cancels `stop` on SIGINT or SIGTERM.
@@ -231,22 +181,4 @@ async fn signal_to(stop: CancellationToken) {
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
     stop.cancel();
-}
-
-async fn migrate(config: &Config) -> anyhow::Result<()> {
-    let Some(uri) = config.scylla_uri() else {
-        anyhow::bail!(
-            "cluster.store is {:?}: migrations are for a scylla:// store (the embedded \
-             store needs none)",
-            config.cluster.store
-        );
-    };
-    let applied = parley_scylla::migrate(uri, &config.scylla).await?;
-    let latest = parley_scylla::migrations::latest_version();
-    if applied.is_empty() {
-        println!("Schema is up to date (version {latest}).");
-    } else {
-        println!("Applied schema versions {applied:?}; now at version {latest}.");
-    }
-    Ok(())
 }

@@ -1,23 +1,25 @@
-//! `parley up`: every service in one process, embedded backends, service
-//! calls through the same client types as split mode (local variant).
+//! `parley up`: every service in one process, calling each other through
+//! the same client types as split mode (local variant), on the backends the
+//! configuration names (embedded by default).
 
-use crate::backends;
+use crate::backends::Backends;
 use crate::config::Config;
+use crate::mode::{self, Mode};
+use crate::wire::{self, Clients};
 use anyhow::Context;
 use metrics_exporter_prometheus::PrometheusHandle;
-use parley_auth::AuthService;
 use parley_core::services::{AuthClient, FanoutClient, PresenceClient, StorageClient};
-use parley_embedded::{EmbeddedDb, MemoryBus, MemoryPresence, RedbAuthStore, open_timeline};
-use parley_fanout::{FANOUT_GROUP, FanoutService, run_stored_worker};
-use parley_gateway::{Gateway, GatewayDeps};
-use parley_ports::{AuthStore, EventBus, TimelineStore};
-use parley_presence::PresenceService;
-use parley_storage::StorageService;
+use parley_gateway::Gateway;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+/// How long a shutdown waits for stored events to reach the bus, and then
+/// for fanout to deliver what it holds.
+const FLUSH_DEADLINE: Duration = Duration::from_secs(5);
 
 /// A running embedded node.
 pub struct RunningNode {
@@ -44,85 +46,46 @@ impl RunningNode {
     }
 }
 
-/// Starts every service on `listener` with the embedded backends under
-/// `config.data_dir`.
+/// Starts every service, the gateway on `listener`.
 pub async fn start_embedded(
     config: Config,
     listener: TcpListener,
     metrics: Option<PrometheusHandle>,
 ) -> anyhow::Result<RunningNode> {
+    mode::check(&config, Mode::Embedded)?;
     let addr = listener.local_addr()?;
-    let (timeline, auth_store, db) = match backends::scylla(&config).await? {
-        Some(session) => {
-            let (timeline, auth) = backends::scylla_stores(&session);
-            (timeline, auth, None)
-        }
-        None => {
-            let db = EmbeddedDb::open_with_cache(&config.db_path(), config.db_cache_bytes())
-                .with_context(|| format!("opening {}", config.db_path().display()))?;
-            let timeline_dir = config.timeline_path();
-            let (timeline, _) =
-                open_timeline(&timeline_dir, config.db_cache_bytes() as u64, Some(&db))
-                    .await
-                    .with_context(|| format!("opening {}", timeline_dir.display()))?;
-            let timeline: Arc<dyn TimelineStore> = Arc::new(timeline);
-            let auth: Arc<dyn AuthStore> = Arc::new(RedbAuthStore::new(db.clone()));
-            (timeline, auth, Some(db))
-        }
-    };
-    let memory_bus = MemoryBus::new();
-    let bus: Arc<dyn EventBus> = Arc::new(memory_bus.clone());
-
-    let storage = Arc::new(StorageService::new(
-        timeline,
-        bus.clone(),
-        config.storage.clone(),
-    ));
-    let auth = Arc::new(AuthService::new(auth_store, bus.clone(), config.auth.clone()).await?);
-    let presence = Arc::new(PresenceService::new(
-        Arc::new(MemoryPresence::new()),
-        &config.presence,
-    ));
-    let (storage_c, presence_c) = (
-        StorageClient::local(storage),
-        PresenceClient::local(presence),
-    );
-    let fanout = Arc::new(FanoutService::new(
-        storage_c.clone(),
-        presence_c.clone(),
-        bus.clone(),
-    ));
-
-    // Join the stored-event stream before anything can be stored.
-    let consumer = bus.consume_stored(FANOUT_GROUP).await?;
-    let worker_stop = CancellationToken::new();
-    let worker = tokio::spawn(run_stored_worker(
-        fanout.clone(),
-        consumer,
-        worker_stop.clone(),
-    ));
-
-    let deps = GatewayDeps {
-        storage: storage_c,
+    let backends = Backends::new(&config, Mode::Embedded);
+    let storage = wire::storage(&config, &backends).await?;
+    let auth = wire::auth(&config, &backends).await?;
+    let presence = wire::presence(&config, &backends).await?;
+    let storage_client = StorageClient::local(storage.clone());
+    let presence_client = PresenceClient::local(presence);
+    let fanout = wire::fanout(&backends, storage_client.clone(), presence_client.clone()).await?;
+    let clients = Clients {
+        storage: storage_client,
         auth: AuthClient::local(auth),
-        presence: presence_c,
-        fanout: FanoutClient::local(fanout),
-        bus: bus.clone(),
-        metrics,
-        token_issuer: config.auth.issuer.clone(),
-        token_audience: config.auth.audience.clone(),
-        presence_heartbeat: config.presence.heartbeat_interval(),
+        presence: presence_client,
+        fanout: FanoutClient::local(fanout.service.clone()),
     };
-    let gateway = Gateway::new(deps, config.gateway.clone()).await?;
+    let gateway = wire::gateway(&config, &backends, clients, metrics).await?;
+    crate::net::announce(&config, "http", addr)?;
+
     let stop = CancellationToken::new();
     let serve = gateway.clone().serve(listener, stop.clone());
     let task = tokio::spawn(async move {
         let served = serve.await;
-        // Clients are gone: let fanout finish what is queued, then close.
-        memory_bus.close().await;
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), worker).await;
-        worker_stop.cancel();
-        drop(db);
+        // Clients are gone: stored events reach the bus, fanout delivers
+        // what is queued, then the stores close (dropped with `backends`
+        // and the services).
+        if !storage.flush_publications(FLUSH_DEADLINE).await {
+            tracing::warn!(
+                "stopped with stored events not yet on the bus (clients will sync them)"
+            );
+        }
+        backends.close().await;
+        fanout.finish(FLUSH_DEADLINE).await;
+        drop(storage);
+        drop(backends);
         served.map_err(Into::into)
     });
     Ok(RunningNode {

@@ -1,0 +1,6 @@
+//! The bodies of the `parley` subcommands that are more than one call
+//! (main.rs parses the command line and picks one).
+
+pub mod cluster;
+pub mod migrate;
+pub mod up;

@@ -1,0 +1,219 @@
+//! The two ways to run Parley, and the settings each one honours. A
+//! setting a mode would ignore is refused at startup, with the reason,
+//! never silently dropped.
+
+use crate::config::Config;
+use anyhow::bail;
+use std::collections::BTreeSet;
+
+/// The services `parley <service>` can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceName {
+    Gateway,
+    Auth,
+    Presence,
+    Fanout,
+    Storage,
+}
+
+impl ServiceName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Gateway => "gateway",
+            Self::Auth => "auth",
+            Self::Presence => "presence",
+            Self::Fanout => "fanout",
+            Self::Storage => "storage",
+        }
+    }
+
+    /// Services that publish to or consume from the event bus, and so need
+    /// the shared one when they run in processes of their own.
+    fn uses_bus(self) -> bool {
+        !matches!(self, Self::Presence)
+    }
+}
+
+/// How this process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `parley up`: every service in this process.
+    Embedded,
+    /// `parley <service>`: one service; the others are reached over gRPC.
+    Split(ServiceName),
+}
+
+impl Mode {
+    /// "up" or the name of a service (as on the command line).
+    pub fn parse(name: &str) -> anyhow::Result<Self> {
+        let service = match name {
+            "up" => return Ok(Self::Embedded),
+            "gateway" => ServiceName::Gateway,
+            "auth" => ServiceName::Auth,
+            "presence" => ServiceName::Presence,
+            "fanout" => ServiceName::Fanout,
+            "storage" => ServiceName::Storage,
+            other => bail!("no mode {other:?}: up, gateway, auth, presence, fanout or storage"),
+        };
+        Ok(Self::Split(service))
+    }
+}
+
+/// Settings only split mode reads: where services listen and find each
+/// other, the admin listener of non-gateway services, the shard map.
+const SPLIT_ONLY: &[&str] = &[
+    "cluster.grpc_listen",
+    "cluster.auth_url",
+    "cluster.storage_urls",
+    "cluster.presence_url",
+    "cluster.fanout_urls",
+    "cluster.admin_listen",
+    "storage.shard_index",
+    "storage.shard_count",
+];
+
+/// Settings of the NATS bus.
+const NATS_ONLY: &[&str] = &["cluster.stored_ack_wait_secs", "cluster.stream_replicas"];
+
+/// Refuses settings `mode` would not honour, naming each and why.
+pub fn check(config: &Config, mode: Mode) -> anyhow::Result<()> {
+    let changed = changed_keys(config);
+    let mut refused = Vec::new();
+    let mut refuse = |prefixes: &[&str], why: &str| {
+        for key in &changed {
+            if prefixes
+                .iter()
+                .any(|p| key == p || key.starts_with(&format!("{p}.")))
+            {
+                refused.push(format!("{key}: {why}"));
+            }
+        }
+    };
+    if mode == Mode::Embedded {
+        refuse(
+            SPLIT_ONLY,
+            "a split-mode setting; `parley up` runs every service in this process (and serves /metrics on `listen`)",
+        );
+    }
+    if config.cluster.bus == "memory" {
+        refuse(NATS_ONLY, "applies to a nats:// bus (cluster.bus)");
+    }
+    if config.scylla_uri().is_none() {
+        refuse(&["scylla"], "applies when cluster.store is a scylla:// URI");
+    }
+    if let Mode::Split(service) = mode
+        && service.uses_bus()
+        && config.cluster.bus == "memory"
+    {
+        refused.push(format!(
+            "cluster.bus = \"memory\": `parley {}` in its own process needs the bus the other services share; set a nats:// URL",
+            service.as_str()
+        ));
+    }
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let what = match mode {
+        Mode::Embedded => "`parley up`".to_string(),
+        Mode::Split(s) => format!("`parley {}`", s.as_str()),
+    };
+    bail!(
+        "settings {what} does not honour:\n  - {}",
+        refused.join("\n  - ")
+    )
+}
+
+/// Dotted keys whose value differs from the default.
+fn changed_keys(config: &Config) -> BTreeSet<String> {
+    let (Ok(now), Ok(default)) = (
+        serde_json::to_value(config),
+        serde_json::to_value(Config::default()),
+    ) else {
+        return BTreeSet::new();
+    };
+    let mut out = BTreeSet::new();
+    diff("", &now, &default, &mut out);
+    out
+}
+
+fn diff(
+    path: &str,
+    now: &serde_json::Value,
+    default: &serde_json::Value,
+    out: &mut BTreeSet<String>,
+) {
+    match (now, default) {
+        (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
+            for (k, v) in a {
+                let key = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                diff(&key, v, b.get(k).unwrap_or(&serde_json::Value::Null), out);
+            }
+        }
+        (a, b) if a != b => {
+            out.insert(path.to_string());
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_run_parley_up() {
+        check(&Config::default(), Mode::Embedded).unwrap();
+    }
+
+    #[test]
+    fn parley_up_refuses_split_mode_settings_by_name() {
+        let mut c = Config::default();
+        c.cluster.auth_url = "http://auth:7001".into();
+        c.storage.shard_index = Some(0);
+        let err = check(&c, Mode::Embedded).unwrap_err().to_string();
+        assert!(err.contains("cluster.auth_url"), "{err}");
+        assert!(err.contains("storage.shard_index"), "{err}");
+        // The same settings are what split mode runs on.
+        c.cluster.bus = "nats://127.0.0.1:4222".into();
+        check(&c, Mode::Split(ServiceName::Storage)).unwrap();
+    }
+
+    #[test]
+    fn parley_up_honours_its_backends() {
+        let mut c = Config::default();
+        c.cluster.bus = "nats://127.0.0.1:4222".into();
+        c.cluster.presence_store = "redis://127.0.0.1:6379".into();
+        c.cluster.stream_replicas = 3;
+        c.cluster.announce = true;
+        check(&c, Mode::Embedded).unwrap();
+    }
+
+    #[test]
+    fn backend_settings_without_their_backend_are_refused() {
+        let mut c = Config::default();
+        c.cluster.stream_replicas = 3;
+        c.scylla.replication_factor = 1;
+        let err = check(&c, Mode::Embedded).unwrap_err().to_string();
+        assert!(err.contains("cluster.stream_replicas"), "{err}");
+        assert!(err.contains("scylla.replication_factor"), "{err}");
+    }
+
+    #[test]
+    fn split_services_that_use_the_bus_need_a_shared_one() {
+        let c = Config::default();
+        for s in [
+            ServiceName::Gateway,
+            ServiceName::Auth,
+            ServiceName::Fanout,
+            ServiceName::Storage,
+        ] {
+            let err = check(&c, Mode::Split(s)).unwrap_err().to_string();
+            assert!(err.contains("cluster.bus"), "{err}");
+        }
+        check(&c, Mode::Split(ServiceName::Presence)).unwrap();
+    }
+}
