@@ -3,16 +3,18 @@
 //! - `ws`: client protocol v1 over WebSocket (auth deadline, per-connection
 //!   rate limit, bounded outbound queue drained by one writer task, slow
 //!   consumers closed with "resync", keepalive, idle timeout);
+//! - `requests`: the answer to each client request, one module per family;
 //! - `registry`: which users have connections here, subscribed on the bus;
 //! - `http`: login/refresh endpoints, JWKS, health, readiness, metrics;
 //! - `web`: the browser app, embedded from web/dist.
 
 mod config;
-mod dispatch;
 mod error;
+mod frames;
 mod gateway;
 mod http;
 mod registry;
+mod requests;
 mod tokens;
 mod web;
 mod ws;

@@ -1,6 +1,10 @@
 //! Client protocol v1 over WebSocket.
 
 mod conn;
+mod handshake;
+mod inbound;
+mod limiter;
+mod presence;
 mod session;
 mod upgrade;
 mod writer;

@@ -1,0 +1,68 @@
+//! Starting conversations, changing their members, reading one.
+
+use super::users::require_users;
+use super::{Ctx, ack};
+use parley_core::ServiceResult;
+use parley_core::services::StorageApi;
+use parley_proto::v1 as pb;
+use pb::server_frame::Payload;
+
+pub(super) async fn create_direct(ctx: &Ctx<'_>, d: pb::CreateDirect) -> ServiceResult<Payload> {
+    require_users(ctx, std::slice::from_ref(&d.user_id)).await?;
+    let req = pb::CreateConversationRequest {
+        caller: ctx.caller()?,
+        kind: pb::ConversationKind::Direct as i32,
+        member_ids: vec![d.user_id],
+        ..Default::default()
+    };
+    Ok(Payload::Conversation(
+        ctx.gw.storage.create_conversation(req).await?,
+    ))
+}
+
+pub(super) async fn create_group(ctx: &Ctx<'_>, g: pb::CreateGroup) -> ServiceResult<Payload> {
+    require_users(ctx, &g.member_ids).await?;
+    let req = pb::CreateConversationRequest {
+        caller: ctx.caller()?,
+        kind: pb::ConversationKind::Group as i32,
+        title: g.title,
+        member_ids: g.member_ids,
+        ..Default::default()
+    };
+    Ok(Payload::Conversation(
+        ctx.gw.storage.create_conversation(req).await?,
+    ))
+}
+
+pub(super) async fn add_members(ctx: &Ctx<'_>, a: pb::AddMembers) -> ServiceResult<Payload> {
+    require_users(ctx, &a.user_ids).await?;
+    let req = pb::AddMembersRequest {
+        conversation_id: a.conversation_id,
+        caller: ctx.caller()?,
+        user_ids: a.user_ids,
+        role: a.role,
+    };
+    Ok(ack(ctx.gw.storage.add_members(req).await?))
+}
+
+pub(super) async fn remove_member(ctx: &Ctx<'_>, r: pb::RemoveMember) -> ServiceResult<Payload> {
+    let req = pb::RemoveMemberRequest {
+        conversation_id: r.conversation_id,
+        caller: ctx.caller()?,
+        user_id: r.user_id,
+    };
+    Ok(ack(ctx.gw.storage.remove_member(req).await?))
+}
+
+pub(super) async fn get_conversation(
+    ctx: &Ctx<'_>,
+    g: pb::GetConversation,
+) -> ServiceResult<Payload> {
+    let req = pb::ConversationRequest {
+        conversation_id: g.conversation_id,
+        caller: ctx.caller()?,
+    };
+    Ok(Payload::Conversation(
+        ctx.gw.storage.get_conversation(req).await?,
+    ))
+}

@@ -1,0 +1,44 @@
+//! Per-conversation signals of one member: read receipts and typing.
+
+use super::Ctx;
+use parley_core::ServiceResult;
+use parley_core::services::{FanoutApi, StorageApi};
+use parley_proto::v1 as pb;
+use pb::server_frame::Payload;
+
+/// Moves the read watermark, then tells the members (off the request's
+/// path: the reply does not wait for the fan-out).
+pub(super) async fn mark_read(ctx: &Ctx<'_>, m: pb::MarkRead) -> ServiceResult<Payload> {
+    let req = pb::MarkReadRequest {
+        conversation_id: m.conversation_id,
+        caller: ctx.caller()?,
+        seq: m.seq,
+    };
+    let state = ctx.gw.storage.mark_read(req).await?;
+    let signal = pb::ReceiptSignal {
+        conversation_id: state.conversation_id.clone(),
+        user_id: state.user_id.clone(),
+        read_seq: state.read_seq,
+    };
+    let fanout = ctx.gw.fanout.clone();
+    ctx.gw.tracker.spawn(async move {
+        if let Err(e) = fanout.receipt(signal).await {
+            tracing::debug!(error = %e, "receipt not delivered");
+        }
+    });
+    Ok(Payload::Read(pb::ReadAck {
+        conversation_id: state.conversation_id,
+        read_seq: state.read_seq,
+    }))
+}
+
+pub(super) async fn typing(ctx: &Ctx<'_>, t: pb::TypingRequest) -> ServiceResult<Payload> {
+    ctx.gw
+        .fanout
+        .typing(pb::TypingSignal {
+            conversation_id: t.conversation_id,
+            user_id: ctx.me().to_string(),
+        })
+        .await?;
+    Ok(Payload::Ok(pb::Empty {}))
+}
