@@ -7,13 +7,23 @@
 //! stored once however often it is retried. Live events pass through a
 //! per-conversation [`timeline::Timeline`] that delivers them in seq order,
 //! exactly once, pulling any gap from history.
+//!
+//! Layout: `client` (configuration, login, the connection state, the raw
+//! `request`), `requests` (one typed method per protocol request),
+//! `supervisor` (keeps the connection up), `catch_up` (sync, gap pulls,
+//! live events), `conn` (one WebSocket), `timeline` (per-conversation
+//! ordering).
 
+mod catch_up;
 mod client;
 mod conn;
 mod error;
 mod http;
+mod requests;
+mod supervisor;
 pub mod timeline;
 
+pub use catch_up::BACKFILL;
 pub use client::{Client, ClientConfig, ClientEvent, new_client_msg_id};
 pub use error::SdkError;
 pub use http::{Tokens, register};

@@ -1,0 +1,202 @@
+//! One typed method per request of the protocol (docs/protocol.md), over
+//! `Client::request`. Idempotent requests are retried across reconnects;
+//! sends go through the outbox and keep their client_msg_id.
+
+use crate::SdkError;
+use crate::client::{Client, new_client_msg_id};
+use parley_proto::v1 as pb;
+use pb::client_frame::Request;
+use pb::server_frame::Payload;
+use std::time::Duration;
+
+/// Sends retried while the server answers `unavailable`, before giving up.
+const SEND_ATTEMPTS: u32 = 15;
+
+impl Client {
+    /// Sends through the outbox: retried with the same client_msg_id until
+    /// acknowledged, across reconnects.
+    pub async fn send(&self, send: pb::Send) -> Result<pb::SendAck, SdkError> {
+        let key = send.client_msg_id.clone();
+        self.inner.outbox.lock().insert(key.clone(), send.clone());
+        // Retried, with the same client_msg_id, across reconnects, while
+        // the server reports itself unavailable, and after the wait a rate
+        // limit asks for: it can only be stored once.
+        let mut backoff = Duration::from_millis(100);
+        let mut attempts = 0;
+        let result = loop {
+            match self.request_retrying(Request::Send(send.clone())).await {
+                Err(SdkError::Server {
+                    code,
+                    retry_after_ms,
+                    ..
+                }) if code == "rate_limited" && attempts < SEND_ATTEMPTS * 10 => {
+                    attempts += 1;
+                    tokio::time::sleep(Duration::from_millis(u64::from(retry_after_ms.max(10))))
+                        .await;
+                }
+                Err(SdkError::Server { code, .. })
+                    if code == "unavailable" && attempts < SEND_ATTEMPTS =>
+                {
+                    attempts += 1;
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                }
+                other => break other,
+            }
+        };
+        self.inner.outbox.lock().remove(&key);
+        match result? {
+            Payload::Ack(a) => Ok(a),
+            other => Err(SdkError::Protocol(format!("expected ack, got {other:?}"))),
+        }
+    }
+
+    pub async fn send_text(
+        &self,
+        conversation_id: &str,
+        text: &str,
+    ) -> Result<pb::SendAck, SdkError> {
+        self.send(pb::Send {
+            conversation_id: conversation_id.into(),
+            client_msg_id: new_client_msg_id(),
+            body: Some(pb::send::Body::Message(pb::MessageBody {
+                text: text.into(),
+                reply_to_seq: 0,
+            })),
+        })
+        .await
+    }
+
+    pub async fn create_direct(&self, user_id: &str) -> Result<pb::Conversation, SdkError> {
+        conversation(
+            self.request_retrying(Request::CreateDirect(pb::CreateDirect {
+                user_id: user_id.into(),
+            }))
+            .await?,
+        )
+    }
+
+    /// Not retried on its own: a group created twice is two groups.
+    pub async fn create_group(
+        &self,
+        title: &str,
+        member_ids: &[String],
+    ) -> Result<pb::Conversation, SdkError> {
+        let r = Request::CreateGroup(pb::CreateGroup {
+            title: title.into(),
+            member_ids: member_ids.to_vec(),
+        });
+        conversation(self.request(r).await?)
+    }
+
+    pub async fn add_members(
+        &self,
+        conversation_id: &str,
+        user_ids: &[String],
+        role: pb::Role,
+    ) -> Result<pb::SendAck, SdkError> {
+        let r = Request::AddMembers(pb::AddMembers {
+            conversation_id: conversation_id.into(),
+            user_ids: user_ids.to_vec(),
+            role: role as i32,
+        });
+        match self.request(r).await? {
+            Payload::Ack(a) => Ok(a),
+            other => Err(SdkError::Protocol(format!("expected ack, got {other:?}"))),
+        }
+    }
+
+    pub async fn remove_member(
+        &self,
+        conversation_id: &str,
+        user_id: &str,
+    ) -> Result<pb::SendAck, SdkError> {
+        let r = Request::RemoveMember(pb::RemoveMember {
+            conversation_id: conversation_id.into(),
+            user_id: user_id.into(),
+        });
+        match self.request(r).await? {
+            Payload::Ack(a) => Ok(a),
+            other => Err(SdkError::Protocol(format!("expected ack, got {other:?}"))),
+        }
+    }
+
+    pub async fn sync(&self) -> Result<pb::SyncReply, SdkError> {
+        match self
+            .request_retrying(Request::Sync(pb::SyncRequest {}))
+            .await?
+        {
+            Payload::Sync(s) => Ok(s),
+            other => Err(SdkError::Protocol(format!("expected sync, got {other:?}"))),
+        }
+    }
+
+    pub async fn history(&self, req: pb::HistoryRequest) -> Result<pb::HistoryReply, SdkError> {
+        match self.request_retrying(Request::History(req)).await? {
+            Payload::History(h) => Ok(h),
+            other => Err(SdkError::Protocol(format!(
+                "expected history, got {other:?}"
+            ))),
+        }
+    }
+
+    pub async fn mark_read(&self, conversation_id: &str, seq: u64) -> Result<u64, SdkError> {
+        match self
+            .request_retrying(Request::MarkRead(pb::MarkRead {
+                conversation_id: conversation_id.into(),
+                seq,
+            }))
+            .await?
+        {
+            Payload::Read(r) => Ok(r.read_seq),
+            other => Err(SdkError::Protocol(format!(
+                "expected read ack, got {other:?}"
+            ))),
+        }
+    }
+
+    pub async fn typing(&self, conversation_id: &str) -> Result<(), SdkError> {
+        self.request(Request::Typing(pb::TypingRequest {
+            conversation_id: conversation_id.into(),
+        }))
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn lookup_users(&self, usernames: &[&str]) -> Result<Vec<pb::User>, SdkError> {
+        let r = Request::LookupUsers(pb::LookupUsers {
+            usernames: usernames.iter().map(|s| s.to_string()).collect(),
+            user_ids: vec![],
+        });
+        match self.request_retrying(r).await? {
+            Payload::Users(u) => Ok(u.users),
+            other => Err(SdkError::Protocol(format!("expected users, got {other:?}"))),
+        }
+    }
+
+    pub async fn query_presence(
+        &self,
+        user_ids: &[String],
+    ) -> Result<Vec<pb::PresenceInfo>, SdkError> {
+        match self
+            .request_retrying(Request::QueryPresence(pb::QueryPresence {
+                user_ids: user_ids.to_vec(),
+            }))
+            .await?
+        {
+            Payload::Presence(p) => Ok(p.users),
+            other => Err(SdkError::Protocol(format!(
+                "expected presence, got {other:?}"
+            ))),
+        }
+    }
+}
+
+fn conversation(p: Payload) -> Result<pb::Conversation, SdkError> {
+    match p {
+        Payload::Conversation(c) => Ok(c),
+        other => Err(SdkError::Protocol(format!(
+            "expected conversation, got {other:?}"
+        ))),
+    }
+}
