@@ -1,23 +1,24 @@
-//! Fanout with real storage and presence services in process (the memory
-//! bus, the fjall timeline store), its stored-event worker running, and its
-//! signal API served over gRPC.
+//! Fanout with real storage and presence services in process, wired by the
+//! composition root's own `wire` functions, its stored-event worker running
+//! and its signal API served over gRPC.
 
+use parley::Config;
+use parley::backends::Backends;
+use parley::mode::Mode;
+use parley::wire;
 use parley_core::Caller;
 use parley_core::services::{
     FanoutApi, FanoutClient, FanoutGrpc, PresenceApi, PresenceClient, StorageApi, StorageClient,
 };
-use parley_embedded::{FjallTimelineStore, MemoryBus, MemoryPresence};
-use parley_fanout::{FANOUT_GROUP, FanoutService, run_stored_worker};
 use parley_ports::{DeliverySink, EventBus, Push};
-use parley_presence::{PresenceConfig, PresenceService};
+use parley_presence::PresenceService;
 use parley_proto::v1 as pb;
-use parley_storage::{StorageConfig, StorageService};
+use parley_storage::StorageService;
 use pb::server_frame::Payload;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
-use tokio_util::sync::CancellationToken;
 
 struct Sink(mpsc::UnboundedSender<(String, Payload)>);
 impl DeliverySink for Sink {
@@ -30,48 +31,47 @@ impl DeliverySink for Sink {
     }
 }
 
-/// Storage, presence and fanout in-process on the memory bus, with the
-/// stored-event worker running.
+/// Storage, presence and fanout wired as `parley up` wires them (the
+/// memory bus, the fjall timeline store), the stored-event worker running.
 struct Fixture {
     _dir: tempfile::TempDir,
-    bus: MemoryBus,
+    backends: Backends,
+    bus: Arc<dyn EventBus>,
     storage: Arc<StorageService>,
     presence: Arc<PresenceService>,
-    fanout: Arc<FanoutService>,
-    stop: CancellationToken,
-    worker: tokio::task::JoinHandle<()>,
+    fanout: wire::Fanout,
+}
+
+impl Fixture {
+    async fn stop(self) {
+        self.backends.close().await;
+        self.fanout.finish(Duration::from_secs(10)).await;
+    }
 }
 
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let bus = MemoryBus::new();
-    let bus_dyn: Arc<dyn EventBus> = Arc::new(bus.clone());
-    let timeline = FjallTimelineStore::open(&dir.path().join("timeline"), 8 << 20).unwrap();
-    let storage = Arc::new(StorageService::new(
-        Arc::new(timeline),
-        bus_dyn.clone(),
-        StorageConfig::default(),
-    ));
-    let presence = Arc::new(PresenceService::new(
-        Arc::new(MemoryPresence::new()),
-        &PresenceConfig::default(),
-    ));
-    let fanout = Arc::new(FanoutService::new(
+    let config = Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Config::default()
+    };
+    let backends = Backends::new(&config, Mode::Embedded);
+    let storage = wire::storage(&config, &backends).await.unwrap();
+    let presence = wire::presence(&config, &backends).await.unwrap();
+    let fanout = wire::fanout(
+        &backends,
         StorageClient::local(storage.clone()),
         PresenceClient::local(presence.clone()),
-        bus_dyn.clone(),
-    ));
-    let stop = CancellationToken::new();
-    let consumer = bus.consume_stored(FANOUT_GROUP).await.unwrap();
-    let worker = tokio::spawn(run_stored_worker(fanout.clone(), consumer, stop.clone()));
+    )
+    .await
+    .unwrap();
     Fixture {
         _dir: dir,
-        bus,
+        bus: backends.bus().await.unwrap(),
+        backends,
         storage,
         presence,
         fanout,
-        stop,
-        worker,
     }
 }
 
@@ -102,15 +102,8 @@ async fn group_of_alice_and_bob(storage: &StorageService) -> pb::Conversation {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stored_events_and_signals_reach_online_members_only() {
-    let Fixture {
-        _dir,
-        bus,
-        storage,
-        presence,
-        fanout,
-        stop,
-        worker,
-    } = fixture().await;
+    let f = fixture().await;
+    let (bus, storage, presence) = (&f.bus, &f.storage, &f.presence);
 
     let (tx, mut rx) = mpsc::unbounded_channel();
     let sink: Arc<dyn DeliverySink> = Arc::new(Sink(tx));
@@ -118,9 +111,9 @@ async fn stored_events_and_signals_reach_online_members_only() {
         bus.subscribe_user("alice", sink.clone()).await.unwrap(),
         bus.subscribe_user("bob", sink.clone()).await.unwrap(),
     ];
-    online(&presence, "alice", "c1").await;
+    online(presence, "alice", "c1").await;
 
-    let conv = group_of_alice_and_bob(&storage).await;
+    let conv = group_of_alice_and_bob(storage).await;
     let (user, p) = timeout(Duration::from_secs(5), rx.recv())
         .await
         .unwrap()
@@ -135,7 +128,7 @@ async fn stored_events_and_signals_reach_online_members_only() {
         let addr = listener.local_addr().unwrap();
         tokio::spawn(
             tonic::transport::Server::builder()
-                .add_service(FanoutGrpc(fanout.clone()).into_service())
+                .add_service(FanoutGrpc(f.fanout.service.clone()).into_service())
                 .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
         );
         FanoutClient::remote(
@@ -146,7 +139,7 @@ async fn stored_events_and_signals_reach_online_members_only() {
                 .unwrap(),
         )
     };
-    online(&presence, "bob", "c2").await;
+    online(presence, "bob", "c2").await;
     fc.typing(pb::TypingSignal {
         conversation_id: conv.id.clone(),
         user_id: "bob".into(),
@@ -199,8 +192,7 @@ async fn stored_events_and_signals_reach_online_members_only() {
         .unwrap();
     assert_eq!(user, "alice");
     assert!(matches!(p, Payload::PresenceChanged(ref i) if i.user_id == "bob"));
-    stop.cancel();
-    worker.await.unwrap();
+    f.stop().await;
 }
 
 /// With events of many conversations in flight at once (the worker runs
@@ -208,27 +200,20 @@ async fn stored_events_and_signals_reach_online_members_only() {
 /// member in seq order, each exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_lanes_keep_each_conversations_order() {
-    let Fixture {
-        _dir,
-        bus,
-        storage,
-        presence,
-        stop,
-        worker,
-        ..
-    } = fixture().await;
+    let f = fixture().await;
+    let (bus, storage, presence) = (&f.bus, &f.storage, &f.presence);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let _sub = bus
         .subscribe_user("alice", Arc::new(Sink(tx)))
         .await
         .unwrap();
-    online(&presence, "alice", "c1").await;
+    online(presence, "alice", "c1").await;
 
     const CONVS: usize = 40;
     const MESSAGES: u64 = 25;
     let mut convs = Vec::new();
     for _ in 0..CONVS {
-        let c = group_of_alice_and_bob(&storage).await;
+        let c = group_of_alice_and_bob(storage).await;
         convs.push(c.id);
     }
     // Interleave the conversations' sends, as concurrent senders would.
@@ -268,6 +253,5 @@ async fn concurrent_lanes_keep_each_conversations_order() {
         );
     }
     assert!(last.values().all(|&s| s == MESSAGES + 1));
-    stop.cancel();
-    worker.await.unwrap();
+    f.stop().await;
 }

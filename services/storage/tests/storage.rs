@@ -15,6 +15,11 @@ fn user(id: &str) -> Option<pb::Caller> {
     Caller::user(id).unwrap().to_proto()
 }
 
+/// A storage service on the timeline under `dir`, on its own memory bus.
+fn service(dir: &Path, cfg: StorageConfig) -> StorageService {
+    StorageService::new(Arc::new(timeline(dir)), Arc::new(MemoryBus::new()), cfg)
+}
+
 /// The timeline store under `dir` (opened again after a restart).
 fn timeline(dir: &Path) -> FjallTimelineStore {
     FjallTimelineStore::open(&dir.join("timeline"), 8 << 20).unwrap()
@@ -400,11 +405,7 @@ async fn history_pages_and_reports_holes() {
     };
     let conv_id;
     {
-        let s = StorageService::new(
-            Arc::new(timeline(dir.path())),
-            Arc::new(MemoryBus::new()),
-            cfg.clone(),
-        );
+        let s = service(dir.path(), cfg.clone());
         conv_id = s.create_conversation(group("alice", &[])).await.unwrap().id;
         for i in 0..4 {
             s.append(text(&conv_id, "alice", &format!("a{i}"), "x"))
@@ -413,11 +414,7 @@ async fn history_pages_and_reports_holes() {
         }
     }
     // A restart loses the rest of the lease (seqs 6..=10 become holes).
-    let s = StorageService::new(
-        Arc::new(timeline(dir.path())),
-        Arc::new(MemoryBus::new()),
-        cfg,
-    );
+    let s = service(dir.path(), cfg);
     let r = s.append(text(&conv_id, "alice", "b0", "x")).await.unwrap();
     assert_eq!(r.event.unwrap().seq, 11);
     assert!(
@@ -737,11 +734,7 @@ async fn an_instance_refuses_conversations_it_does_not_own() {
         shard_count: 2,
         ..Default::default()
     };
-    let s = StorageService::new(
-        Arc::new(timeline(dir.path())),
-        Arc::new(MemoryBus::new()),
-        cfg,
-    );
+    let s = service(dir.path(), cfg);
     let (mine, theirs) = {
         let ids: Vec<String> = (0..64).map(|i| format!("g{i}")).collect();
         let mine = ids
@@ -825,11 +818,7 @@ async fn a_sharded_instance_names_new_groups_it_owns() {
         shard_count: 3,
         ..Default::default()
     };
-    let s = StorageService::new(
-        Arc::new(timeline(dir.path())),
-        Arc::new(MemoryBus::new()),
-        cfg,
-    );
+    let s = service(dir.path(), cfg);
     for _ in 0..10 {
         let c = s.create_conversation(group("alice", &[])).await.unwrap();
         assert_eq!(parley_core::routing::owner_of(&c.id, 3), 1);
