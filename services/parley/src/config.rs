@@ -146,16 +146,6 @@ impl Config {
     pub fn db_cache_bytes(&self) -> usize {
         self.db_cache_mib.max(1) * 1024 * 1024
     }
-
-    /// Accounts and keys (redb).
-    pub fn db_path(&self) -> PathBuf {
-        self.data_dir.join("parley.redb")
-    }
-
-    /// Timelines (a fjall directory).
-    pub fn timeline_path(&self) -> PathBuf {
-        self.data_dir.join("timeline")
-    }
 }
 
 #[cfg(test)]
