@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use parley_proto::v1 as pb;
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 
 /// Which storage instance answers a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +74,7 @@ macro_rules! routed_by {
 
 routed_by! {
     pb::ConversationRequest => |r| &r.conversation_id;
+    pb::MembersRequest => |r| &r.conversation_id;
     pb::AddMembersRequest => |r| &r.conversation_id;
     pb::RemoveMemberRequest => |r| &r.conversation_id;
     pb::MarkReadRequest => |r| &r.conversation_id;
@@ -84,6 +85,53 @@ routed_by! {
 impl Routed for pb::CallerRequest {
     fn route(&self) -> Route<'_> {
         Route::Everywhere
+    }
+}
+
+impl Routed for pb::SyncPageRequest {
+    fn route(&self) -> Route<'_> {
+        Route::Everywhere
+    }
+}
+
+fn state_id(s: &pb::ConversationState) -> &str {
+    s.conversation.as_ref().map_or("", |c| c.id.as_str())
+}
+
+/// One page out of each instance's page, in id order. An instance that had
+/// more stopped at its last id; nothing past the smallest such id is
+/// certain to be complete, so the merged page stops there (and at the
+/// limit, which every instance also honoured).
+pub fn merge_sync_pages(pages: Vec<pb::SyncReply>, limit: u32) -> pb::SyncReply {
+    let cutoff = pages
+        .iter()
+        .filter(|p| p.has_more)
+        .map(|p| p.next_after.clone())
+        .min();
+    let mut all: Vec<pb::ConversationState> =
+        pages.into_iter().flat_map(|p| p.conversations).collect();
+    all.sort_by(|a, b| state_id(a).cmp(state_id(b)));
+    all.dedup_by(|a, b| state_id(a) == state_id(b));
+    let limit = match limit {
+        0 => 200,
+        n => n as usize,
+    };
+    let mut has_more = cutoff.is_some();
+    if let Some(cut) = &cutoff {
+        all.retain(|s| state_id(s) <= cut.as_str());
+    }
+    if all.len() > limit {
+        all.truncate(limit);
+        has_more = true;
+    }
+    let next_after = match (has_more, all.last()) {
+        (true, Some(s)) => state_id(s).to_string(),
+        _ => String::new(),
+    };
+    pb::SyncReply {
+        conversations: all,
+        has_more,
+        next_after,
     }
 }
 
@@ -158,32 +206,22 @@ impl StorageApi for StorageRouter {
         self.pick(&req).history(req).await
     }
 
-    async fn sync(&self, req: pb::CallerRequest) -> ServiceResult<pb::SyncReply> {
-        // Each instance knows the caller's conversations it owns.
+    async fn sync(&self, req: pb::SyncPageRequest) -> ServiceResult<pb::SyncReply> {
+        // Each instance pages through the caller's conversations it owns.
         let replies =
             futures::future::join_all(self.shards.iter().map(|s| s.sync(req.clone()))).await;
-        let mut seen = HashSet::new();
-        let mut conversations = Vec::new();
+        let mut pages = Vec::with_capacity(replies.len());
         for r in replies {
-            for c in r?.conversations {
-                let id = c
-                    .conversation
-                    .as_ref()
-                    .map(|c| c.id.clone())
-                    .unwrap_or_default();
-                if seen.insert(id) {
-                    conversations.push(c);
-                }
-            }
+            pages.push(r?);
         }
-        Ok(pb::SyncReply { conversations })
+        Ok(merge_sync_pages(pages, req.page.map_or(0, |p| p.limit)))
     }
 
     async fn mark_read(&self, req: pb::MarkReadRequest) -> ServiceResult<pb::ReadState> {
         self.pick(&req).mark_read(req).await
     }
 
-    async fn list_members(&self, req: pb::ConversationRequest) -> ServiceResult<pb::MembersReply> {
+    async fn list_members(&self, req: pb::MembersRequest) -> ServiceResult<pb::MembersPage> {
         self.pick(&req).list_members(req).await
     }
 
@@ -203,6 +241,53 @@ impl StorageApi for StorageRouter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn page(ids: &[&str], has_more: bool) -> pb::SyncReply {
+        let conversations: Vec<pb::ConversationState> = ids
+            .iter()
+            .map(|id| pb::ConversationState {
+                conversation: Some(pb::Conversation {
+                    id: id.to_string(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .collect();
+        pb::SyncReply {
+            next_after: if has_more {
+                ids.last().unwrap().to_string()
+            } else {
+                String::new()
+            },
+            conversations,
+            has_more,
+        }
+    }
+
+    fn ids(r: &pb::SyncReply) -> Vec<&str> {
+        r.conversations.iter().map(state_id).collect()
+    }
+
+    #[test]
+    fn sync_pages_of_instances_merge_without_skipping() {
+        // Instance A stopped early (at its byte budget) at "c"; B had
+        // everything. Nothing past "c" is certain, so the page ends there.
+        let merged = merge_sync_pages(
+            vec![page(&["a", "c"], true), page(&["b", "d", "e"], false)],
+            10,
+        );
+        assert_eq!(ids(&merged), ["a", "b", "c"]);
+        assert!(merged.has_more);
+        assert_eq!(merged.next_after, "c");
+        // No instance had more: everything, and done.
+        let merged = merge_sync_pages(vec![page(&["a"], false), page(&["b"], false)], 10);
+        assert_eq!(ids(&merged), ["a", "b"]);
+        assert!(!merged.has_more && merged.next_after.is_empty());
+        // Over the limit: cut at it.
+        let merged = merge_sync_pages(vec![page(&["a", "c"], false), page(&["b", "d"], false)], 3);
+        assert_eq!(ids(&merged), ["a", "b", "c"]);
+        assert_eq!(merged.next_after, "c");
+    }
 
     #[test]
     fn requests_route_to_their_conversation() {

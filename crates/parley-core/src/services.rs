@@ -14,9 +14,9 @@ crate::rpc_service! {
     fn remove_member(pb::RemoveMemberRequest) -> pb::AppendReply;
     fn append(pb::AppendRequest) -> pb::AppendReply;
     fn history(pb::UserHistoryRequest) -> pb::HistoryReply;
-    fn sync(pb::CallerRequest) -> pb::SyncReply;
+    fn sync(pb::SyncPageRequest) -> pb::SyncReply;
     fn mark_read(pb::MarkReadRequest) -> pb::ReadState;
-    fn list_members(pb::ConversationRequest) -> pb::MembersReply;
+    fn list_members(pb::MembersRequest) -> pb::MembersPage;
     fn contacts(pb::CallerRequest) -> pb::ContactsReply;
 }
 

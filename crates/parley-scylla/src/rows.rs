@@ -87,6 +87,7 @@ pub fn conversation_from_row(row: ConversationSelectRow) -> pb::Conversation {
         created_at_ms: created_at_ms.unwrap_or_default(),
         created_by: created_by.unwrap_or_default(),
         members: vec![],
+        member_count: 0,
     }
 }
 
@@ -191,6 +192,7 @@ mod tests {
             created_at_ms: 5,
             created_by: "u1".into(),
             members: vec![],
+            member_count: 0,
         };
         let (id, kind, title, at, by) = conversation_to_row(&c);
         assert_eq!(

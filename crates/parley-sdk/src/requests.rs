@@ -121,13 +121,54 @@ impl Client {
         }
     }
 
+    /// Every conversation of the user (all sync pages).
     pub async fn sync(&self) -> Result<pb::SyncReply, SdkError> {
-        match self
-            .request_retrying(Request::Sync(pb::SyncRequest {}))
-            .await?
-        {
+        let mut all = Vec::new();
+        let mut after = String::new();
+        loop {
+            let page = self.sync_page(&after, 0).await?;
+            all.extend(page.conversations);
+            if !page.has_more || page.next_after.is_empty() {
+                break;
+            }
+            after = page.next_after;
+        }
+        Ok(pb::SyncReply {
+            conversations: all,
+            ..Default::default()
+        })
+    }
+
+    /// One sync page: conversations after the id `after` (empty: the first
+    /// page), at most `limit` (0: the server's default).
+    pub async fn sync_page(&self, after: &str, limit: u32) -> Result<pb::SyncReply, SdkError> {
+        let r = Request::Sync(pb::SyncRequest {
+            after: after.into(),
+            limit,
+        });
+        match self.request_retrying(r).await? {
             Payload::Sync(s) => Ok(s),
             other => Err(SdkError::Protocol(format!("expected sync, got {other:?}"))),
+        }
+    }
+
+    /// One page of a conversation's members, after the user id `after`.
+    pub async fn list_members(
+        &self,
+        conversation_id: &str,
+        after: &str,
+        limit: u32,
+    ) -> Result<pb::MembersPage, SdkError> {
+        let r = Request::ListMembers(pb::ListMembers {
+            conversation_id: conversation_id.into(),
+            after: after.into(),
+            limit,
+        });
+        match self.request_retrying(r).await? {
+            Payload::Members(m) => Ok(m),
+            other => Err(SdkError::Protocol(format!(
+                "expected members, got {other:?}"
+            ))),
         }
     }
 

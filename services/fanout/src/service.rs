@@ -53,9 +53,10 @@ impl FanoutService {
     /// The members of `conv`, as `caller` may see them: a user's signal
     /// (typing, receipt) is refused unless they are a member.
     async fn member_ids(&self, conv: &str, caller: Caller) -> ServiceResult<Vec<String>> {
-        let req = pb::ConversationRequest {
+        let req = pb::MembersRequest {
             conversation_id: conv.to_string(),
             caller: caller.to_proto(),
+            ..Default::default()
         };
         Ok(self
             .storage

@@ -18,6 +18,13 @@ pub struct GatewayConfig {
     /// Frames queued per connection; a client that lets it fill up is
     /// closed with the "resync" code.
     pub outbound_queue: usize,
+    /// Bytes queued per connection (frames not yet flushed to its socket).
+    /// A push that does not fit closes the connection with "resync"; a
+    /// reply waits for room. At least the largest server frame.
+    pub outbound_bytes_per_connection: usize,
+    /// Bytes queued on all connections of this gateway together; what
+    /// bounds its memory when many clients stop reading.
+    pub outbound_bytes_total: usize,
     /// Sustained client frames per second per connection.
     pub rate_per_sec: u32,
     /// Frames a connection may send in a burst above the sustained rate.
@@ -42,6 +49,8 @@ impl Default for GatewayConfig {
             read_buffer_bytes: 4 * 1024,
             write_buffer_bytes: 8 * 1024,
             outbound_queue: 512,
+            outbound_bytes_per_connection: 2 * 1024 * 1024,
+            outbound_bytes_total: 256 * 1024 * 1024,
             rate_per_sec: 100,
             rate_burst: 200,
             auth_timeout_ms: 5_000,
@@ -63,6 +72,16 @@ impl GatewayConfig {
     }
     pub fn idle_timeout(&self) -> Duration {
         Duration::from_secs(self.idle_timeout_secs.max(2))
+    }
+    /// The largest frame the gateway writes. Storage keeps every page
+    /// within a budget far below it; one event is bounded by the client
+    /// frame limit, and JSON escaping at most sixfolds text.
+    pub fn max_server_frame(&self) -> usize {
+        (1024 * 1024).max(8 * self.max_frame_bytes)
+    }
+    pub fn outbound_bytes_per_connection(&self) -> usize {
+        self.outbound_bytes_per_connection
+            .max(self.max_server_frame() + 4096)
     }
     pub fn drain_timeout(&self) -> Duration {
         Duration::from_secs(self.drain_timeout_secs)

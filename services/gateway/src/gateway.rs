@@ -1,5 +1,6 @@
 use crate::registry::Registry;
 use crate::tokens::TokenCheck;
+use crate::ws::GatewayBudget;
 use crate::{GatewayConfig, GatewayError};
 use axum::Router;
 use axum::serve::ListenerExt;
@@ -38,6 +39,8 @@ pub struct Gateway {
     pub(crate) fanout: FanoutClient,
     pub(crate) tokens: TokenCheck,
     pub(crate) registry: Registry,
+    /// Bytes queued for all connections.
+    pub(crate) outbound: GatewayBudget,
     pub(crate) metrics: Option<PrometheusHandle>,
     pub(crate) heartbeat_interval: Duration,
     ready: AtomicBool,
@@ -60,6 +63,7 @@ impl Gateway {
         .map_err(GatewayError::Jwks)?;
         Ok(Arc::new(Self {
             registry: Registry::new(deps.bus, config.max_connections_per_user),
+            outbound: GatewayBudget::new(config.outbound_bytes_total),
             config,
             storage: deps.storage,
             auth: deps.auth,
@@ -84,6 +88,11 @@ impl Gateway {
 
     pub fn connection_count(&self) -> usize {
         self.registry.connection_count()
+    }
+
+    /// Bytes queued for all connections and not yet flushed to them.
+    pub fn outbound_bytes(&self) -> usize {
+        self.outbound.in_use()
     }
 
     /// Serves HTTP and WebSockets on `listener` until `stop` is cancelled,

@@ -2,6 +2,9 @@
 
 use crate::access::{is_manager, require_member, require_member_or_system, role_of, user_caller};
 use crate::handlers::Handlers;
+use crate::pages::{
+    DEFAULT_MEMBERS_LIMIT, MAX_MEMBERS_LIMIT, REPLY_BUDGET_BYTES, page_limit, take_page,
+};
 use parley_core::Caller;
 use parley_core::ids::{direct_id, validate_id};
 use parley_core::time::now_ms;
@@ -79,6 +82,7 @@ impl Handlers {
             created_at_ms: now_ms(),
             created_by: creator.clone(),
             members: vec![],
+            member_count: 0,
         };
         match self.store.create_conversation(&conv).await {
             Ok(()) => {}
@@ -102,10 +106,7 @@ impl Handlers {
             member_ids: members.iter().map(|m| m.user_id.clone()).collect(),
         });
         self.commit(&id, &creator, "", body).await?;
-        Ok(pb::Conversation {
-            members: self.store.members(&id).await?,
-            ..conv
-        })
+        self.with_first_members(conv).await
     }
 
     pub(crate) async fn get_conversation(
@@ -114,15 +115,29 @@ impl Handlers {
     ) -> ServiceResult<pb::Conversation> {
         let caller = Caller::from_proto(req.caller.as_ref())?;
         require_member_or_system(&*self.store, &req.conversation_id, &caller).await?;
-        let mut conv = self
+        let conv = self
             .store
             .conversation(&req.conversation_id)
             .await?
             .ok_or_else(|| {
                 ServiceError::NotFound(format!("conversation {}", req.conversation_id))
             })?;
-        conv.members = self.store.members(&req.conversation_id).await?;
-        Ok(conv)
+        self.with_first_members(conv).await
+    }
+
+    /// A conversation as a reply carries it: its member count and the
+    /// first page of its members (all of them in all but large groups).
+    async fn with_first_members(&self, conv: pb::Conversation) -> ServiceResult<pb::Conversation> {
+        let mut all = self.store.members(&conv.id).await?;
+        all.sort_unstable_by(|a, b| a.user_id.cmp(&b.user_id));
+        let member_count = all.len() as u32;
+        let limit = DEFAULT_MEMBERS_LIMIT as usize;
+        let (members, _) = take_page(all, limit, REPLY_BUDGET_BYTES);
+        Ok(pb::Conversation {
+            members,
+            member_count,
+            ..conv
+        })
     }
 
     pub(crate) async fn add_members(
@@ -208,16 +223,42 @@ impl Handlers {
             .await
     }
 
-    /// A member lists the others; fanout (the system) lists the recipients
-    /// of a stored event.
+    /// A member pages through the others (the gateway always asks for a
+    /// page); fanout lists all the recipients of an event or a signal at
+    /// once (limit 0, which only internal callers use).
     pub(crate) async fn list_members(
         &self,
-        req: pb::ConversationRequest,
-    ) -> ServiceResult<pb::MembersReply> {
+        req: pb::MembersRequest,
+    ) -> ServiceResult<pb::MembersPage> {
         let caller = Caller::from_proto(req.caller.as_ref())?;
         require_member_or_system(&*self.store, &req.conversation_id, &caller).await?;
-        Ok(pb::MembersReply {
-            members: self.store.members(&req.conversation_id).await?,
+        let mut all = self.store.members(&req.conversation_id).await?;
+        let whole = req.limit == 0 && req.after.is_empty();
+        if whole {
+            return Ok(pb::MembersPage {
+                conversation_id: req.conversation_id,
+                members: all,
+                ..Default::default()
+            });
+        }
+        let limit = page_limit(
+            "members",
+            req.limit,
+            DEFAULT_MEMBERS_LIMIT,
+            MAX_MEMBERS_LIMIT,
+        )?;
+        all.sort_unstable_by(|a, b| a.user_id.cmp(&b.user_id));
+        all.retain(|m| m.user_id > req.after);
+        let (members, has_more) = take_page(all, limit, REPLY_BUDGET_BYTES);
+        let next_after = match (has_more, members.last()) {
+            (true, Some(m)) => m.user_id.clone(),
+            _ => String::new(),
+        };
+        Ok(pb::MembersPage {
+            conversation_id: req.conversation_id,
+            members,
+            has_more,
+            next_after,
         })
     }
 

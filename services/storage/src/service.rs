@@ -78,7 +78,7 @@ impl StorageApi for StorageService {
         self.handlers.history(req).await
     }
 
-    async fn sync(&self, req: pb::CallerRequest) -> ServiceResult<pb::SyncReply> {
+    async fn sync(&self, req: pb::SyncPageRequest) -> ServiceResult<pb::SyncReply> {
         self.shard.check(&req)?;
         self.handlers.sync(req).await
     }
@@ -88,7 +88,7 @@ impl StorageApi for StorageService {
         self.handlers.mark_read(req).await
     }
 
-    async fn list_members(&self, req: pb::ConversationRequest) -> ServiceResult<pb::MembersReply> {
+    async fn list_members(&self, req: pb::MembersRequest) -> ServiceResult<pb::MembersPage> {
         self.shard.check(&req)?;
         self.handlers.list_members(req).await
     }

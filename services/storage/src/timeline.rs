@@ -2,12 +2,13 @@
 
 use crate::access::{is_manager, require_member, user_caller};
 use crate::handlers::Handlers;
+use crate::pages::{DEFAULT_SYNC_LIMIT, MAX_SYNC_LIMIT, REPLY_BUDGET_BYTES, page_limit, take_page};
 use parley_core::ids::validate_id;
 use parley_core::{ServiceError, ServiceResult};
 use parley_ports::ReadRange;
 use parley_proto::v1 as pb;
 
-/// Largest page of a history pull.
+/// Largest page of a history pull (a larger limit is refused).
 pub(crate) const MAX_HISTORY_LIMIT: u32 = 500;
 const DEFAULT_HISTORY_LIMIT: u32 = 100;
 /// Largest seq span one history reply covers, so that a range across many
@@ -109,10 +110,7 @@ impl Handlers {
         let conv = h.conversation_id.as_str();
         require_member(&*self.store, conv, &reader).await?;
         let head = self.sequencer.stable_head(conv).await?;
-        let limit = match h.limit {
-            0 => DEFAULT_HISTORY_LIMIT,
-            n => n.min(MAX_HISTORY_LIMIT),
-        } as usize;
+        let limit = page_limit("history", h.limit, DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT)?;
         let requested_from = h.from_seq.max(1);
         let requested_to = if h.to_seq == 0 {
             head
@@ -147,7 +145,17 @@ impl Handlers {
                 },
             )
             .await?;
-        let full = events.len() == limit;
+        let read = events.len();
+        // Cut at the byte budget too: from the oldest end going forward,
+        // from the newest end going backward.
+        let (events, cut) = if h.backward {
+            let (mut page, cut) = take_page(events.into_iter().rev(), limit, REPLY_BUDGET_BYTES);
+            page.reverse();
+            (page, cut)
+        } else {
+            take_page(events, limit, REPLY_BUDGET_BYTES)
+        };
+        let full = read == limit || cut;
         let (covered_from, covered_to) = match (h.backward, full) {
             (false, true) => (from, events.last().map_or(to, |e| e.seq)),
             (true, true) => (events.first().map_or(from, |e| e.seq), to),
@@ -175,29 +183,65 @@ impl Handlers {
         })
     }
 
-    pub(crate) async fn sync(&self, req: pb::CallerRequest) -> ServiceResult<pb::SyncReply> {
+    /// One page of the caller's conversations, in id order, each with its
+    /// head and the caller's read watermark.
+    pub(crate) async fn sync(&self, req: pb::SyncPageRequest) -> ServiceResult<pb::SyncReply> {
         let user = user_caller(req.caller.as_ref())?;
-        let mut conversations = Vec::new();
-        for id in self.store.user_conversations(&user).await? {
-            let Some(mut conv) = self.store.conversation(&id).await? else {
-                continue;
-            };
-            let Some(me) = self.store.member(&id, &user).await? else {
-                continue;
-            };
-            // Direct conversations carry their two members so a client can
-            // name them; groups are fetched with GetConversation.
-            if conv.kind == pb::ConversationKind::Direct as i32 {
-                conv.members = self.store.members(&id).await?;
+        let page = req.page.unwrap_or_default();
+        let limit = page_limit("sync", page.limit, DEFAULT_SYNC_LIMIT, MAX_SYNC_LIMIT)?;
+        let mut ids = self.store.user_conversations(&user).await?;
+        ids.sort_unstable();
+        ids.retain(|id| id.as_str() > page.after.as_str());
+        let mut states = Vec::new();
+        let mut used = 0;
+        let mut has_more = false;
+        for id in ids {
+            if states.len() == limit || used > REPLY_BUDGET_BYTES {
+                has_more = true;
+                break;
             }
-            let head_seq = self.sequencer.stable_head(&id).await?;
-            conversations.push(pb::ConversationState {
-                conversation: Some(conv),
-                head_seq,
-                read_seq: me.read_seq,
-            });
+            let Some(state) = self.conversation_state(&id, &user).await? else {
+                continue;
+            };
+            used += prost::Message::encoded_len(&state) + 8;
+            states.push(state);
         }
-        Ok(pb::SyncReply { conversations })
+        let next_after = match (has_more, states.last()) {
+            (true, Some(s)) => s.conversation.as_ref().map(|c| c.id.clone()),
+            _ => None,
+        };
+        Ok(pb::SyncReply {
+            conversations: states,
+            has_more,
+            next_after: next_after.unwrap_or_default(),
+        })
+    }
+
+    /// What sync tells about one conversation, or None if the user left it
+    /// meanwhile.
+    async fn conversation_state(
+        &self,
+        id: &str,
+        user: &str,
+    ) -> ServiceResult<Option<pb::ConversationState>> {
+        let Some(mut conv) = self.store.conversation(id).await? else {
+            return Ok(None);
+        };
+        let Some(me) = self.store.member(id, user).await? else {
+            return Ok(None);
+        };
+        // Direct conversations carry their two members so a client can
+        // name them; groups are fetched with GetConversation.
+        if conv.kind == pb::ConversationKind::Direct as i32 {
+            conv.members = self.store.members(id).await?;
+            conv.member_count = conv.members.len() as u32;
+        }
+        let head_seq = self.sequencer.stable_head(id).await?;
+        Ok(Some(pb::ConversationState {
+            conversation: Some(conv),
+            head_seq,
+            read_seq: me.read_seq,
+        }))
     }
 
     pub(crate) async fn mark_read(&self, req: pb::MarkReadRequest) -> ServiceResult<pb::ReadState> {

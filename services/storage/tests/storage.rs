@@ -7,92 +7,10 @@ use parley_embedded::{FjallTimelineStore, MemoryBus};
 use parley_ports::EventBus;
 use parley_proto::v1 as pb;
 use parley_storage::{StorageConfig, StorageService};
-use std::path::Path;
 use std::sync::Arc;
 
-/// The caller of a user's request.
-fn user(id: &str) -> Option<pb::Caller> {
-    Caller::user(id).unwrap().to_proto()
-}
-
-/// A storage service on the timeline under `dir`, on its own memory bus.
-fn service(dir: &Path, cfg: StorageConfig) -> StorageService {
-    StorageService::new(Arc::new(timeline(dir)), Arc::new(MemoryBus::new()), cfg)
-}
-
-/// The timeline store under `dir` (opened again after a restart).
-fn timeline(dir: &Path) -> FjallTimelineStore {
-    FjallTimelineStore::open(&dir.join("timeline"), 8 << 20).unwrap()
-}
-
-struct Fixture {
-    _dir: tempfile::TempDir,
-    storage: Arc<StorageService>,
-    bus: MemoryBus,
-}
-
-fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let bus = MemoryBus::new();
-    let cfg = StorageConfig {
-        seq_lease_size: 3,
-        ..Default::default()
-    };
-    let storage = Arc::new(StorageService::new(
-        Arc::new(timeline(dir.path())),
-        Arc::new(bus.clone()),
-        cfg,
-    ));
-    Fixture {
-        _dir: dir,
-        storage,
-        bus,
-    }
-}
-
-fn group(creator: &str, members: &[&str]) -> pb::CreateConversationRequest {
-    pb::CreateConversationRequest {
-        caller: user(creator),
-        kind: pb::ConversationKind::Group as i32,
-        title: "team".into(),
-        member_ids: members.iter().map(|m| m.to_string()).collect(),
-        ..Default::default()
-    }
-}
-
-fn text(conv: &str, sender: &str, cmid: &str, t: &str) -> pb::AppendRequest {
-    pb::AppendRequest {
-        caller: user(sender),
-        send: Some(pb::Send {
-            conversation_id: conv.into(),
-            client_msg_id: cmid.into(),
-            body: Some(pb::send::Body::Message(pb::MessageBody {
-                text: t.into(),
-                reply_to_seq: 0,
-            })),
-        }),
-    }
-}
-
-fn history(
-    conv: &str,
-    reader: &str,
-    from: u64,
-    to: u64,
-    limit: u32,
-    backward: bool,
-) -> pb::UserHistoryRequest {
-    pb::UserHistoryRequest {
-        caller: user(reader),
-        request: Some(pb::HistoryRequest {
-            conversation_id: conv.into(),
-            from_seq: from,
-            to_seq: to,
-            limit,
-            backward,
-        }),
-    }
-}
+mod common;
+use common::*;
 
 #[tokio::test]
 async fn seqs_are_dense_and_retries_return_the_original() {
@@ -185,9 +103,10 @@ async fn non_members_are_refused_everywhere() {
     })
     .await
     .map(|_| ()));
-    nf(s.list_members(pb::ConversationRequest {
+    nf(s.list_members(pb::MembersRequest {
         conversation_id: conv.id.clone(),
         caller: user("mallory"),
+        ..Default::default()
     })
     .await
     .map(|_| ()));
@@ -375,8 +294,9 @@ async fn direct_conversations_are_idempotent() {
     let c2 = s.create_conversation(dm("bob", "alice")).await.unwrap();
     assert_eq!(c1.id, c2.id);
     let sync = s
-        .sync(pb::CallerRequest {
+        .sync(pb::SyncPageRequest {
             caller: user("bob"),
+            page: None,
         })
         .await
         .unwrap();
@@ -505,8 +425,9 @@ async fn read_watermarks_only_rise_and_stop_at_the_head() {
     assert_eq!(s.mark_read(mr(99)).await.unwrap().read_seq, 2);
     assert_eq!(s.mark_read(mr(1)).await.unwrap().read_seq, 2);
     let sync = s
-        .sync(pb::CallerRequest {
+        .sync(pb::SyncPageRequest {
             caller: user("bob"),
+            page: None,
         })
         .await
         .unwrap();
@@ -775,9 +696,10 @@ async fn the_system_lists_members_but_acts_for_no_one() {
         .unwrap();
     let system = Caller::System.to_proto();
     let members = s
-        .list_members(pb::ConversationRequest {
+        .list_members(pb::MembersRequest {
             conversation_id: conv.id.clone(),
             caller: system.clone(),
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -801,9 +723,10 @@ async fn the_system_lists_members_but_acts_for_no_one() {
         }),
     ] {
         let r = s
-            .list_members(pb::ConversationRequest {
+            .list_members(pb::MembersRequest {
                 conversation_id: conv.id.clone(),
                 caller,
+                ..Default::default()
             })
             .await;
         assert!(matches!(r, Err(ServiceError::InvalidArgument(_))), "{r:?}");

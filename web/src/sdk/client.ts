@@ -12,7 +12,7 @@ import { AuthApi } from "./http";
 import { Outbox, type OutboxItem } from "./outbox";
 import { SessionStore, type KeyValueStore, type Session } from "./session";
 import { Timeline } from "./timeline";
-import { int, type Conversation, type Event, type Push, type SendBody, type User } from "./protocol";
+import { int, type Conversation, type Event, type Member, type Push, type SendBody, type User } from "./protocol";
 
 export interface ClientOptions {
   /** The gateway's base URL, e.g. `https://chat.example.com` (no trailing slash). */
@@ -380,15 +380,21 @@ export class ParleyClient {
   private async onOnline(): Promise<void> {
     const conn = this.conn;
     try {
-      const reply = await this.request("sync", {});
-      if (this.conn !== conn) return;
-      for (const st of reply.conversations ?? []) {
-        const c = this.model(st.conversation.id);
-        c.applyMeta(st.conversation, st.conversation.kind === "CONVERSATION_KIND_DIRECT");
-        c.headSeq = Math.max(c.headSeq, int(st.headSeq));
-        c.readSeq = Math.max(c.readSeq, int(st.readSeq));
-        this.lookup((st.conversation.members ?? []).map((m) => m.userId));
-        void this.catchUp(c);
+      // Sync comes in pages (bounded in count and bytes), in id order.
+      let after = "";
+      for (;;) {
+        const reply = await this.request("sync", { after });
+        if (this.conn !== conn) return;
+        for (const st of reply.conversations ?? []) {
+          const c = this.model(st.conversation.id);
+          c.applyMeta(st.conversation, st.conversation.kind === "CONVERSATION_KIND_DIRECT");
+          c.headSeq = Math.max(c.headSeq, int(st.headSeq));
+          c.readSeq = Math.max(c.readSeq, int(st.readSeq));
+          this.lookup((st.conversation.members ?? []).map((m) => m.userId));
+          void this.catchUp(c);
+        }
+        if (!reply.hasMore || !reply.nextAfter) break;
+        after = reply.nextAfter;
       }
       this.synced = true;
       this.notify();
@@ -538,12 +544,32 @@ export class ParleyClient {
       this.notify();
       return false;
     }
+    try {
+      conv = { ...conv, members: await this.allMembers(conv) };
+    } catch {
+      // Keep the first page; the next refresh tries again.
+    }
     const c = this.model(conversationId);
     c.applyMeta(conv, true);
     this.lookup((conv.members ?? []).map((m) => m.userId));
     await this.refreshPresence();
     this.notify();
     return true;
+  }
+
+  /** Every member of a conversation: the first page it came with, then
+   * `listMembers` pages after it when the group is larger. */
+  private async allMembers(conv: Conversation): Promise<Member[]> {
+    const members = [...(conv.members ?? [])];
+    let more = (conv.memberCount ?? 0) > members.length;
+    let after = members.at(-1)?.userId ?? "";
+    while (more) {
+      const page = await this.request("listMembers", { conversationId: conv.id, after });
+      members.push(...(page.members ?? []));
+      more = !!page.hasMore && !!page.nextAfter;
+      after = page.nextAfter ?? "";
+    }
+    return members;
   }
 
   /** Presence of everyone I know from DMs and loaded groups. */

@@ -31,7 +31,18 @@ export interface Conversation {
   title?: string;
   createdAtMs?: Int64;
   createdBy?: string;
+  /** The first page of members (sorted by user id); all of them when
+   * `memberCount` is not larger. The rest come from `listMembers`. */
   members?: Member[];
+  memberCount?: number;
+}
+
+/** One page of a conversation's members, sorted by user id. */
+export interface MembersPage {
+  conversationId: string;
+  members?: Member[];
+  hasMore?: boolean;
+  nextAfter?: string;
 }
 
 export interface MessageBody {
@@ -125,11 +136,12 @@ export interface Requests {
   addMembers: { conversationId: string; userIds: string[]; role?: Role };
   removeMember: { conversationId: string; userId: string };
   send: Send;
-  sync: Record<string, never>;
+  sync: { after?: string; limit?: number };
   history: HistoryRequest;
   markRead: { conversationId: string; seq: Int64 };
   typing: { conversationId: string };
   getConversation: { conversationId: string };
+  listMembers: { conversationId: string; after?: string; limit?: number };
   lookupUsers: { usernames?: string[]; userIds?: string[] };
   queryPresence: { userIds: string[] };
   ping: { nonce: Int64 };
@@ -145,11 +157,12 @@ export interface Replies {
   addMembers: { ack: SendAck };
   removeMember: { ack: SendAck };
   send: { ack: SendAck };
-  sync: { sync: { conversations?: ConversationState[] } };
+  sync: { sync: { conversations?: ConversationState[]; hasMore?: boolean; nextAfter?: string } };
   history: { history: HistoryReply };
   markRead: { read: { conversationId: string; readSeq?: Int64 } };
   typing: { ok: Record<string, never> };
   getConversation: { conversation: Conversation };
+  listMembers: { members: MembersPage };
   lookupUsers: { users: { users?: User[] } };
   queryPresence: { presence: { users?: PresenceInfo[] } };
   ping: { pong: { nonce?: Int64 } };

@@ -11,6 +11,7 @@ fn conv(id: &str) -> pb::Conversation {
         created_at_ms: 1,
         created_by: "u".into(),
         members: vec![],
+        member_count: 0,
     }
 }
 

@@ -66,3 +66,20 @@ pub(super) async fn get_conversation(
         ctx.gw.storage.get_conversation(req).await?,
     ))
 }
+
+/// Members of one page when the client does not say (storage refuses more
+/// than 1000; a limit of 0 would mean "all of them" to storage).
+const DEFAULT_MEMBERS_PAGE: u32 = 500;
+
+pub(super) async fn list_members(ctx: &Ctx<'_>, l: pb::ListMembers) -> ServiceResult<Payload> {
+    let req = pb::MembersRequest {
+        conversation_id: l.conversation_id,
+        caller: ctx.caller()?,
+        after: l.after,
+        limit: match l.limit {
+            0 => DEFAULT_MEMBERS_PAGE,
+            n => n,
+        },
+    };
+    Ok(Payload::Members(ctx.gw.storage.list_members(req).await?))
+}

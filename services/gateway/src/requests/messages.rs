@@ -19,9 +19,10 @@ pub(super) async fn send(ctx: &Ctx<'_>, s: pb::Send) -> ServiceResult<Payload> {
     Ok(ack(reply))
 }
 
-pub(super) async fn sync(ctx: &Ctx<'_>, _: pb::SyncRequest) -> ServiceResult<Payload> {
-    let req = pb::CallerRequest {
+pub(super) async fn sync(ctx: &Ctx<'_>, page: pb::SyncRequest) -> ServiceResult<Payload> {
+    let req = pb::SyncPageRequest {
         caller: ctx.caller()?,
+        page: Some(page),
     };
     Ok(Payload::Sync(ctx.gw.storage.sync(req).await?))
 }

@@ -22,7 +22,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 /// Longest request id a client may use.
-const MAX_REQUEST_ID: usize = 64;
+pub(crate) const MAX_REQUEST_ID: usize = 64;
 /// Most users one request may name.
 const MAX_USERS_PER_REQUEST: usize = 200;
 
@@ -80,6 +80,9 @@ pub(crate) async fn dispatch(
         Request::GetConversation(r) => {
             let handler = conversations::get_conversation(&ctx, r);
             run(&ctx, "get_conversation", handler).await
+        }
+        Request::ListMembers(r) => {
+            run(&ctx, "list_members", conversations::list_members(&ctx, r)).await
         }
         Request::Send(r) => run(&ctx, "send", messages::send(&ctx, r)).await,
         Request::Sync(r) => run(&ctx, "sync", messages::sync(&ctx, r)).await,

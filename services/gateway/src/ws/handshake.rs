@@ -3,7 +3,7 @@
 
 use super::close_codes as cc;
 use super::conn::to_message;
-use super::inbound::{Data, decode};
+use super::inbound::{Data, decode, read_error_reason, request_id};
 use crate::Gateway;
 use crate::frames::error_frame;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
@@ -69,7 +69,16 @@ pub(crate) async fn authenticate(
                     word: "auth_timeout",
                 });
             }
-            Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => return Err(bye),
+            Ok(Some(Err(e))) => {
+                return Err(match read_error_reason(e) {
+                    Some(reason) => Refusal {
+                        code: reason.code(),
+                        word: reason.word(),
+                    },
+                    None => bye,
+                });
+            }
+            Ok(None) | Ok(Some(Ok(Message::Close(_)))) => return Err(bye),
             Ok(Some(Ok(Message::Text(t)))) => break Data::Text(t),
             Ok(Some(Ok(Message::Binary(b)))) => break Data::Binary(b),
             Ok(Some(Ok(_))) => continue,
@@ -78,7 +87,14 @@ pub(crate) async fn authenticate(
     let frame = match decode(encoding, &data) {
         Ok(f) => f,
         Err(why) => {
-            refuse(socket, encoding, "", "bad_frame", &why).await;
+            refuse(
+                socket,
+                encoding,
+                &request_id(encoding, &data),
+                "bad_frame",
+                &why,
+            )
+            .await;
             return Err(unauthenticated("unauthenticated"));
         }
     };

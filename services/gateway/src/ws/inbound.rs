@@ -1,6 +1,7 @@
 //! Client frames as they arrive: text or binary data, decoded in the
 //! connection's encoding, or the reason they are not a frame.
 
+use super::conn::CloseReason;
 use axum::extract::ws::Utf8Bytes;
 use parley_proto::codec::{self, Encoding};
 use parley_proto::v1 as pb;
@@ -24,17 +25,71 @@ pub(crate) fn decode(encoding: Encoding, data: &Data) -> Result<pb::ClientFrame,
     }
 }
 
-/// Best-effort id of a frame being refused before dispatch.
-pub(crate) fn request_id(encoding: Encoding, data: &Data) -> String {
-    decode(encoding, data).map(|f| f.id).unwrap_or_default()
+/// Just the request id of a frame, read without the rest (which may be
+/// what is malformed): unknown fields are skipped in both encodings.
+#[derive(Clone, PartialEq, prost::Message, serde::Deserialize)]
+struct IdOnly {
+    #[prost(string, tag = "1")]
+    #[serde(default)]
+    id: String,
 }
 
-/// Whether a read failed because the frame was over the size limit (the
-/// only read error worth telling the client about).
-pub(crate) fn is_too_big(e: axum::Error) -> bool {
+/// The request id of a frame being refused (malformed, rate limited), so
+/// the client can tell which request failed; empty when even the id is
+/// unreadable or longer than request ids may be.
+pub(crate) fn request_id(encoding: Encoding, data: &Data) -> String {
+    let id = match (encoding, data) {
+        (Encoding::Json, Data::Text(t)) => serde_json::from_str::<IdOnly>(t.as_str()).ok(),
+        (Encoding::Proto, Data::Binary(b)) => <IdOnly as prost::Message>::decode(b.as_ref()).ok(),
+        _ => None,
+    };
+    id.map(|i| i.id)
+        .filter(|id| id.len() <= crate::requests::MAX_REQUEST_ID)
+        .unwrap_or_default()
+}
+
+/// Why a read failed, when it is worth telling the client before closing:
+/// a frame over the size limit (1009) or a text frame that is not UTF-8
+/// (1007). Anything else is a broken connection.
+pub(crate) fn read_error_reason(e: axum::Error) -> Option<CloseReason> {
     use tokio_tungstenite::tungstenite::Error;
-    matches!(
-        e.into_inner().downcast_ref::<Error>(),
-        Some(Error::Capacity(_))
-    )
+    match e.into_inner().downcast_ref::<Error>() {
+        Some(Error::Capacity(_)) => Some(CloseReason::TooBig),
+        Some(Error::Utf8(_)) => Some(CloseReason::InvalidUtf8),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(s: &'static str) -> Data {
+        Data::Text(s.into())
+    }
+
+    #[test]
+    fn the_id_of_a_malformed_frame_is_still_read() {
+        let j = Encoding::Json;
+        assert_eq!(
+            request_id(j, &json(r#"{"id":"c1","ping":{"nonce":"abc"}}"#)),
+            "c1"
+        );
+        assert_eq!(
+            request_id(j, &json(r#"{"id":"c2","ping":{},"sync":{}}"#)),
+            "c2"
+        );
+        assert_eq!(request_id(j, &json(r#"{"ping":{}}"#)), "");
+        assert_eq!(request_id(j, &json(r#"{"id":7}"#)), "");
+        assert_eq!(request_id(j, &json("{not json")), "");
+        let long = format!(r#"{{"id":"{}"}}"#, "x".repeat(65));
+        assert_eq!(request_id(j, &Data::Text(long.into())), "");
+        // Protobuf: field 1 (the id) then a ping whose nonce has the wrong
+        // wire type.
+        let mut b = vec![0x0a, 2, b'p', b'1'];
+        b.extend([0xba, 0x01, 2, 0x0a, 0x00]);
+        assert!(decode(Encoding::Proto, &Data::Binary(b.clone().into())).is_err());
+        assert_eq!(request_id(Encoding::Proto, &Data::Binary(b.into())), "p1");
+        assert_eq!(request_id(Encoding::Proto, &json("{}")), "");
+    }
 }

@@ -4,16 +4,20 @@ mod conn;
 mod handshake;
 mod inbound;
 mod limiter;
+mod outbound;
 mod presence;
 mod session;
 mod upgrade;
 mod writer;
 
 pub(crate) use conn::{CloseReason, ConnHandle};
+pub(crate) use outbound::GatewayBudget;
 pub(crate) use upgrade::ws_handler;
 
 /// WebSocket close codes the gateway uses (documented in docs/protocol.md).
 pub mod close_codes {
+    /// A text frame that is not UTF-8.
+    pub const INVALID_DATA: u16 = 1007;
     /// The frame exceeded the size limit.
     pub const TOO_BIG: u16 = 1009;
     /// The server is shutting down or draining: reconnect, elsewhere if possible.

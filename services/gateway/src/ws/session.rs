@@ -2,10 +2,11 @@
 //! then read frames (rate limited) and answer them until it closes.
 
 use super::close_codes as cc;
-use super::conn::{CloseReason, ConnHandle};
+use super::conn::{CloseReason, ConnHandle, Limits};
 use super::handshake::{self, Refusal};
-use super::inbound::{Data, decode, is_too_big, request_id};
+use super::inbound::{Data, decode, read_error_reason, request_id};
 use super::limiter::{FrameLimiter, Verdict};
+use super::outbound::ConnBudget;
 use super::presence;
 use super::writer::run_writer;
 use crate::Gateway;
@@ -30,11 +31,21 @@ pub(crate) async fn run(gw: Arc<Gateway>, mut socket: WebSocket, encoding: Encod
         }
     };
     let (tx, rx) = mpsc::channel(gw.config.outbound_queue.max(1));
+    let budget = ConnBudget::new(
+        gw.config.outbound_bytes_per_connection(),
+        gw.outbound.clone(),
+    );
+    let limits = Limits {
+        max_frame: gw.config.max_server_frame(),
+        reply_wait: gw.config.idle_timeout(),
+    };
     let conn = Arc::new(ConnHandle::new(
         claims.sub.clone(),
         claims.sid.clone(),
         encoding,
         tx,
+        budget,
+        limits,
     ));
     if gw.registry.add(conn.clone()).await.is_err() {
         let why = "too many open connections for this user";
@@ -53,7 +64,7 @@ pub(crate) async fn run(gw: Arc<Gateway>, mut socket: WebSocket, encoding: Encod
         conn.clone(),
         gw.config.ping_interval(),
     ));
-    conn.push_frame(&authenticated(&gw, &claims, auth_id));
+    conn.reply(&authenticated(&gw, &claims, auth_id)).await;
     presence::attach(&gw, &conn).await;
 
     read_until_closed(&gw, &conn, stream).await;
@@ -124,8 +135,8 @@ async fn on_message(
     let data = match msg {
         None | Some(Ok(Message::Close(_))) => return ControlFlow::Break(()),
         Some(Err(e)) => {
-            if is_too_big(e) {
-                conn.close(CloseReason::TooBig);
+            if let Some(reason) = read_error_reason(e) {
+                conn.close(reason);
             }
             return ControlFlow::Break(());
         }
@@ -146,9 +157,9 @@ async fn on_message(
         }
         Verdict::Allow => match decode(conn.encoding, &data) {
             Ok(frame) => dispatch(gw, conn, frame).await,
-            Err(why) => error_frame("", "bad_frame", &why, 0),
+            Err(why) => error_frame(&request_id(conn.encoding, &data), "bad_frame", &why, 0),
         },
     };
-    conn.push_frame(&reply);
+    conn.reply(&reply).await;
     ControlFlow::Continue(())
 }

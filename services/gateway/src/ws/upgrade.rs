@@ -26,7 +26,7 @@ pub(crate) async fn ws_handler(
         .protocols([SUBPROTOCOL_PROTO, SUBPROTOCOL_JSON])
         .read_buffer_size(cfg.read_buffer_bytes)
         .write_buffer_size(cfg.write_buffer_bytes)
-        .max_write_buffer_size(cfg.write_buffer_bytes + 4 * cfg.max_frame_bytes.max(64 * 1024))
+        .max_write_buffer_size(cfg.write_buffer_bytes + cfg.max_server_frame())
         .max_message_size(cfg.max_frame_bytes)
         .max_frame_size(cfg.max_frame_bytes);
     let encoding = Encoding::from_subprotocol(ws.selected_protocol().and_then(|p| p.to_str().ok()));

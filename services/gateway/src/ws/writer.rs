@@ -2,6 +2,7 @@
 //! flush (one syscall for many frames under load) and sends keepalive pings.
 
 use super::conn::{CloseReason, ConnHandle};
+use super::outbound::Queued;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::SinkExt;
 use futures::stream::SplitSink;
@@ -17,7 +18,7 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 pub(crate) async fn run_writer(
     mut sink: SplitSink<WebSocket, Message>,
-    mut rx: mpsc::Receiver<Message>,
+    mut rx: mpsc::Receiver<Queued>,
     conn: Arc<ConnHandle>,
     ping_every: Duration,
 ) {
@@ -49,8 +50,8 @@ pub(crate) async fn run_writer(
         // A slow consumer's backlog is dropped (it will sync); otherwise
         // what was queued still goes out before the goodbye.
         if reason != CloseReason::Resync {
-            while let Ok(m) = rx.try_recv() {
-                sink.feed(m).await?;
+            while let Ok(q) = rx.try_recv() {
+                sink.feed(q.msg).await?;
             }
         }
         let bye = pb::ServerFrame {
@@ -73,22 +74,26 @@ pub(crate) async fn run_writer(
     .await;
 }
 
+/// Writes what is queued (up to a batch) and flushes once; the frames'
+/// charges are returned after the flush, so bytes waiting in the
+/// WebSocket's own buffer still count against the budgets.
 async fn write_batch(
     sink: &mut SplitSink<WebSocket, Message>,
-    first: Message,
-    rx: &mut mpsc::Receiver<Message>,
+    first: Queued,
+    rx: &mut mpsc::Receiver<Queued>,
 ) -> Result<(), axum::Error> {
-    sink.feed(first).await?;
-    let mut n = 1;
-    while n < MAX_BATCH {
+    let mut charges = Vec::with_capacity(8);
+    charges.push(first.charge);
+    sink.feed(first.msg).await?;
+    while charges.len() < MAX_BATCH {
         match rx.try_recv() {
-            Ok(m) => {
-                sink.feed(m).await?;
-                n += 1;
+            Ok(q) => {
+                charges.push(q.charge);
+                sink.feed(q.msg).await?;
             }
             Err(_) => break,
         }
     }
-    metrics::counter!("parley_gateway_frames_out_total").increment(n as u64);
+    metrics::counter!("parley_gateway_frames_out_total").increment(charges.len() as u64);
     sink.flush().await
 }

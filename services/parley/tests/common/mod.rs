@@ -201,26 +201,69 @@ pub async fn next_json(ws: &mut Raw) -> Result<serde_json::Value, Option<u16>> {
 }
 
 /// Reads until the server closes; returns the close code (None for EOF).
+/// Heartbeats keep a connection busy, so the deadline is on the whole wait.
 pub async fn close_code(ws: &mut Raw) -> Option<u16> {
+    let wait = async {
+        loop {
+            match next_json(ws).await {
+                Ok(_) => continue,
+                Err(code) => return code,
+            }
+        }
+    };
+    tokio::time::timeout(WAIT, wait)
+        .await
+        .expect("the server did not close within the deadline")
+}
+
+/// The reply to request `id`, skipping the pushes that come before it.
+pub async fn reply_to(ws: &mut Raw, id: &str) -> Result<serde_json::Value, Option<u16>> {
     loop {
-        match next_json(ws).await {
-            Ok(_) => continue,
-            Err(code) => return code,
+        let v = next_json(ws).await?;
+        if v["id"] == id {
+            return Ok(v);
         }
     }
+}
+
+/// Like `raw_authed`, over a socket whose receive buffer is `rcvbuf` bytes:
+/// a client that stops reading then pushes back on the server at once
+/// instead of after the kernel has absorbed megabytes.
+pub async fn raw_authed_small_window(
+    node: &TestNode,
+    name: &str,
+    rcvbuf: u32,
+) -> (Raw, pb::TokenPair) {
+    let tokens = node.tokens(name).await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(rcvbuf).unwrap();
+    let stream = socket.connect(node.node().addr).await.unwrap();
+    let mut req = node.ws_url().into_client_request().unwrap();
+    req.headers_mut()
+        .insert("sec-websocket-protocol", "parley.v1.json".parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::client_async(req, MaybeTlsStream::Plain(stream))
+        .await
+        .unwrap();
+    authenticate(&mut ws, &tokens).await;
+    (ws, tokens)
+}
+
+/// Authenticates a raw JSON connection with `tokens`.
+pub async fn authenticate(ws: &mut Raw, tokens: &pb::TokenPair) {
+    send_json(
+        ws,
+        serde_json::json!({"id": "a", "authenticate": {"accessToken": tokens.access_token}}),
+    )
+    .await;
+    let reply = next_json(ws).await.unwrap();
+    assert!(reply.get("authenticated").is_some(), "{reply}");
 }
 
 /// A raw JSON connection, authenticated.
 pub async fn raw_authed(node: &TestNode, name: &str) -> (Raw, pb::TokenPair) {
     let tokens = node.tokens(name).await;
     let mut ws = raw(&node.ws_url(), "parley.v1.json", None).await.unwrap();
-    send_json(
-        &mut ws,
-        serde_json::json!({"id": "a", "authenticate": {"accessToken": tokens.access_token}}),
-    )
-    .await;
-    let reply = next_json(&mut ws).await.unwrap();
-    assert!(reply.get("authenticated").is_some(), "{reply}");
+    authenticate(&mut ws, &tokens).await;
     (ws, tokens)
 }
 
