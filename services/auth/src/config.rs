@@ -12,6 +12,9 @@ pub struct AuthConfig {
     /// Password hashes computed at once (each costs ~30 ms of a core);
     /// 0 means half the cores, at least one.
     pub hash_concurrency: usize,
+    /// Hashes that may wait for a hashing thread; one more sign-in is
+    /// refused with 429 and Retry-After. 0 means 8 per hashing thread.
+    pub hash_queue: usize,
     /// A directory of Ed25519 PKCS#8 PEM keys (`*.pem`, e.g. a mounted
     /// Secret). When set, these keys sign tokens instead of keys kept in the
     /// store: every one is published in the JWKS and the last by file name
@@ -29,6 +32,7 @@ impl Default for AuthConfig {
             access_token_ttl_secs: 15 * 60,
             refresh_token_ttl_secs: 30 * 24 * 3600,
             hash_concurrency: 0,
+            hash_queue: 0,
             signing_keys_dir: None,
         }
     }
@@ -38,6 +42,13 @@ impl AuthConfig {
     pub(crate) fn hash_permits(&self) -> usize {
         match self.hash_concurrency {
             0 => (std::thread::available_parallelism().map_or(1, |n| n.get()) / 2).max(1),
+            n => n,
+        }
+    }
+
+    pub(crate) fn hash_queue(&self) -> usize {
+        match self.hash_queue {
+            0 => 8 * self.hash_permits(),
             n => n,
         }
     }

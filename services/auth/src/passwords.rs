@@ -1,6 +1,15 @@
 //! argon2id hashing (crate defaults) on a fixed pool of `concurrency`
 //! threads, so a login storm cannot starve message traffic.
 //!
+//! The queue in front of the pool is bounded: at most `queue` hashes wait
+//! (besides those running), and one more is refused at once with
+//! `ResourceExhausted` (HTTP 429 with Retry-After). Without the bound a
+//! bystander's login waited behind every hash an attacker had queued: 200
+//! concurrent logins put it at 3-4 s, growing with the attacker's
+//! concurrency. With it the wait is at most `queue / concurrency + 1`
+//! hashes (about a quarter of a second with the defaults), and excess
+//! load is turned away instead of queued.
+//!
 //! A fixed pool, not tokio's blocking threads: each hash allocates ~19 MiB.
 //! On ever-changing blocking threads the allocator spread those blocks over
 //! many per-thread arenas and kept them all (measured: RSS 24 -> 500 MB while
@@ -11,7 +20,7 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use parley_core::{ServiceError, ServiceResult};
 use std::sync::{Arc, Mutex, mpsc};
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
 
 pub(crate) const MIN_PASSWORD: usize = 8;
 pub(crate) const MAX_PASSWORD: usize = 1024;
@@ -22,17 +31,21 @@ type Job = Box<dyn FnOnce() + Send>;
 pub(crate) struct Hasher {
     /// Jobs for the hashing threads (they end when the last sender is dropped).
     jobs: mpsc::Sender<Job>,
+    /// One permit per hash running or waiting; a hash that finds none is
+    /// refused rather than queued.
+    admission: Arc<Semaphore>,
     /// Verified when the user does not exist, so that a login's timing does
     /// not tell whether a username exists.
     dummy_hash: Arc<String>,
 }
 
 impl Hasher {
-    pub(crate) fn new(concurrency: usize) -> ServiceResult<Self> {
+    pub(crate) fn new(concurrency: usize, queue: usize) -> ServiceResult<Self> {
+        let concurrency = concurrency.max(1);
         let dummy = hash_blocking("parley-timing-equaliser")?;
         let (tx, rx) = mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
-        for i in 0..concurrency.max(1) {
+        for i in 0..concurrency {
             let rx = rx.clone();
             std::thread::Builder::new()
                 .name(format!("parley-argon2-{i}"))
@@ -53,18 +66,27 @@ impl Hasher {
         }
         Ok(Self {
             jobs: tx,
+            admission: Arc::new(Semaphore::new(concurrency + queue)),
             dummy_hash: Arc::new(dummy),
         })
     }
 
-    /// Runs `f` on a hashing thread (queued behind the others).
+    /// Runs `f` on a hashing thread (queued behind the others), or refuses
+    /// it when the queue is full.
     async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> ServiceResult<T> + Send + 'static,
     ) -> ServiceResult<T> {
+        let Ok(permit) = self.admission.clone().try_acquire_owned() else {
+            metrics::counter!("parley_auth_hashes_refused_total").increment(1);
+            return Err(ServiceError::ResourceExhausted(
+                "too many sign-ins at once; retry in a second".into(),
+            ));
+        };
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move || {
             let _ = tx.send(f());
+            drop(permit);
         });
         self.jobs
             .send(job)
@@ -106,4 +128,36 @@ fn hash_blocking(password: &str) -> ServiceResult<String> {
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| ServiceError::Internal(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_beyond_the_queue_are_refused_not_queued() {
+        let hasher = Hasher::new(1, 2).unwrap();
+        let jobs: Vec<_> = (0..12)
+            .map(|i| {
+                let h = hasher.clone();
+                tokio::spawn(async move { h.hash(format!("password-{i}")).await })
+            })
+            .collect();
+        let mut done = 0;
+        let mut refused = 0;
+        for j in jobs {
+            match j.await.unwrap() {
+                Ok(_) => done += 1,
+                Err(ServiceError::ResourceExhausted(_)) => refused += 1,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        // One running and two waiting at most: the other nine are refused
+        // (at least; some may find room as earlier ones finish).
+        assert!(done >= 3, "{done}");
+        assert!(refused >= 1, "{refused}");
+        assert_eq!(done + refused, 12);
+        // Room again once the storm has passed.
+        hasher.hash("afterwards".into()).await.unwrap();
+    }
 }

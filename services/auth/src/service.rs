@@ -59,7 +59,7 @@ impl AuthService {
             Some(dir) => crate::key_files::load(dir)?,
             None => stored_keys(&*store).await?,
         };
-        let hasher = Hasher::new(config.hash_permits())?;
+        let hasher = Hasher::new(config.hash_permits(), config.hash_queue())?;
         Ok(Self {
             store,
             bus,

@@ -5,7 +5,7 @@ use crate::Gateway;
 use crate::ws::ws_handler;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use parley_core::services::AuthApi;
@@ -75,10 +75,49 @@ fn status_of(e: &ServiceError) -> StatusCode {
     }
 }
 
+/// Seconds a client is asked to wait after a refusal for load (429) or an
+/// unavailable backend (503).
+const RETRY_AFTER_SECS: u32 = 1;
+
 fn error_response(e: &ServiceError) -> Response {
-    let body = serde_json::json!({ "error": { "code": e.protocol_code(), "message": e.public_message() } });
+    let status = status_of(e);
+    let retry = matches!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+    );
+    let mut error = serde_json::json!({ "code": e.protocol_code(), "message": e.public_message() });
+    if retry {
+        error["retryAfterMs"] = (RETRY_AFTER_SECS * 1000).into();
+    }
+    let body = serde_json::json!({ "error": error }).to_string();
+    let mut response = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+    if retry {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, RETRY_AFTER_SECS.into());
+    }
+    response
+}
+
+/// The auth endpoints take JSON only. A browser sends a cross-site form or
+/// `text/plain` POST without asking first; requiring `application/json`
+/// (which needs a CORS preflight that we never grant) stops such requests
+/// before they reach a handler.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+}
+
+fn not_json() -> Response {
+    let body = serde_json::json!({ "error": {
+        "code": "invalid_argument",
+        "message": "the body must be JSON, sent with Content-Type: application/json",
+    }});
     (
-        status_of(e),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
         [(header::CONTENT_TYPE, "application/json")],
         body.to_string(),
     )
@@ -91,12 +130,20 @@ fn json<T: Serialize>(status: StatusCode, v: &T) -> Response {
 }
 
 /// Parses a JSON body, calls the auth service, renders its reply.
-async fn call<Req, Resp, Fut>(body: &str, ok: StatusCode, f: impl FnOnce(Req) -> Fut) -> Response
+async fn call<Req, Resp, Fut>(
+    headers: &HeaderMap,
+    body: &str,
+    ok: StatusCode,
+    f: impl FnOnce(Req) -> Fut,
+) -> Response
 where
     Req: DeserializeOwned,
     Resp: Serialize,
     Fut: std::future::Future<Output = ServiceResult<Resp>>,
 {
+    if !is_json(headers) {
+        return not_json();
+    }
     let req: Req = match serde_json::from_str(body) {
         Ok(r) => r,
         Err(e) => {
@@ -111,29 +158,32 @@ where
     }
 }
 
-async fn register(State(gw): State<Arc<Gateway>>, body: String) -> Response {
-    call(&body, StatusCode::CREATED, |r: pb::Credentials| {
-        gw.auth.register(r)
-    })
+async fn register(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: String) -> Response {
+    call(
+        &headers,
+        &body,
+        StatusCode::CREATED,
+        |r: pb::Credentials| gw.auth.register(r),
+    )
     .await
 }
 
-async fn login(State(gw): State<Arc<Gateway>>, body: String) -> Response {
-    call(&body, StatusCode::OK, |r: pb::LoginRequest| {
+async fn login(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: String) -> Response {
+    call(&headers, &body, StatusCode::OK, |r: pb::LoginRequest| {
         gw.auth.login(r)
     })
     .await
 }
 
-async fn refresh(State(gw): State<Arc<Gateway>>, body: String) -> Response {
-    call(&body, StatusCode::OK, |r: pb::RefreshRequest| {
+async fn refresh(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: String) -> Response {
+    call(&headers, &body, StatusCode::OK, |r: pb::RefreshRequest| {
         gw.auth.refresh(r)
     })
     .await
 }
 
-async fn logout(State(gw): State<Arc<Gateway>>, body: String) -> Response {
-    match call(&body, StatusCode::OK, |r: pb::RefreshRequest| {
+async fn logout(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: String) -> Response {
+    match call(&headers, &body, StatusCode::OK, |r: pb::RefreshRequest| {
         gw.auth.logout(r)
     })
     .await

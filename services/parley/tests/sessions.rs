@@ -10,6 +10,7 @@ use serde_json::json;
 async fn post(node: &TestNode, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
     let resp = reqwest::Client::new()
         .post(format!("{}{path}", node.base_url()))
+        .header("content-type", "application/json")
         .body(body.to_string())
         .send()
         .await
@@ -113,11 +114,27 @@ async fn http_auth_endpoints_report_clear_errors() {
     );
     let resp = reqwest::Client::new()
         .post(format!("{}/v1/auth/login", node.base_url()))
+        .header("content-type", "application/json")
         .body("{oops")
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 400);
+    // A cross-site form or text/plain POST (no preflight) is refused
+    // before it reaches a handler.
+    for ct in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
+        let mut req = reqwest::Client::new().post(format!("{}/v1/auth/login", node.base_url()));
+        if let Some(ct) = ct {
+            req = req.header("content-type", ct);
+        }
+        let body = json!({"username": "dora", "password": "wrong one!"}).to_string();
+        let resp = req.body(body).send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 415, "{ct:?}");
+    }
     let jwks: serde_json::Value =
         reqwest::get(format!("{}/.well-known/jwks.json", node.base_url()))
             .await
@@ -192,4 +209,53 @@ async fn shutdown_tells_clients_to_reconnect_and_health_endpoints_answer() {
         .is_err(),
         "no longer accepting"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_storm_is_shed_with_429_and_retry_after() {
+    let node = TestNode::start_with(|c| {
+        c.auth.hash_concurrency = 1;
+        c.auth.hash_queue = 2;
+    })
+    .await;
+    let storm: Vec<_> = (0..40)
+        .map(|i| {
+            let base = node.base_url();
+            tokio::spawn(async move {
+                let body = json!({"username": format!("nobody{i}"), "password": "guess guess"});
+                reqwest::Client::new()
+                    .post(format!("{base}/v1/auth/login"))
+                    .header("content-type", "application/json")
+                    .body(body.to_string())
+                    .send()
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut shed = 0;
+    for r in storm {
+        let resp = r.await.unwrap();
+        match resp.status().as_u16() {
+            401 => {}
+            429 => {
+                shed += 1;
+                assert_eq!(resp.headers()["retry-after"], "1");
+                let e: serde_json::Value =
+                    serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+                assert_eq!(e["error"]["code"], "rate_limited");
+                assert_eq!(e["error"]["retryAfterMs"], 1000);
+            }
+            s => panic!("status {s}"),
+        }
+    }
+    assert!(shed > 0, "one hashing thread and two places in its queue");
+    // The storm is over: sign-ins go through again.
+    let (s, _) = post(
+        &node,
+        "/v1/auth/register",
+        json!({"username": "after", "password": common::PASSWORD}),
+    )
+    .await;
+    assert_eq!(s, 201);
 }

@@ -534,6 +534,7 @@ async fn the_embedded_scenarios_hold_across_processes() {
         let http = http.clone();
         async move {
             http.post(format!("{url}/v1/auth/refresh"))
+                .header("content-type", "application/json")
                 .body(serde_json::json!({ "refreshToken": token }).to_string())
                 .send()
                 .await

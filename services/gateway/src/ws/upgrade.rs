@@ -36,7 +36,15 @@ pub(crate) async fn ws_handler(
 
 /// Browsers always send Origin; other clients usually do not. A missing
 /// Origin is allowed (it protects nothing against non-browser clients),
-/// a same-origin request is allowed, and anything else must be listed.
+/// a same-origin request is allowed, and anything else must be listed
+/// exactly (scheme, host and port).
+///
+/// Same origin means the same host and a matching scheme: when a
+/// TLS-terminating proxy says the request came over https
+/// (`X-Forwarded-Proto`), a page served over plain http (which anyone on
+/// the network path can inject script into) is a different origin and is
+/// refused. Without that header the scheme cannot be known, so http and
+/// https are both taken; any other scheme never is.
 pub(crate) fn origin_allowed(allowed: &[String], headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
         return true;
@@ -47,9 +55,22 @@ pub(crate) fn origin_allowed(allowed: &[String], headers: &HeaderMap) -> bool {
     {
         return true;
     }
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    let origin_host = origin.split_once("://").map(|(_, rest)| rest);
-    matches!((host, origin_host), (Some(h), Some(o)) if h.eq_ignore_ascii_case(o))
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let Some((scheme, origin_host)) = origin.split_once("://") else {
+        return false;
+    };
+    let forwarded = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(str::trim);
+    let scheme_ok = match forwarded {
+        Some(proto) => scheme.eq_ignore_ascii_case(proto),
+        None => scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("http"),
+    };
+    scheme_ok && host.eq_ignore_ascii_case(origin_host)
 }
 
 #[cfg(test)]
@@ -91,5 +112,22 @@ mod tests {
             &["*".to_string()],
             &headers(Some("https://any.where"), "x")
         ));
+    }
+
+    #[test]
+    fn same_origin_needs_the_scheme_the_proxy_saw() {
+        let none: Vec<String> = vec![];
+        let mut h = headers(Some("http://chat.example.com"), "chat.example.com");
+        h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        assert!(!origin_allowed(&none, &h), "an http page on an https site");
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://chat.example.com"),
+        );
+        assert!(origin_allowed(&none, &h));
+        for odd in ["ftp://chat.example.com", "null", "chat.example.com"] {
+            let h = headers(Some(odd), "chat.example.com");
+            assert!(!origin_allowed(&none, &h), "{odd}");
+        }
     }
 }

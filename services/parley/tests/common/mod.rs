@@ -103,6 +103,7 @@ impl TestNode {
             serde_json::json!({ "username": name, "password": PASSWORD, "deviceName": "raw" });
         let resp = reqwest::Client::new()
             .post(format!("{}/v1/auth/login", self.base_url()))
+            .header("content-type", "application/json")
             .body(body.to_string())
             .send()
             .await
