@@ -179,13 +179,15 @@ def check_workload(overlay, doc, binary, configmaps, services, statefulsets, pro
     ports = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
 
     # Listeners: where the binary binds, and that they are reachable.
+    # Metrics are never on the public port: every service, the gateway too,
+    # serves them on its admin listener.
+    if not cluster.get("admin_listen"):
+        fail(where, "cluster.admin_listen is unset: no probe or metrics endpoint")
+        return
     if service == "gateway":
-        listeners = {"http": config["listen"]}
-        metrics_port, health_port = "http", "http"
+        listeners = {"http": config["listen"], "admin": cluster["admin_listen"]}
+        metrics_port, health_port = "admin", "http"
     else:
-        if not cluster.get("admin_listen"):
-            fail(where, "cluster.admin_listen is unset: no probe or metrics endpoint")
-            return
         listeners = {"grpc": cluster["grpc_listen"], "admin": cluster["admin_listen"]}
         metrics_port, health_port = "admin", "admin"
     for port_name, addr in listeners.items():
@@ -196,14 +198,14 @@ def check_workload(overlay, doc, binary, configmaps, services, statefulsets, pro
 
     check_probe(where, container, "readinessProbe", READY, health_port)
     check_probe(where, container, "livenessProbe", HEALTH, health_port)
-    probes_used.add((service == "gateway", READY))
-    probes_used.add((service == "gateway", HEALTH))
+    probes_used.add((health_port == "http", READY))
+    probes_used.add((health_port == "http", HEALTH))
     ann = pod["metadata"].get("annotations", {})
     if ann.get("prometheus.io/scrape") != "true" or ann.get("prometheus.io/path") != METRICS:
         fail(where, "no Prometheus scrape annotations for /metrics")
     elif int(ann.get("prometheus.io/port", 0)) != ports.get(metrics_port):
         fail(where, f"prometheus.io/port {ann.get('prometheus.io/port')} is not the {metrics_port} port")
-    probes_used.add((service == "gateway", METRICS))
+    probes_used.add((metrics_port == "http", METRICS))
 
     sc = container.get("securityContext", {})
     psc = spec.get("securityContext", {})

@@ -39,6 +39,11 @@ pub struct GatewayConfig {
     pub drain_timeout_secs: u64,
     /// Clock skew tolerated when checking token expiry.
     pub token_leeway_secs: u64,
+    /// When set, `/metrics` is also served on the public listener to
+    /// requests with `Authorization: Bearer <token>`. Unset (the default),
+    /// metrics are served only on `cluster.admin_listen`: the public port
+    /// tells strangers nothing about the load or the users.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for GatewayConfig {
@@ -59,6 +64,7 @@ impl Default for GatewayConfig {
             max_connections_per_user: 32,
             drain_timeout_secs: 10,
             token_leeway_secs: 5,
+            metrics_token: None,
         }
     }
 }

@@ -44,7 +44,32 @@ async fn readyz(State(gw): State<Arc<Gateway>>) -> Response {
     }
 }
 
-async fn metrics(State(gw): State<Arc<Gateway>>) -> Response {
+/// `/metrics` on the public listener: only with the configured bearer
+/// token (compared in constant time); otherwise it does not exist here.
+async fn metrics(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+    let Some(token) = gw.config.metrics_token.as_deref().filter(|t| !t.is_empty()) else {
+        return (
+            StatusCode::NOT_FOUND,
+            "metrics are served on the admin listener (cluster.admin_listen)",
+        )
+            .into_response();
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(
+        presented.as_bytes(),
+        token.as_bytes(),
+    )) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "a metrics token is required",
+        )
+            .into_response();
+    }
     match &gw.metrics {
         Some(h) => (
             [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

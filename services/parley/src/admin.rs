@@ -1,5 +1,8 @@
-//! The admin endpoints of a split-mode service other than the gateway
-//! (which serves them on its own listener): /metrics, /healthz, /readyz.
+//! The admin endpoints of a process (`parley up` or one split-mode
+//! service): /metrics, /healthz, /readyz on `cluster.admin_listen`, a port
+//! that is not exposed to clients. The gateway's public listener keeps
+//! /healthz and /readyz for load balancers, and /metrics only behind
+//! `gateway.metrics_token`.
 
 use crate::config::Config;
 use crate::net::announce;

@@ -150,7 +150,7 @@ impl Cluster {
                 ));
             }
             env.extend(self.opts.env.iter().cloned());
-            let admin = (sub != "gateway").then_some(UNBOUND);
+            let admin = Some(UNBOUND);
             self.members.push(Member {
                 name,
                 subcommand: sub,

@@ -64,8 +64,9 @@ pub struct ClusterConfig {
     /// creates it: 3 on a 3-node NATS cluster, so a server loss loses no
     /// event not yet fanned out.
     pub stream_replicas: usize,
-    /// Split mode: where a non-gateway service serves /metrics, /healthz
-    /// and /readyz (none when unset; the gateway serves them on `listen`).
+    /// Where this process serves /metrics, /healthz and /readyz (none when
+    /// unset). Keep it off the public network: the gateway's `listen` serves
+    /// /metrics only with `gateway.metrics_token`.
     pub admin_listen: Option<SocketAddr>,
     /// Write each bound address to `data_dir/{grpc,admin,http}.addr`
     /// (for launchers that bind port 0).

@@ -60,14 +60,13 @@ impl Mode {
 }
 
 /// Settings only split mode reads: where services listen and find each
-/// other, the admin listener of non-gateway services, the shard map.
+/// other, the shard map.
 const SPLIT_ONLY: &[&str] = &[
     "cluster.grpc_listen",
     "cluster.auth_url",
     "cluster.storage_urls",
     "cluster.presence_url",
     "cluster.fanout_urls",
-    "cluster.admin_listen",
     "storage.shard_index",
     "storage.shard_count",
 ];
@@ -92,7 +91,7 @@ pub fn check(config: &Config, mode: Mode) -> anyhow::Result<()> {
     if mode == Mode::Embedded {
         refuse(
             SPLIT_ONLY,
-            "a split-mode setting; `parley up` runs every service in this process (and serves /metrics on `listen`)",
+            "a split-mode setting; `parley up` runs every service in this process",
         );
     }
     if config.cluster.bus == "memory" {

@@ -71,6 +71,7 @@ pub async fn start_embedded(
     crate::net::announce(&config, "http", addr)?;
 
     let stop = CancellationToken::new();
+    crate::admin::spawn_admin(&config, stop.clone()).await?;
     let serve = gateway.clone().serve(listener, stop.clone());
     let task = tokio::spawn(async move {
         let served = serve.await;

@@ -25,9 +25,7 @@ pub async fn run_service(
 ) -> anyhow::Result<()> {
     mode::check(&config, Mode::Split(name))?;
     let backends = Backends::new(&config, Mode::Split(name));
-    if name != ServiceName::Gateway {
-        spawn_admin(&config, stop.clone()).await?;
-    }
+    spawn_admin(&config, stop.clone()).await?;
     let served = match name {
         ServiceName::Presence => {
             let svc = wire::presence(&config, &backends).await?;

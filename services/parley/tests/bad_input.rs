@@ -375,12 +375,7 @@ async fn a_client_that_stops_reading_is_closed_and_slows_no_one() {
         code.is_none() || code == Some(close_codes::RESYNC),
         "closed with {code:?}"
     );
-    let metrics = reqwest::get(format!("{}/metrics", node.base_url()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = node.metrics().await;
     assert!(
         metrics
             .lines()
@@ -399,12 +394,7 @@ async fn a_silent_connection_is_closed_after_the_idle_timeout() {
     // Authenticated, then silent: it never reads, so it never answers pings.
     let (_silent, _) = raw_authed(&node, "quiet").await;
     let gauge = || async {
-        let body = reqwest::get(format!("{}/metrics", node.base_url()))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let body = node.metrics().await;
         body.lines()
             .find(|l| l.starts_with("parley_gateway_connections "))
             .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())

@@ -192,9 +192,15 @@ async fn shutdown_tells_clients_to_reconnect_and_health_endpoints_answer() {
             .status(),
         200
     );
-    let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap();
-    assert_eq!(metrics.status(), 200);
+    // Metrics are on the admin listener, not on the public one.
+    let admin = reqwest::get(format!("{}/metrics", node.admin_url()))
+        .await
+        .unwrap();
+    assert_eq!(admin.status(), 200);
+    let public = reqwest::get(format!("{base}/metrics")).await.unwrap();
+    assert_eq!(public.status(), 404);
     let (mut ws, _) = raw_authed(&node, "alice").await;
+    assert!(node.metrics().await.contains("parley_gateway_connections"));
     node.stop().await;
     let bye = next_json(&mut ws).await.unwrap();
     assert_eq!(bye["goodbye"]["reason"], "shutdown");
@@ -258,4 +264,25 @@ async fn a_login_storm_is_shed_with_429_and_retry_after() {
     )
     .await;
     assert_eq!(s, 201);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_metrics_need_the_configured_token() {
+    let node = TestNode::start_with(|c| {
+        c.gateway.metrics_token = Some("s3cret-metrics".into());
+    })
+    .await;
+    let url = format!("{}/metrics", node.base_url());
+    let http = reqwest::Client::new();
+    let anonymous = http.get(&url).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let wrong = http.get(&url).bearer_auth("guess").send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    let right = http
+        .get(&url)
+        .bearer_auth("s3cret-metrics")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), 200);
 }

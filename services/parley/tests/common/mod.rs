@@ -36,6 +36,9 @@ impl TestNode {
         };
         // One hash at a time is the default on 2 cores; tests log in many users.
         config.auth.hash_concurrency = 2;
+        // Metrics on an admin port of their own, found through data_dir.
+        config.cluster.admin_listen = Some("127.0.0.1:0".parse().unwrap());
+        config.cluster.announce = true;
         tweak(&mut config);
         let node = Some(Self::boot(&config).await);
         Self { node, dir, config }
@@ -58,6 +61,23 @@ impl TestNode {
 
     pub fn ws_url(&self) -> String {
         format!("ws://{}/v1/ws", self.node().addr)
+    }
+
+    /// The admin listener's address (metrics, health).
+    pub fn admin_url(&self) -> String {
+        let addr = std::fs::read_to_string(self.config.data_dir.join("admin.addr"))
+            .expect("the admin listener announced its address");
+        format!("http://{addr}")
+    }
+
+    /// The node's Prometheus metrics, from the admin listener.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.admin_url()))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     }
 
     pub fn data_dir(&self) -> PathBuf {
