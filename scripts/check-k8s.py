@@ -304,7 +304,7 @@ def check_endpoints_served(binary, probes_used):
                      "PARLEY_CLUSTER__GRPC_LISTEN": "127.0.0.1:0",
                      "PARLEY_CLUSTER__ADMIN_LISTEN": "127.0.0.1:0",
                      "PARLEY_CLUSTER__ANNOUNCE": "true", "PARLEY_LOG": "warn"}
-        os.makedirs(f"{tmp}/presence")
+        os.makedirs(f"{tmp}/presence", mode=0o700)
         presence = subprocess.Popen([binary, "presence"], env=split_env, stdout=subprocess.DEVNULL)
         try:
             gateway_base = None

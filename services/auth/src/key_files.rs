@@ -3,7 +3,51 @@
 
 use parley_core::{ServiceError, ServiceResult};
 use parley_jwt::SigningKey;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+
+/// Whoever reads a signing key can mint any user's token, so a key file is
+/// refused when others could read or change it: readable by all, writable
+/// by anyone but its owner, owned by someone other than this process's
+/// user (or root, which owns a mounted Kubernetes Secret), or in a
+/// directory anyone may change. A key readable by its group (a Secret
+/// mounted with `defaultMode: 0440` and the pod's fsGroup) is allowed with
+/// a warning. Symlinks are followed, as a mounted Secret's keys are links.
+fn check_private(dir: &Path, path: &Path) -> Result<(), String> {
+    let d = std::fs::metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    const STICKY: u32 = 0o1000;
+    if d.mode() & 0o002 != 0 && d.mode() & STICKY == 0 {
+        return Err(format!(
+            "{} is writable by every user (mode {:o}): anyone could replace the keys; chmod o-w it",
+            dir.display(),
+            d.mode() & 0o7777
+        ));
+    }
+    let m = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mode = m.mode() & 0o777;
+    if mode & 0o026 != 0 {
+        return Err(format!(
+            "{} has mode {mode:o}: a signing key must not be readable by all or writable by others (chmod 600 it)",
+            path.display()
+        ));
+    }
+    let me = rustix::process::geteuid().as_raw();
+    if m.uid() != me && m.uid() != 0 {
+        return Err(format!(
+            "{} belongs to user {}, not to this process's user ({me}) or root",
+            path.display(),
+            m.uid()
+        ));
+    }
+    if mode & 0o040 != 0 {
+        tracing::warn!(
+            file = %path.display(),
+            gid = m.gid(),
+            "signing key readable by its group: make sure only Parley runs in that group"
+        );
+    }
+    Ok(())
+}
 
 /// Every `*.pem` key in `dir`, in file-name order (the last one signs).
 /// Hidden entries are skipped: a mounted Secret keeps its own `..data`
@@ -27,6 +71,7 @@ pub fn load(dir: &Path) -> ServiceResult<Vec<SigningKey>> {
     paths
         .iter()
         .map(|p| {
+            check_private(dir, p).map_err(bad)?;
             let pem = std::fs::read_to_string(p)
                 .map_err(|e| bad(format!("reading {}: {e}", p.display())))?;
             SigningKey::from_pkcs8_pem(&pem).map_err(|e| bad(format!("{}: {e}", p.display())))
@@ -38,10 +83,40 @@ pub fn load(dir: &Path) -> ServiceResult<Vec<SigningKey>> {
 mod tests {
     use super::*;
 
+    use std::os::unix::fs::PermissionsExt;
+
+    fn chmod(path: &Path, mode: u32) {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
     fn write_key(dir: &Path, name: &str) -> SigningKey {
         let key = SigningKey::generate().unwrap();
         std::fs::write(dir.join(name), key.to_pkcs8_pem().unwrap()).unwrap();
+        chmod(&dir.join(name), 0o600);
         key
+    }
+
+    #[test]
+    fn keys_others_could_read_or_change_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        write_key(dir.path(), "k.pem");
+        let key = dir.path().join("k.pem");
+        for mode in [0o644, 0o666, 0o604, 0o620] {
+            chmod(&key, mode);
+            let e = load(dir.path()).unwrap_err().to_string();
+            assert!(e.contains(&format!("mode {mode:o}")), "{e}");
+        }
+        // Group-readable (a Secret with the pod's fsGroup) loads.
+        chmod(&key, 0o440);
+        load(dir.path()).unwrap();
+        // A directory anyone may write to is refused, whatever the key's mode.
+        chmod(&key, 0o600);
+        chmod(dir.path(), 0o777);
+        let e = load(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("writable by every user"), "{e}");
+        // Sticky (others cannot replace what is there) is a shared mount.
+        chmod(dir.path(), 0o1777);
+        load(dir.path()).unwrap();
     }
 
     #[test]
@@ -64,6 +139,7 @@ mod tests {
         let e = load(&dir.path().join("missing")).unwrap_err().to_string();
         assert!(e.contains("reading"), "{e}");
         std::fs::write(dir.path().join("a.pem"), "junk").unwrap();
+        chmod(&dir.path().join("a.pem"), 0o600);
         let e = load(dir.path()).unwrap_err().to_string();
         assert!(e.contains("a.pem") && e.contains("PKCS#8"), "{e}");
     }

@@ -13,6 +13,7 @@ pub mod layout;
 pub mod mode;
 pub mod net;
 pub mod node;
+pub mod private_files;
 pub mod split;
 pub mod telemetry;
 pub mod wire;

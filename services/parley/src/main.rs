@@ -95,6 +95,9 @@ impl Command {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    // Whatever this process creates (stores, keys, address files) is the
+    // owner's alone.
+    parley::private_files::owner_only_umask();
     let cli = Cli::parse();
     let config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
@@ -132,11 +135,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             return commands::migrate::scylla_schema(&config).await;
         }
         Command::Migrate { from_redb: true } => return commands::migrate::from_redb(&config).await,
-        Command::Keygen => {
-            let key = parley_jwt::SigningKey::generate().map_err(anyhow::Error::msg)?;
-            print!("{}", key.to_pkcs8_pem().map_err(anyhow::Error::msg)?);
-            return Ok(());
-        }
+        Command::Keygen => return commands::keygen::run(),
         Command::Up => return commands::up::run(config, stop).await,
         Command::Cluster {
             gateways,

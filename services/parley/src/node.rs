@@ -53,6 +53,7 @@ pub async fn start_embedded(
     metrics: Option<PrometheusHandle>,
 ) -> anyhow::Result<RunningNode> {
     mode::check(&config, Mode::Embedded)?;
+    crate::private_files::prepare_data_dir(&config, Mode::Embedded)?;
     let addr = listener.local_addr()?;
     let backends = Backends::new(&config, Mode::Embedded);
     let storage = wire::storage(&config, &backends).await?;

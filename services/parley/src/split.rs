@@ -24,6 +24,7 @@ pub async fn run_service(
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
     mode::check(&config, Mode::Split(name))?;
+    crate::private_files::prepare_data_dir(&config, Mode::Split(name))?;
     let backends = Backends::new(&config, Mode::Split(name));
     spawn_admin(&config, stop.clone()).await?;
     let served = match name {

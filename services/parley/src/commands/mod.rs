@@ -2,5 +2,6 @@
 //! (main.rs parses the command line and picks one).
 
 pub mod cluster;
+pub mod keygen;
 pub mod migrate;
 pub mod up;
