@@ -259,6 +259,12 @@ async fn replicas_sharing_a_key_directory_accept_each_others_tokens() {
     let keys = tempfile::tempdir().unwrap();
     let key = parley_jwt::SigningKey::generate().unwrap();
     std::fs::write(keys.path().join("k1.pem"), key.to_pkcs8_pem().unwrap()).unwrap();
+    // Owner-only, as auth requires of key files.
+    std::fs::set_permissions(
+        keys.path().join("k1.pem"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
     let cfg = AuthConfig {
         signing_keys_dir: Some(keys.path().to_path_buf()),
         ..AuthConfig::default()

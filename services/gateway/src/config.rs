@@ -44,6 +44,17 @@ pub struct GatewayConfig {
     /// metrics are served only on `cluster.admin_listen`: the public port
     /// tells strangers nothing about the load or the users.
     pub metrics_token: Option<String>,
+    /// Connections this gateway holds at most (HTTP and WebSocket); more are
+    /// answered 503 and closed. 0: nine tenths of the process's file limit.
+    pub max_connections: usize,
+    /// Connections one address may hold before they authenticate (HTTP
+    /// requests, WebSockets before `authenticate`); more are answered 429.
+    pub max_unauthenticated_per_address: usize,
+    /// A request's headers must arrive within this; also how long an idle
+    /// keep-alive connection stays open.
+    pub http_header_timeout_secs: u64,
+    /// An HTTP request's body and answer must be done within this.
+    pub http_request_timeout_secs: u64,
 }
 
 impl Default for GatewayConfig {
@@ -65,11 +76,27 @@ impl Default for GatewayConfig {
             drain_timeout_secs: 10,
             token_leeway_secs: 5,
             metrics_token: None,
+            max_connections: 0,
+            max_unauthenticated_per_address: 256,
+            http_header_timeout_secs: 10,
+            http_request_timeout_secs: 15,
         }
     }
 }
 
 impl GatewayConfig {
+    pub fn http_header_timeout(&self) -> Duration {
+        Duration::from_secs(self.http_header_timeout_secs.max(1))
+    }
+    pub fn http_request_timeout(&self) -> Duration {
+        Duration::from_secs(self.http_request_timeout_secs.max(1))
+    }
+    pub fn max_connections(&self) -> usize {
+        match self.max_connections {
+            0 => crate::admission::default_max_connections(),
+            n => n,
+        }
+    }
     pub fn auth_timeout(&self) -> Duration {
         Duration::from_millis(self.auth_timeout_ms)
     }

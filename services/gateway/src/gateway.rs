@@ -1,9 +1,10 @@
+use crate::admission::Admission;
+use crate::http_server::HttpLimits;
 use crate::registry::Registry;
 use crate::tokens::TokenCheck;
 use crate::ws::GatewayBudget;
 use crate::{GatewayConfig, GatewayError};
 use axum::Router;
-use axum::serve::ListenerExt;
 use metrics_exporter_prometheus::PrometheusHandle;
 use parley_core::services::{AuthClient, FanoutClient, PresenceClient, StorageClient};
 use parley_ports::EventBus;
@@ -43,6 +44,8 @@ pub struct Gateway {
     pub(crate) outbound: GatewayBudget,
     pub(crate) metrics: Option<PrometheusHandle>,
     pub(crate) heartbeat_interval: Duration,
+    /// Which TCP connections are taken (total and per-address caps).
+    admission: Arc<Admission>,
     ready: AtomicBool,
     /// Cancelled when the gateway starts draining.
     pub(crate) shutdown: CancellationToken,
@@ -64,6 +67,10 @@ impl Gateway {
         Ok(Arc::new(Self {
             registry: Registry::new(deps.bus, config.max_connections_per_user),
             outbound: GatewayBudget::new(config.outbound_bytes_total),
+            admission: Admission::new(
+                config.max_connections(),
+                config.max_unauthenticated_per_address,
+            ),
             config,
             storage: deps.storage,
             auth: deps.auth,
@@ -90,6 +97,11 @@ impl Gateway {
         self.registry.connection_count()
     }
 
+    /// TCP connections open now (HTTP and WebSocket, authenticated or not).
+    pub fn tcp_connections(&self) -> usize {
+        self.admission.open()
+    }
+
     /// Bytes queued for all connections and not yet flushed to them.
     pub fn outbound_bytes(&self) -> usize {
         self.outbound.in_use()
@@ -107,16 +119,13 @@ impl Gateway {
         let gw = self.clone();
         let http_stop = CancellationToken::new();
         let http_stop2 = http_stop.clone();
-        let server = tokio::spawn(async move {
-            // Small frames must not wait for Nagle's algorithm (it adds up to
-            // a delayed-ACK period, ~40 ms, to a request/reply round trip).
-            let listener = listener.tap_io(|tcp| {
-                let _ = tcp.set_nodelay(true);
-            });
-            axum::serve(listener, app)
-                .with_graceful_shutdown(http_stop2.cancelled_owned())
-                .await
-        });
+        let limits = HttpLimits {
+            header_timeout: self.config.http_header_timeout(),
+        };
+        let admission = self.admission.clone();
+        let server = tokio::spawn(crate::http_server::serve(
+            listener, app, admission, limits, http_stop2,
+        ));
         stop.cancelled().await;
         gw.ready.store(false, Ordering::Relaxed);
         http_stop.cancel();

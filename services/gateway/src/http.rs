@@ -4,8 +4,9 @@
 use crate::Gateway;
 use crate::ws::ws_handler;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use parley_core::services::AuthApi;
@@ -27,13 +28,41 @@ pub(crate) fn router(gw: Arc<Gateway>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/.well-known/jwks.json", get(jwks))
-        .route("/v1/auth/register", post(register))
-        .route("/v1/auth/login", post(login))
-        .route("/v1/auth/refresh", post(refresh))
-        .route("/v1/auth/logout", post(logout))
+        .merge(
+            Router::new()
+                .route("/v1/auth/register", post(register))
+                .route("/v1/auth/login", post(login))
+                .route("/v1/auth/refresh", post(refresh))
+                .route("/v1/auth/logout", post(logout))
+                .route_layer(middleware::from_fn_with_state(gw.clone(), request_deadline)),
+        )
         .route("/v1/ws", any(ws_handler))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(gw)
+}
+
+/// A body trickled byte by byte (or a handler stuck behind a backend) must
+/// not hold the connection: the whole request is bounded.
+async fn request_deadline(State(gw): State<Arc<Gateway>>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(gw.config.http_request_timeout(), next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => {
+            metrics::counter!("parley_gateway_http_timeouts_total").increment(1);
+            let body = serde_json::json!({ "error": {
+                "code": "request_timeout",
+                "message": "the request was not completed in time",
+            }});
+            (
+                StatusCode::REQUEST_TIMEOUT,
+                [
+                    (header::CONTENT_TYPE, "application/json"),
+                    (header::CONNECTION, "close"),
+                ],
+                body.to_string(),
+            )
+                .into_response()
+        }
+    }
 }
 
 async fn readyz(State(gw): State<Arc<Gateway>>) -> Response {

@@ -6,13 +6,17 @@
 //! - `requests`: the answer to each client request, one module per family;
 //! - `registry`: which users have connections here, subscribed on the bus;
 //! - `http`: login/refresh endpoints, JWKS, health, readiness, metrics;
+//! - `http_server`, `admission`: the accept loop with header and request
+//!   timeouts, the connection cap and the per-address cap;
 //! - `web`: the browser app, embedded from web/dist.
 
+mod admission;
 mod config;
 mod error;
 mod frames;
 mod gateway;
 mod http;
+mod http_server;
 mod registry;
 mod requests;
 mod tokens;

@@ -10,6 +10,7 @@ use super::outbound::ConnBudget;
 use super::presence;
 use super::writer::run_writer;
 use crate::Gateway;
+use crate::admission::Admitted;
 use crate::frames::error_frame;
 use crate::requests::dispatch;
 use axum::extract::ws::{Message, WebSocket};
@@ -22,7 +23,12 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-pub(crate) async fn run(gw: Arc<Gateway>, mut socket: WebSocket, encoding: Encoding) {
+pub(crate) async fn run(
+    gw: Arc<Gateway>,
+    mut socket: WebSocket,
+    encoding: Encoding,
+    admitted: Option<Arc<Admitted>>,
+) {
     let (claims, auth_id) = match handshake::authenticate(&gw, &mut socket, encoding).await {
         Ok(c) => c,
         Err(refusal) => {
@@ -30,6 +36,9 @@ pub(crate) async fn run(gw: Arc<Gateway>, mut socket: WebSocket, encoding: Encod
             return handshake::close(&mut socket, refusal).await;
         }
     };
+    if let Some(a) = &admitted {
+        a.authenticated();
+    }
     let (tx, rx) = mpsc::channel(gw.config.outbound_queue.max(1));
     let budget = ConnBudget::new(
         gw.config.outbound_bytes_per_connection(),

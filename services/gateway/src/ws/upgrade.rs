@@ -2,6 +2,8 @@
 //! negotiation and the per-connection limits given to the WebSocket layer.
 
 use crate::Gateway;
+use crate::admission::Admitted;
+use axum::Extension;
 use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -11,6 +13,7 @@ use std::sync::Arc;
 
 pub(crate) async fn ws_handler(
     State(gw): State<Arc<Gateway>>,
+    admitted: Option<Extension<Arc<Admitted>>>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
@@ -31,7 +34,12 @@ pub(crate) async fn ws_handler(
         .max_frame_size(cfg.max_frame_bytes);
     let encoding = Encoding::from_subprotocol(ws.selected_protocol().and_then(|p| p.to_str().ok()));
     let tracker = gw.tracker.clone();
-    ws.on_upgrade(move |socket| tracker.track_future(super::session::run(gw, socket, encoding)))
+    // The session holds the connection's admission until it closes, and
+    // frees its address's unauthenticated slot once it authenticates.
+    let admitted = admitted.map(|Extension(a)| a);
+    ws.on_upgrade(move |socket| {
+        tracker.track_future(super::session::run(gw, socket, encoding, admitted))
+    })
 }
 
 /// Browsers always send Origin; other clients usually do not. A missing
