@@ -34,6 +34,19 @@ struct Jwk {
 pub struct Verifier {
     keys: RwLock<HashMap<String, DecodingKey>>,
     validation: Validation,
+    leeway_secs: u64,
+    /// `exp - iat` may not exceed this (plus leeway): a token minted with
+    /// a stolen key for years, or by a misconfigured issuer, is refused.
+    max_lifetime_secs: u64,
+}
+
+/// The longest access-token lifetime accepted unless told otherwise.
+const DEFAULT_MAX_LIFETIME_SECS: u64 = 24 * 3600;
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl std::fmt::Debug for Verifier {
@@ -45,18 +58,28 @@ impl std::fmt::Debug for Verifier {
 }
 
 impl Verifier {
-    /// `leeway_secs`: clock skew tolerated on `exp`.
+    /// `leeway_secs`: clock skew tolerated on `exp`, `nbf` and `iat`.
     pub fn new(issuer: &str, audience: &str, leeway_secs: u64) -> Self {
         // One pinned algorithm: tokens claiming any other (or "none") fail.
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
         validation.leeway = leeway_secs;
         Self {
             keys: RwLock::new(HashMap::new()),
             validation,
+            leeway_secs,
+            max_lifetime_secs: DEFAULT_MAX_LIFETIME_SECS,
         }
+    }
+
+    /// Refuses tokens whose `exp - iat` exceeds `secs` (the issuer's
+    /// access-token TTL).
+    pub fn with_max_lifetime(mut self, secs: u64) -> Self {
+        self.max_lifetime_secs = secs;
+        self
     }
 
     /// Replaces the known keys with the Ed25519 keys of a JWKS document.
@@ -90,12 +113,28 @@ impl Verifier {
             .get(&kid)
             .ok_or_else(|| TokenError::UnknownKey(kid.clone()))?;
         match jsonwebtoken::decode::<Claims>(token, key, &self.validation) {
-            Ok(data) => Ok(data.claims),
+            Ok(data) => self.check_times(data.claims),
             Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature) => {
                 Err(TokenError::Expired)
             }
             Err(e) => Err(TokenError::Invalid(e.to_string())),
         }
+    }
+}
+
+impl Verifier {
+    /// What jsonwebtoken does not check: issued in the future, or valid
+    /// for longer than tokens are issued for.
+    fn check_times(&self, c: Claims) -> Result<Claims, TokenError> {
+        if c.iat > now_secs() + self.leeway_secs {
+            return Err(TokenError::Invalid("token issued in the future".into()));
+        }
+        if c.exp.saturating_sub(c.iat) > self.max_lifetime_secs + self.leeway_secs {
+            return Err(TokenError::Invalid(
+                "token lifetime longer than access tokens are issued for".into(),
+            ));
+        }
+        Ok(c)
     }
 }
 
@@ -183,6 +222,50 @@ mod tests {
             Err(TokenError::Invalid(_))
         ));
         assert!(matches!(v.verify("garbage"), Err(TokenError::Invalid(_))));
+    }
+
+    #[test]
+    fn future_iat_early_nbf_and_overlong_lifetimes_are_refused() {
+        let (key, v) = setup();
+        let v = v.with_max_lifetime(900);
+        let mut c = claims(now() + 60);
+        c.iat = now() + 3600;
+        assert!(
+            matches!(v.verify(&key.sign(&c).unwrap()), Err(TokenError::Invalid(m)) if m.contains("future"))
+        );
+        let mut c = claims(now() + 10 * 365 * 86400);
+        c.iat = now();
+        assert!(
+            matches!(v.verify(&key.sign(&c).unwrap()), Err(TokenError::Invalid(m)) if m.contains("lifetime"))
+        );
+        // Exactly the TTL (and within leeway of now) is fine.
+        let c = claims(now() + 900);
+        assert!(v.verify(&key.sign(&c).unwrap()).is_ok());
+        // nbf in the future: not valid yet.
+        #[derive(serde::Serialize)]
+        struct WithNbf<'a> {
+            #[serde(flatten)]
+            c: &'a Claims,
+            nbf: u64,
+        }
+        let c = claims(now() + 60);
+        let signed = key
+            .sign_any(&WithNbf {
+                c: &c,
+                nbf: now() + 600,
+            })
+            .unwrap();
+        assert!(
+            matches!(v.verify(&signed), Err(TokenError::Invalid(_))),
+            "nbf in the future"
+        );
+        let signed = key
+            .sign_any(&WithNbf {
+                c: &c,
+                nbf: now() - 1,
+            })
+            .unwrap();
+        assert!(v.verify(&signed).is_ok());
     }
 
     #[test]

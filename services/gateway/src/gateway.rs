@@ -28,6 +28,9 @@ pub struct GatewayDeps {
     /// `iss` and `aud` access tokens must carry.
     pub token_issuer: String,
     pub token_audience: String,
+    /// Access tokens valid for longer than this (`exp - iat`) are refused:
+    /// the issuer's access-token TTL.
+    pub token_max_lifetime_secs: u64,
     /// How often each connection refreshes its presence.
     pub presence_heartbeat: Duration,
 }
@@ -61,6 +64,7 @@ impl Gateway {
             &deps.token_issuer,
             &deps.token_audience,
             config.token_leeway_secs,
+            deps.token_max_lifetime_secs,
         )
         .await
         .map_err(GatewayError::Jwks)?;

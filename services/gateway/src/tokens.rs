@@ -23,9 +23,11 @@ impl TokenCheck {
         issuer: &str,
         audience: &str,
         leeway_secs: u64,
+        max_lifetime_secs: u64,
     ) -> Result<Self, String> {
         let t = Self {
-            verifier: Verifier::new(issuer, audience, leeway_secs),
+            verifier: Verifier::new(issuer, audience, leeway_secs)
+                .with_max_lifetime(max_lifetime_secs),
             auth,
             last_refresh: Mutex::new(None),
         };

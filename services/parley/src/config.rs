@@ -109,7 +109,47 @@ impl Default for ClusterConfig {
     }
 }
 
+const REDACTED: &str = "<redacted>";
+
+/// `scheme://user:password@host/...` with the password replaced.
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            let user = if userinfo.contains(':') {
+                format!("{user}:{REDACTED}")
+            } else {
+                REDACTED.to_string()
+            };
+            format!("{scheme}://{user}@{host}{path}")
+        }
+        None => url.to_string(),
+    }
+}
+
 impl Config {
+    /// This configuration with its secrets replaced, for printing
+    /// (`parley config`) and logs: the ScyllaDB password, the metrics token
+    /// and any password inside a backend URL.
+    pub fn redacted(&self) -> Config {
+        let mut c = self.clone();
+        if c.scylla.password.is_some() {
+            c.scylla.password = Some(REDACTED.into());
+        }
+        if c.gateway.metrics_token.is_some() {
+            c.gateway.metrics_token = Some(REDACTED.into());
+        }
+        c.cluster.bus = redact_url(&c.cluster.bus);
+        c.cluster.presence_store = redact_url(&c.cluster.presence_store);
+        c.cluster.store = redact_url(&c.cluster.store);
+        c
+    }
+
     /// Defaults < file (if given) < environment.
     pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
         Self::load_with_env(file, Env::prefixed("PARLEY_").split("__"))
@@ -153,6 +193,34 @@ impl Config {
 // figment::Jail's closures return figment's (large) error type by design.
 #[allow(clippy::result_large_err)]
 mod tests {
+
+    #[test]
+    fn printing_the_config_hides_its_secrets() {
+        let mut c = Config::default();
+        c.scylla.password = Some("hunter2".into());
+        c.gateway.metrics_token = Some("tok".into());
+        c.cluster.bus = "nats://parley:natspass@nats:4222".into();
+        c.cluster.presence_store = "redis://:redispass@redis:6379/0".into();
+        let printed = format!(
+            "{:?}{}",
+            c.redacted(),
+            serde_json::to_string(&c.redacted()).unwrap()
+        );
+        for secret in ["hunter2", "tok\"", "natspass", "redispass"] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        assert_eq!(
+            c.redacted().cluster.bus,
+            "nats://parley:<redacted>@nats:4222"
+        );
+        assert_eq!(redact_url("memory"), "memory");
+        assert_eq!(redact_url("redis://redis:6379"), "redis://redis:6379");
+        assert_eq!(
+            redact_url("nats://token@nats:4222"),
+            "nats://<redacted>@nats:4222"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -124,10 +124,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             if let Some(mode) = check {
                 parley::mode::check(&config, parley::mode::Mode::parse(&mode)?)?;
             }
+            // Secrets never reach a terminal or a CI log.
+            let shown = config.redacted();
             if json {
-                println!("{}", serde_json::to_string_pretty(&config)?);
+                println!("{}", serde_json::to_string_pretty(&shown)?);
             } else {
-                println!("{config:#?}");
+                println!("{shown:#?}");
             }
             return Ok(());
         }

@@ -68,12 +68,46 @@ fn otlp_provider(service: &str) -> Result<SdkTracerProvider, Box<dyn std::error:
         .build())
 }
 
+/// Libraries whose debug and trace events carry what must never reach a
+/// log: WebSocket frame payloads (message bodies, the `authenticate`
+/// frame's access token), HTTP and HTTP/2 headers (bearer tokens), gRPC
+/// requests, NATS and Redis commands (event bodies, passwords on AUTH).
+const PAYLOAD_LOGGERS: &[&str] = &[
+    "tungstenite",
+    "tokio_tungstenite",
+    "hyper",
+    "hyper_util",
+    "h2",
+    "reqwest",
+    "tonic",
+    "tower",
+    "async_nats",
+    "redis",
+    "scylla",
+];
+
+/// Caps those libraries at `info` whatever the filter says, even
+/// `RUST_LOG=trace` (these directives come last, so they win): redaction
+/// at every level.
+pub fn with_payload_caps(
+    mut filter: tracing_subscriber::EnvFilter,
+) -> tracing_subscriber::EnvFilter {
+    for target in PAYLOAD_LOGGERS {
+        if let Ok(d) = format!("{target}=info").parse() {
+            filter = filter.add_directive(d);
+        }
+    }
+    filter
+}
+
 /// Installs the global subscriber: an env filter, the log formatter and,
 /// with a tracer, the OpenTelemetry layer.
 pub fn install(default_filter: &str, tracer: Option<opentelemetry_sdk::trace::Tracer>) {
     use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    let filter = with_payload_caps(
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
+    );
     let fmt = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);

@@ -27,6 +27,7 @@ pub async fn gateway(
         metrics,
         token_issuer: config.auth.issuer.clone(),
         token_audience: config.auth.audience.clone(),
+        token_max_lifetime_secs: config.auth.access_token_ttl_secs,
         presence_heartbeat: config.presence.heartbeat_interval(),
     };
     let deadline = tokio::time::Instant::now() + AUTH_WAIT;
