@@ -284,4 +284,34 @@ mod tests {
             );
         }
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 2_000,
+            failure_persistence: None,
+            ..Default::default()
+        })]
+
+        #[test]
+        fn arbitrary_tokens_are_refused_without_panicking(t in ".{0,300}") {
+            let (_, v) = setup();
+            proptest::prop_assert!(v.verify(&t).is_err());
+        }
+
+        #[test]
+        fn a_valid_token_with_any_byte_changed_is_refused(i in 0usize..10_000, b in 1u8..=255) {
+            let (key, v) = setup();
+            let t = key.sign(&claims(now() + 60)).unwrap();
+            let mut bytes = t.into_bytes();
+            let at = i % bytes.len();
+            bytes[at] ^= b;
+            if let Ok(changed) = String::from_utf8(bytes) {
+                // base64url's unused low bits of the last character can
+                // change without changing the decoded bytes.
+                if let Ok(c) = v.verify(&changed) {
+                    proptest::prop_assert_eq!(c.sub, "u1");
+                }
+            }
+        }
+    }
 }

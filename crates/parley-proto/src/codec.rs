@@ -68,24 +68,40 @@ pub fn decode_server_proto(bytes: &[u8]) -> Result<ServerFrame, CodecError> {
     Ok(ServerFrame::decode(bytes)?)
 }
 
+/// Encodes a server frame. Never panics: a frame the JSON mapping cannot
+/// express (an enum number this version does not know, which protobuf
+/// decoding accepts) becomes an `internal` error with the same id.
 pub fn encode_server(encoding: Encoding, frame: &ServerFrame) -> Encoded {
     match encoding {
-        Encoding::Json => Encoded::Text(to_json(frame)),
+        Encoding::Json => Encoded::Text(serde_json::to_string(frame).unwrap_or_else(|e| {
+            let fallback = ServerFrame {
+                id: frame.id.clone(),
+                payload: Some(crate::v1::server_frame::Payload::Error(crate::v1::Error {
+                    code: "internal".into(),
+                    message: format!("the reply cannot be expressed in JSON: {e}"),
+                    retry_after_ms: 0,
+                })),
+            };
+            serde_json::to_string(&fallback).unwrap_or_default()
+        })),
         Encoding::Proto => Encoded::Binary(Bytes::from(frame.encode_to_vec())),
     }
 }
 
+/// Encodes a client frame. Never panics: a frame the JSON mapping cannot
+/// express (an unknown enum number) goes out as its id alone, which the
+/// server answers with `unknown_request`.
 pub fn encode_client(encoding: Encoding, frame: &ClientFrame) -> Encoded {
     match encoding {
-        Encoding::Json => Encoded::Text(to_json(frame)),
+        Encoding::Json => Encoded::Text(serde_json::to_string(frame).unwrap_or_else(|_| {
+            let id_only = ClientFrame {
+                id: frame.id.clone(),
+                request: None,
+            };
+            serde_json::to_string(&id_only).unwrap_or_default()
+        })),
         Encoding::Proto => Encoded::Binary(Bytes::from(frame.encode_to_vec())),
     }
-}
-
-fn to_json<T: serde::Serialize>(v: &T) -> String {
-    // Generated pbjson impls only fail on non-finite floats, which the schema
-    // does not contain.
-    serde_json::to_string(v).expect("protocol types always serialize")
 }
 
 #[cfg(test)]
@@ -121,6 +137,46 @@ mod tests {
     fn json_accepts_numbers_and_snake_case() {
         let t = r#"{"id":"7","send":{"conversation_id":"c1","clientMsgId":"m1","message":{"text":"hi","replyToSeq":3}}}"#;
         assert_eq!(decode_client_json(t).unwrap(), send_frame());
+    }
+
+    #[test]
+    fn frames_json_cannot_express_are_encoded_without_panicking() {
+        // Role 29 decodes from protobuf (proto3 enums are open) but has no
+        // JSON name.
+        let f = ClientFrame {
+            id: "r".into(),
+            request: Some(client_frame::Request::AddMembers(crate::v1::AddMembers {
+                conversation_id: "c".into(),
+                user_ids: vec!["u".into()],
+                role: 29,
+            })),
+        };
+        let Encoded::Text(t) = encode_client(Encoding::Json, &f) else {
+            panic!("json is text")
+        };
+        assert_eq!(decode_client_json(&t).unwrap().request, None);
+        let s = ServerFrame {
+            id: "r".into(),
+            payload: Some(crate::v1::server_frame::Payload::Members(
+                crate::v1::MembersPage {
+                    conversation_id: "c".into(),
+                    members: vec![crate::v1::Member {
+                        user_id: "u".into(),
+                        role: 29,
+                        read_seq: 0,
+                    }],
+                    has_more: false,
+                    next_after: String::new(),
+                },
+            )),
+        };
+        let Encoded::Text(t) = encode_server(Encoding::Json, &s) else {
+            panic!("json is text")
+        };
+        assert!(
+            t.contains("\"internal\"") && t.contains("\"id\":\"r\""),
+            "{t}"
+        );
     }
 
     #[test]

@@ -212,3 +212,105 @@ async fn a_text_frame_that_is_not_utf8_closes_with_1007() {
     ws.send(Message::Frame(bad)).await.unwrap();
     assert_eq!(close_code(&mut ws).await, Some(close_codes::INVALID_DATA));
 }
+
+/// What one malformed input must get.
+enum Expect {
+    /// An error with this code, the frame's id if it had one, and the
+    /// connection stays usable.
+    Error(&'static str, &'static str),
+    /// The connection is closed with this code.
+    Close(u16),
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_input_matrix_leaves_bystanders_unaffected() {
+    let node = TestNode::start().await;
+    let (mut bystander, _) = raw_authed(&node, "bystander").await;
+    let deep = format!(
+        r#"{{"id":"d","ping":{}{}}}"#,
+        "[".repeat(5000),
+        "]".repeat(5000)
+    );
+    let long_id = format!(r#"{{"id":"{}","ping":{{}}}}"#, "i".repeat(200));
+    let text = |s: String| Message::Text(s.into());
+    let cases: Vec<(&str, Message, Expect)> = vec![
+        (
+            "not json",
+            text("{oops".into()),
+            Expect::Error("", "bad_frame"),
+        ),
+        (
+            "wrong field type",
+            text(r#"{"id":"t","ping":{"nonce":"abc"}}"#.into()),
+            Expect::Error("t", "bad_frame"),
+        ),
+        (
+            "two requests",
+            text(r#"{"id":"two","ping":{},"typing":{}}"#.into()),
+            Expect::Error("two", "bad_frame"),
+        ),
+        (
+            "no request",
+            text(r#"{"id":"none"}"#.into()),
+            Expect::Error("none", "unknown_request"),
+        ),
+        (
+            "unknown request",
+            text(r#"{"id":"u","teleport":{}}"#.into()),
+            Expect::Error("u", "unknown_request"),
+        ),
+        (
+            "nesting 5000 deep",
+            text(deep),
+            Expect::Error("d", "bad_frame"),
+        ),
+        (
+            "a 200-byte id",
+            text(long_id),
+            Expect::Error("", "invalid_argument"),
+        ),
+        (
+            "binary on the JSON subprotocol",
+            Message::Binary(vec![0x0a, 0x01, b'x'].into()),
+            Expect::Error("", "bad_frame"),
+        ),
+        (
+            "a frame over 64 KiB",
+            text(format!(
+                r#"{{"id":"big","ping":{{}},"x":"{}"}}"#,
+                "x".repeat(70_000)
+            )),
+            Expect::Close(close_codes::TOO_BIG),
+        ),
+        (
+            "invalid UTF-8",
+            Message::Frame(Frame::message(
+                vec![b'{', 0xc3, 0x28, b'}'],
+                OpCode::Data(Data::Text),
+                true,
+            )),
+            Expect::Close(close_codes::INVALID_DATA),
+        ),
+    ];
+    for (i, (what, msg, expect)) in cases.into_iter().enumerate() {
+        let (mut ws, _) = raw_authed(&node, "attacker").await;
+        ws.send(msg).await.unwrap();
+        match expect {
+            Expect::Error(id, want) => {
+                let r = next_json(&mut ws)
+                    .await
+                    .unwrap_or_else(|c| panic!("{what}: closed {c:?}"));
+                assert_eq!(
+                    (r["id"].as_str().unwrap_or(""), code(&r)),
+                    (id, want),
+                    "{what}: {r}"
+                );
+                assert_alive(&mut ws, "after").await;
+            }
+            Expect::Close(want) => {
+                assert_eq!(close_code(&mut ws).await, Some(want), "{what}");
+            }
+        }
+        assert_alive(&mut bystander, &format!("b{i}")).await;
+    }
+}

@@ -92,4 +92,27 @@ mod tests {
         assert_eq!(request_id(Encoding::Proto, &Data::Binary(b.into())), "p1");
         assert_eq!(request_id(Encoding::Proto, &json("{}")), "");
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 4_000,
+            failure_persistence: None,
+            ..Default::default()
+        })]
+
+        #[test]
+        fn request_ids_of_arbitrary_frames_never_panic_and_stay_bounded(
+            text in ".{0,300}",
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        ) {
+            let t = Data::Text(text.into());
+            let b = Data::Binary(bytes.into());
+            for enc in [Encoding::Json, Encoding::Proto] {
+                for d in [&t, &b] {
+                    proptest::prop_assert!(request_id(enc, d).len() <= crate::requests::MAX_REQUEST_ID);
+                    let _ = decode(enc, d);
+                }
+            }
+        }
+    }
 }
