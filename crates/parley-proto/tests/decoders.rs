@@ -122,10 +122,10 @@ proptest! {
     fn almost_valid_json_frames_decode_or_fail_cleanly(i in 0usize..16, e in edits()) {
         let frames = valid_json_frames();
         let mutated = apply(frames[i].clone().into_bytes(), &e);
-        if let Ok(text) = String::from_utf8(mutated) {
-            if let Ok(f) = decode_client_json(&text) {
-                roundtrips(&f)?;
-            }
+        if let Ok(text) = String::from_utf8(mutated)
+            && let Ok(f) = decode_client_json(&text)
+        {
+            roundtrips(&f)?;
         }
     }
 
