@@ -174,6 +174,7 @@ async fn expired_tokens_are_refused_with_their_own_code() {
     let tokens = node.tokens("alice").await;
     // The token expires within the second it was issued in.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut live = None;
     loop {
         let mut ws = raw(&node.ws_url(), "parley.v1.json", None).await.unwrap();
         send_json(
@@ -190,11 +191,23 @@ async fn expired_tokens_are_refused_with_their_own_code() {
             break;
         }
         assert!(r.get("authenticated").is_some(), "{r}");
+        live.get_or_insert(ws);
         assert!(
             tokio::time::Instant::now() < deadline,
             "token never expired"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Re-authenticating a live connection with the expired token gets the
+    // same code (and the connection stays open for a fresh one).
+    if let Some(mut ws) = live {
+        send_json(
+            &mut ws,
+            json!({"id": "re", "authenticate": {"accessToken": tokens.access_token}}),
+        )
+        .await;
+        let r = common::reply_to(&mut ws, "re").await.unwrap();
+        assert_eq!(code(&r), "token_expired", "{r}");
     }
 }
 

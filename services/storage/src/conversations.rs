@@ -178,6 +178,12 @@ impl Handlers {
             .iter()
             .filter(|u| !existing.contains(*u))
             .collect();
+        if new.is_empty() {
+            // Nothing to record: no empty event burning a seq.
+            return Err(ServiceError::AlreadyExists(
+                "every one of them is already a member".into(),
+            ));
+        }
         if existing.len() + new.len() > self.config.max_group_members {
             return Err(ServiceError::InvalidArgument(format!(
                 "a group has at most {} members",

@@ -55,6 +55,10 @@ impl Handlers {
         client_msg_id: &str,
         body: pb::event::Body,
     ) -> ServiceResult<(pb::Event, bool)> {
+        // What a retry must match: a clientMsgId reused for another body is
+        // a client bug that acking as a duplicate would hide (the new text
+        // silently dropped), as payment APIs refuse a reused idempotency key.
+        let asked = Some(body.clone());
         let event = pb::Event {
             conversation_id: conv.to_string(),
             seq: 0,
@@ -89,8 +93,11 @@ impl Handlers {
                     .record(started.elapsed().as_secs_f64());
                 Ok((event, false))
             }
-            Begin::Duplicate(seq) => Ok((self.stored_event(conv, seq).await?, true)),
-            Begin::Wait(rx) => Ok((wait_outcome(rx).await?, true)),
+            Begin::Duplicate(seq) => {
+                let stored = self.stored_event(conv, seq).await?;
+                same_body(stored, &asked).map(|e| (e, true))
+            }
+            Begin::Wait(rx) => same_body(wait_outcome(rx).await?, &asked).map(|e| (e, true)),
         }
     }
 
@@ -108,5 +115,18 @@ impl Handlers {
             .ok_or_else(|| {
                 ServiceError::Internal(format!("dedup points at missing seq {seq} of {conv}"))
             })
+    }
+}
+
+/// The stored event a retry resolved to, if it carries the body the retry
+/// asked for; otherwise `already_exists`.
+fn same_body(stored: pb::Event, asked: &Option<pb::event::Body>) -> ServiceResult<pb::Event> {
+    if stored.body == *asked {
+        Ok(stored)
+    } else {
+        Err(ServiceError::AlreadyExists(format!(
+            "clientMsgId {:?} was already used for a different message (seq {}); use a fresh id per message",
+            stored.client_msg_id, stored.seq
+        )))
     }
 }

@@ -246,7 +246,9 @@ impl Handlers {
 
     pub(crate) async fn mark_read(&self, req: pb::MarkReadRequest) -> ServiceResult<pb::ReadState> {
         let reader = user_caller(req.caller.as_ref())?;
-        require_member(&*self.store, &req.conversation_id, &reader).await?;
+        let before = require_member(&*self.store, &req.conversation_id, &reader)
+            .await?
+            .read_seq;
         let head = self.sequencer.stable_head(&req.conversation_id).await?;
         let read_seq = self
             .store
@@ -256,6 +258,7 @@ impl Handlers {
             conversation_id: req.conversation_id,
             user_id: reader,
             read_seq,
+            raised: read_seq > before,
         })
     }
 }

@@ -421,9 +421,14 @@ async fn read_watermarks_only_rise_and_stop_at_the_head() {
         caller: user("bob"),
         seq,
     };
-    assert_eq!(s.mark_read(mr(1)).await.unwrap().read_seq, 1);
-    assert_eq!(s.mark_read(mr(99)).await.unwrap().read_seq, 2);
-    assert_eq!(s.mark_read(mr(1)).await.unwrap().read_seq, 2);
+    let r = s.mark_read(mr(1)).await.unwrap();
+    assert_eq!((r.read_seq, r.raised), (1, true));
+    let r = s.mark_read(mr(99)).await.unwrap();
+    assert_eq!((r.read_seq, r.raised), (2, true));
+    // Lower or equal: nothing rises, so no receipt goes out.
+    let r = s.mark_read(mr(1)).await.unwrap();
+    assert_eq!((r.read_seq, r.raised), (2, false));
+    assert!(!s.mark_read(mr(2)).await.unwrap().raised);
     let sync = s
         .sync(pb::SyncPageRequest {
             caller: user("bob"),
@@ -745,5 +750,59 @@ async fn a_sharded_instance_names_new_groups_it_owns() {
     for _ in 0..10 {
         let c = s.create_conversation(group("alice", &[])).await.unwrap();
         assert_eq!(parley_core::routing::owner_of(&c.id, 3), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_client_msg_id_reused_for_another_body_is_refused_not_acked() {
+    let f = fixture();
+    let s = &f.storage;
+    let conv = s
+        .create_conversation(group("alice", &["bob"]))
+        .await
+        .unwrap();
+    let first = s
+        .append(text(&conv.id, "alice", "m1", "hello"))
+        .await
+        .unwrap();
+    // The same retry is a duplicate of the original...
+    let again = s
+        .append(text(&conv.id, "alice", "m1", "hello"))
+        .await
+        .unwrap();
+    assert!(again.duplicate);
+    assert_eq!(again.event.unwrap().seq, first.event.unwrap().seq);
+    // ...another body under the same id is an error, and stores nothing.
+    let r = s.append(text(&conv.id, "alice", "m1", "goodbye")).await;
+    assert!(matches!(r, Err(ServiceError::AlreadyExists(_))), "{r:?}");
+    let next = s
+        .append(text(&conv.id, "alice", "m2", "next"))
+        .await
+        .unwrap();
+    assert_eq!(next.event.unwrap().seq, 3, "no seq was used by the refusal");
+}
+
+#[tokio::test]
+async fn re_adding_members_records_only_newcomers_and_never_an_empty_event() {
+    let f = fixture();
+    let s = &f.storage;
+    let conv = s
+        .create_conversation(group("alice", &["bob"]))
+        .await
+        .unwrap();
+    let add = |ids: &[&str]| pb::AddMembersRequest {
+        conversation_id: conv.id.clone(),
+        caller: user("alice"),
+        user_ids: ids.iter().map(|s| s.to_string()).collect(),
+        role: 0,
+    };
+    let r = s.add_members(add(&["bob"])).await;
+    assert!(matches!(r, Err(ServiceError::AlreadyExists(_))), "{r:?}");
+    let r = s.add_members(add(&["bob", "carol"])).await.unwrap();
+    let e = r.event.unwrap();
+    assert_eq!(e.seq, 2, "the refusal used no seq");
+    match e.body {
+        Some(pb::event::Body::MembersAdded(m)) => assert_eq!(m.user_ids, vec!["carol"]),
+        other => panic!("{other:?}"),
     }
 }

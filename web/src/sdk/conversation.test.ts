@@ -32,6 +32,18 @@ describe("ConversationModel", () => {
     expect(c.item(1)?.text).toBe("first v2");
   });
 
+  it("keeps a deleted message deleted whatever edits follow, in either order", () => {
+    for (const order of [["delete", "edit"], ["edit", "delete"]]) {
+      const c = new ConversationModel("c");
+      c.apply(msg(1, "first"));
+      for (const kind of order) {
+        if (kind === "delete") c.apply({ conversationId: "c", seq: "2", senderId: "a", delete: { targetSeq: "1" } });
+        else c.apply({ conversationId: "c", seq: "3", senderId: "a", edit: { targetSeq: "1", text: "v2" } });
+      }
+      expect(c.item(1)?.deleted).toBe(true);
+    }
+  });
+
   it("counts unread messages from others above the read watermark", () => {
     const c = new ConversationModel("c");
     for (let s = 1; s <= 5; s++) c.apply(msg(s, `m${s}`, s % 2 ? "other" : "me"));

@@ -144,6 +144,7 @@ export class ConversationModel {
     if (e.message) {
       this.put({ ...base, kind: "message", text: e.message.text ?? "", replyToSeq: int(e.message.replyToSeq) });
     } else if (e.edit) {
+      // A delete is final: an edit never brings a deleted message back.
       this.patch(int(e.edit.targetSeq), { editSeq: seq, text: e.edit.text ?? "", deleted: false });
     } else if (e.delete) {
       this.patch(int(e.delete.targetSeq), { editSeq: 0, deleted: true });

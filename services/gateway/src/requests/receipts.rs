@@ -6,8 +6,8 @@ use parley_core::services::{FanoutApi, StorageApi};
 use parley_proto::v1 as pb;
 use pb::server_frame::Payload;
 
-/// Moves the read watermark, then tells the members (off the request's
-/// path: the reply does not wait for the fan-out).
+/// Moves the read watermark, then, if it rose, tells the members (off the
+/// request's path: the reply does not wait for the fan-out).
 pub(super) async fn mark_read(ctx: &Ctx<'_>, m: pb::MarkRead) -> ServiceResult<Payload> {
     let req = pb::MarkReadRequest {
         conversation_id: m.conversation_id,
@@ -15,6 +15,13 @@ pub(super) async fn mark_read(ctx: &Ctx<'_>, m: pb::MarkRead) -> ServiceResult<P
         seq: m.seq,
     };
     let state = ctx.gw.storage.mark_read(req).await?;
+    if !state.raised {
+        // Nothing changed: no receipt for the others to process.
+        return Ok(Payload::Read(pb::ReadAck {
+            conversation_id: state.conversation_id,
+            read_seq: state.read_seq,
+        }));
+    }
     let signal = pb::ReceiptSignal {
         conversation_id: state.conversation_id.clone(),
         user_id: state.user_id.clone(),
