@@ -55,6 +55,9 @@ pub struct GatewayConfig {
     pub http_header_timeout_secs: u64,
     /// An HTTP request's body and answer must be done within this.
     pub http_request_timeout_secs: u64,
+    /// Sign-ins (login, register: each a password hash) one address may
+    /// have in progress; more get 429 at once.
+    pub sign_ins_per_address: usize,
 }
 
 impl Default for GatewayConfig {
@@ -80,6 +83,7 @@ impl Default for GatewayConfig {
             max_unauthenticated_per_address: 256,
             http_header_timeout_secs: 10,
             http_request_timeout_secs: 15,
+            sign_ins_per_address: 2,
         }
     }
 }

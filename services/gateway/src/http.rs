@@ -4,7 +4,7 @@
 use crate::Gateway;
 use crate::ws::ws_handler;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -14,6 +14,7 @@ use parley_core::{ServiceError, ServiceResult};
 use parley_proto::v1 as pb;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// Largest HTTP request body (credentials and tokens are small).
@@ -32,6 +33,7 @@ pub(crate) fn router(gw: Arc<Gateway>) -> Router {
             Router::new()
                 .route("/v1/auth/register", post(register))
                 .route("/v1/auth/login", post(login))
+                .route_layer(middleware::from_fn_with_state(gw.clone(), sign_in_share))
                 .route("/v1/auth/refresh", post(refresh))
                 .route("/v1/auth/logout", post(logout))
                 .route_layer(middleware::from_fn_with_state(gw.clone(), request_deadline)),
@@ -63,6 +65,26 @@ async fn request_deadline(State(gw): State<Arc<Gateway>>, req: Request, next: Ne
                 .into_response()
         }
     }
+}
+
+/// A sign-in costs a password hash: one address may have only a few in
+/// progress, so that it cannot fill the hashing queue for everyone.
+async fn sign_in_share(State(gw): State<Arc<Gateway>>, req: Request, next: Next) -> Response {
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let _slot = match ip.map(|ip| gw.sign_ins.take(ip)) {
+        Some(None) => {
+            metrics::counter!("parley_gateway_sign_ins_refused_total").increment(1);
+            return error_response(&ServiceError::ResourceExhausted(
+                "too many sign-ins from your address at once; retry in a second".into(),
+            ));
+        }
+        Some(Some(slot)) => Some(slot),
+        None => None,
+    };
+    next.run(req).await
 }
 
 async fn readyz(State(gw): State<Arc<Gateway>>) -> Response {

@@ -11,6 +11,7 @@
 //! - `web`: the browser app, embedded from web/dist.
 
 mod admission;
+mod auth_slots;
 mod config;
 mod error;
 mod frames;
