@@ -7,8 +7,8 @@
 //! thousands of those); an HTTP connection never authenticates and is kept
 //! short by the header and request timeouts instead.
 
+use crate::per_address::{PerAddress, Place};
 use parking_lot::Mutex;
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -25,32 +25,14 @@ pub(crate) enum Refused {
 pub(crate) struct Admission {
     total: Arc<Semaphore>,
     max: usize,
-    unauthenticated: Mutex<HashMap<IpAddr, usize>>,
-    per_address: usize,
+    unauthenticated: Arc<PerAddress>,
 }
 
 /// What an accepted connection holds until it closes; shared by the
 /// connection task and, after an upgrade, the WebSocket session.
 pub(crate) struct Admitted {
     _slot: OwnedSemaphorePermit,
-    unauthenticated: Mutex<Option<AddressSlot>>,
-}
-
-struct AddressSlot {
-    ip: IpAddr,
-    admission: Arc<Admission>,
-}
-
-impl Drop for AddressSlot {
-    fn drop(&mut self) {
-        let mut map = self.admission.unauthenticated.lock();
-        if let Some(n) = map.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                map.remove(&self.ip);
-            }
-        }
-    }
+    unauthenticated: Mutex<Option<Place>>,
 }
 
 impl Admission {
@@ -59,8 +41,7 @@ impl Admission {
         Arc::new(Self {
             total: Arc::new(Semaphore::new(max)),
             max,
-            unauthenticated: Mutex::new(HashMap::new()),
-            per_address: per_address.max(1),
+            unauthenticated: PerAddress::new(per_address),
         })
     }
 
@@ -70,20 +51,10 @@ impl Admission {
             .clone()
             .try_acquire_owned()
             .map_err(|_| Refused::Full)?;
-        {
-            let mut map = self.unauthenticated.lock();
-            let n = map.entry(ip).or_insert(0);
-            if *n >= self.per_address {
-                return Err(Refused::Address);
-            }
-            *n += 1;
-        }
+        let place = self.unauthenticated.take(ip).ok_or(Refused::Address)?;
         Ok(Arc::new(Admitted {
             _slot: slot,
-            unauthenticated: Mutex::new(Some(AddressSlot {
-                ip,
-                admission: self.clone(),
-            })),
+            unauthenticated: Mutex::new(Some(place)),
         }))
     }
 

@@ -50,7 +50,7 @@ pub struct Gateway {
     /// Which TCP connections are taken (total and per-address caps).
     admission: Arc<Admission>,
     /// Sign-ins in progress per address.
-    pub(crate) sign_ins: Arc<crate::auth_slots::AuthSlots>,
+    pub(crate) sign_ins: Arc<crate::per_address::PerAddress>,
     ready: AtomicBool,
     /// Cancelled when the gateway starts draining.
     pub(crate) shutdown: CancellationToken,
@@ -73,7 +73,7 @@ impl Gateway {
         Ok(Arc::new(Self {
             registry: Registry::new(deps.bus, config.max_connections_per_user),
             outbound: GatewayBudget::new(config.outbound_bytes_total),
-            sign_ins: crate::auth_slots::AuthSlots::new(config.sign_ins_per_address),
+            sign_ins: crate::per_address::PerAddress::new(config.sign_ins_per_address),
             admission: Admission::new(
                 config.max_connections(),
                 config.max_unauthenticated_per_address,

@@ -11,13 +11,13 @@
 //! - `web`: the browser app, embedded from web/dist.
 
 mod admission;
-mod auth_slots;
 mod config;
 mod error;
 mod frames;
 mod gateway;
 mod http;
 mod http_server;
+mod per_address;
 mod registry;
 mod requests;
 mod tokens;

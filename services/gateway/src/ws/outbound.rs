@@ -59,8 +59,17 @@ pub(crate) struct ConnBudget {
 /// What a queued frame holds; dropping it returns its bytes to both
 /// budgets.
 pub(crate) struct Charge {
-    _conn: OwnedSemaphorePermit,
-    _gateway: OwnedSemaphorePermit,
+    conn: OwnedSemaphorePermit,
+    gateway: OwnedSemaphorePermit,
+}
+
+impl Charge {
+    /// Holds `other`'s bytes too (one charge for a whole write batch,
+    /// without a list of them per flush).
+    pub(crate) fn absorb(&mut self, other: Charge) {
+        self.conn.merge(other.conn);
+        self.gateway.merge(other.gateway);
+    }
 }
 
 /// A frame in a connection's queue with the bytes it is charged.
@@ -73,10 +82,7 @@ impl Queued {
     fn new(msg: Message, conn: OwnedSemaphorePermit, gateway: OwnedSemaphorePermit) -> Self {
         Self {
             msg,
-            charge: Charge {
-                _conn: conn,
-                _gateway: gateway,
-            },
+            charge: Charge { conn, gateway },
         }
     }
 }
@@ -197,6 +203,18 @@ mod tests {
         assert!(!reader.backlogged(), "a reader holding little is not cut");
         drop(held);
         assert!(!sink.backlogged());
+    }
+
+    #[test]
+    fn an_absorbed_charge_is_held_until_the_batch_is_dropped() {
+        let gw = GatewayBudget::new(10_000);
+        let c = ConnBudget::new(10_000, gw.clone());
+        let mut batch = c.try_charge(text(100)).unwrap().charge;
+        batch.absorb(c.try_charge(text(200)).unwrap().charge);
+        assert_eq!(gw.in_use(), 300 + 2 * FRAME_OVERHEAD);
+        assert_eq!(c.held(), 300 + 2 * FRAME_OVERHEAD);
+        drop(batch);
+        assert_eq!((gw.in_use(), c.held()), (0, 0));
     }
 
     #[tokio::test]

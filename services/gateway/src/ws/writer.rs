@@ -82,18 +82,21 @@ async fn write_batch(
     first: Queued,
     rx: &mut mpsc::Receiver<Queued>,
 ) -> Result<(), axum::Error> {
-    let mut charges = Vec::with_capacity(8);
-    charges.push(first.charge);
+    let mut charge = first.charge;
     sink.feed(first.msg).await?;
-    while charges.len() < MAX_BATCH {
+    let mut n = 1;
+    while n < MAX_BATCH {
         match rx.try_recv() {
             Ok(q) => {
-                charges.push(q.charge);
+                charge.absorb(q.charge);
                 sink.feed(q.msg).await?;
+                n += 1;
             }
             Err(_) => break,
         }
     }
-    metrics::counter!("parley_gateway_frames_out_total").increment(charges.len() as u64);
-    sink.flush().await
+    metrics::counter!("parley_gateway_frames_out_total").increment(n as u64);
+    let flushed = sink.flush().await;
+    drop(charge);
+    flushed
 }
