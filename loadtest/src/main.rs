@@ -45,7 +45,9 @@ struct Args {
     /// Prefix of the generated usernames (reuse one to skip registration).
     #[arg(long, default_value = "lt")]
     user_prefix: String,
-    #[arg(long, default_value_t = 4)]
+    /// Sign-ins at a time; the gateway lets one address have 2 in progress
+    /// (`gateway.sign_ins_per_address`), more are told to wait.
+    #[arg(long, default_value_t = 2)]
     login_concurrency: usize,
     /// Use JSON frames instead of protobuf.
     #[arg(long)]

@@ -82,7 +82,7 @@ impl LoadConfig {
             grace: Duration::from_secs(10),
             payload_bytes: 100,
             user_prefix: "lt".into(),
-            login_concurrency: 4,
+            login_concurrency: 2,
             encoding: Encoding::Proto,
             server_pids: Vec::new(),
             max_in_flight: 100_000,

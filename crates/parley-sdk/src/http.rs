@@ -7,15 +7,50 @@ use serde::de::DeserializeOwned;
 /// The tokens of one device session.
 pub type Tokens = pb::TokenPair;
 
+/// Attempts of one HTTP call while the gateway answers 429 (sign-ins from
+/// one address are capped while in progress, so a burst from one NAT or one
+/// load generator is told to wait, not refused for good).
+const RATE_LIMITED_ATTEMPTS: u32 = 10;
+
 async fn post<T: serde::Serialize, R: DeserializeOwned>(
     http: &reqwest::Client,
     url: &str,
     body: &T,
 ) -> Result<R, SdkError> {
+    let body = serde_json::to_string(body).map_err(|e| SdkError::Http(e.to_string()))?;
+    let mut attempt = 1;
+    loop {
+        match post_once(http, url, &body).await {
+            Err(SdkError::Server {
+                code,
+                retry_after_ms,
+                ..
+            }) if code == "rate_limited" && attempt < RATE_LIMITED_ATTEMPTS => {
+                attempt += 1;
+                tokio::time::sleep(jittered(retry_after_ms)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The wait the server asked for, spread by up to +50% so that clients
+/// refused together do not all come back in the same millisecond.
+fn jittered(retry_after_ms: u32) -> std::time::Duration {
+    let base = u64::from(retry_after_ms.clamp(10, 30_000));
+    let spread = rand::random_range(0..=base / 2);
+    std::time::Duration::from_millis(base + spread)
+}
+
+async fn post_once<R: DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &str,
+    body: &str,
+) -> Result<R, SdkError> {
     let resp = http
         .post(url)
         .header("content-type", "application/json")
-        .body(serde_json::to_string(body).map_err(|e| SdkError::Http(e.to_string()))?)
+        .body(body.to_owned())
         .send()
         .await
         .map_err(|e| SdkError::Http(e.to_string()))?;
@@ -32,7 +67,10 @@ async fn post<T: serde::Serialize, R: DeserializeOwned>(
                 .unwrap_or("http_error")
                 .to_string(),
             message: v["error"]["message"].as_str().unwrap_or(&text).to_string(),
-            retry_after_ms: 0,
+            retry_after_ms: v["error"]["retryAfterMs"]
+                .as_u64()
+                .and_then(|ms| u32::try_from(ms).ok())
+                .unwrap_or(0),
         });
     }
     serde_json::from_str(&text).map_err(|e| SdkError::Protocol(e.to_string()))

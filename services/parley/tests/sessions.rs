@@ -222,6 +222,8 @@ async fn a_login_storm_is_shed_with_429_and_retry_after() {
     let node = TestNode::start_with(|c| {
         c.auth.hash_concurrency = 1;
         c.auth.hash_queue = 2;
+        // The hashing queue is what this test fills, not the per-address cap.
+        c.gateway.sign_ins_per_address = 100;
     })
     .await;
     let storm: Vec<_> = (0..40)
@@ -264,6 +266,96 @@ async fn a_login_storm_is_shed_with_429_and_retry_after() {
     )
     .await;
     assert_eq!(s, 201);
+}
+
+/// One login attempt from `from` (any 127.x.y.z); the status code.
+async fn login_from(node: &TestNode, from: [u8; 4], username: &str) -> u16 {
+    let http = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from(from))
+        .build()
+        .unwrap();
+    let body = json!({"username": username, "password": "guess guess"});
+    http.post(format!("{}/v1/auth/login", node.base_url()))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_in_a_login_storm_cannot_lock_out_another() {
+    let node = TestNode::start_with(|c| {
+        c.auth.hash_concurrency = 1;
+        c.auth.hash_queue = 2;
+    })
+    .await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // One client for the storm: kept-alive connections, so the requests
+    // pile up at the server rather than behind client set-up.
+    let http = reqwest::Client::new();
+    let storm: Vec<_> = (0..16)
+        .map(|i| {
+            let (node_url, stop, http) = (node.base_url(), stop.clone(), http.clone());
+            tokio::spawn(async move {
+                let mut refused = 0u32;
+                // Bounded: stops when told, or after 500 attempts.
+                for _ in 0..500 {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    let body = json!({"username": format!("storm{i}"), "password": "guess guess"});
+                    let status = http
+                        .post(format!("{node_url}/v1/auth/login"))
+                        .header("content-type", "application/json")
+                        .body(body.to_string())
+                        .send()
+                        .await
+                        .unwrap()
+                        .status()
+                        .as_u16();
+                    match status {
+                        401 => {}
+                        429 => refused += 1,
+                        s => panic!("storm got {s}"),
+                    }
+                }
+                refused
+            })
+        })
+        .collect();
+    // The bystander signs in one attempt at a time from another address:
+    // never told to wait, however long the storm goes on.
+    for n in 0..6 {
+        assert_eq!(
+            login_from(&node, [127, 0, 0, 2], &format!("by{n}")).await,
+            401
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut refused = 0;
+    for t in storm {
+        refused += t.await.unwrap();
+    }
+    assert!(
+        refused > 0,
+        "16 concurrent sign-ins from one address, 2 allowed"
+    );
+    // The SDK waits as told and retries: a burst of registrations from one
+    // address (an office behind one NAT) all get through.
+    let burst: Vec<_> = (0..6)
+        .map(|i| {
+            let base = node.base_url();
+            tokio::spawn(async move {
+                parley_sdk::register(&base, &format!("office{i}"), common::PASSWORD).await
+            })
+        })
+        .collect();
+    for b in burst {
+        b.await.unwrap().expect("registered after waiting");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
