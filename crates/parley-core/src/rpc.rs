@@ -3,6 +3,8 @@
 //! embedded mode or a tonic channel in split mode, with the same methods),
 //! and the tonic server adapter. Both topologies therefore run the same
 //! service code, and the error mapping of `crate::error` is the only one.
+//! The server adapter admits only requests from a service identity that
+//! may make them (`crate::peer`).
 
 /// Defines `$Api` (trait), `$Client` (local or remote) and `$Server` (gRPC).
 #[macro_export]
@@ -84,6 +86,18 @@ macro_rules! rpc_service {
                     // The caller's trace continues here.
                     let span = tracing::info_span!("rpc", method);
                     $crate::trace::set_parent(&span, &$crate::trace::metadata_headers(req.metadata()));
+                    // Who is calling (set from its certificate) and whether it may.
+                    let peer = req.extensions().get::<$crate::peer::Peer>().copied();
+                    if let Err(e) = $crate::peer::authorize(
+                        peer,
+                        stringify!($Api),
+                        stringify!($method),
+                        $crate::peer::CallerField::caller_field(req.get_ref()),
+                    ) {
+                        metrics::counter!("parley_grpc_server_refused_total", "method" => method)
+                            .increment(1);
+                        return Err(e.into());
+                    }
                     let started = std::time::Instant::now();
                     let result = self.0.$method(req.into_inner()).instrument(span).await;
                     metrics::histogram!("parley_grpc_server_seconds", "method" => method)

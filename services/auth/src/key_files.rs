@@ -13,7 +13,7 @@ use std::path::Path;
 /// directory anyone may change. A key readable by its group (a Secret
 /// mounted with `defaultMode: 0440` and the pod's fsGroup) is allowed with
 /// a warning. Symlinks are followed, as a mounted Secret's keys are links.
-fn check_private(dir: &Path, path: &Path) -> Result<(), String> {
+pub fn check_private(dir: &Path, path: &Path) -> Result<(), String> {
     let d = std::fs::metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     const STICKY: u32 = 0o1000;
     if d.mode() & 0o002 != 0 && d.mode() & STICKY == 0 {
@@ -27,7 +27,7 @@ fn check_private(dir: &Path, path: &Path) -> Result<(), String> {
     let mode = m.mode() & 0o777;
     if mode & 0o026 != 0 {
         return Err(format!(
-            "{} has mode {mode:o}: a signing key must not be readable by all or writable by others (chmod 600 it)",
+            "{} has mode {mode:o}: a private key must not be readable by all or writable by others (chmod 600 it)",
             path.display()
         ));
     }
@@ -43,7 +43,7 @@ fn check_private(dir: &Path, path: &Path) -> Result<(), String> {
         tracing::warn!(
             file = %path.display(),
             gid = m.gid(),
-            "signing key readable by its group: make sure only Parley runs in that group"
+            "private key readable by its group: make sure only Parley runs in that group"
         );
     }
     Ok(())

@@ -4,7 +4,7 @@
 //! the JWKS gateways verify access tokens with.
 
 mod config;
-mod key_files;
+pub mod key_files;
 mod passwords;
 mod service;
 mod tokens;

@@ -230,7 +230,10 @@ async fn served_over_grpc() {
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(
         tonic::transport::Server::builder()
-            .add_service(AuthGrpc(Arc::new(f.auth)).into_service())
+            .add_service(tonic::service::interceptor::InterceptedService::new(
+                AuthGrpc(Arc::new(f.auth)).into_service(),
+                parley_core::peer::assume_peer_in_tests(parley_core::peer::Peer::Gateway),
+            ))
             .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
     );
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))

@@ -56,8 +56,9 @@ pub struct Cluster {
     members: Vec<Member>,
 }
 
+/// An internal service's URL (mutual TLS).
 fn url(addr: SocketAddr) -> String {
-    format!("http://{addr}")
+    format!("https://{addr}")
 }
 
 fn list(addrs: &[SocketAddr]) -> String {
@@ -77,6 +78,9 @@ impl Cluster {
             opts,
             members: Vec::new(),
         };
+        // A CA of this cluster's own and a certificate per service, for
+        // the mutual TLS of every internal call. The CA key is not kept.
+        crate::internal_tls::generate(&cluster.tls_root(), 365, false)?;
         let common = vec![
             (
                 "PARLEY_CLUSTER__BUS".to_string(),
@@ -129,6 +133,11 @@ impl Cluster {
         Ok(cluster)
     }
 
+    /// Where the cluster's certificates are (`<service>/` per service).
+    pub fn tls_root(&self) -> PathBuf {
+        self.opts.dir.join("tls")
+    }
+
     async fn start_tier(
         &mut self,
         tier: Vec<(String, &'static str)>,
@@ -142,6 +151,10 @@ impl Cluster {
                 self.opts.dir.join(&name).display().to_string(),
             ));
             env.push(("PARLEY_CLUSTER__ANNOUNCE".into(), "true".into()));
+            env.push((
+                "PARLEY_CLUSTER__TLS_DIR".into(),
+                self.tls_root().join(sub).display().to_string(),
+            ));
             if let Some(i) = name.strip_prefix("storage-") {
                 env.push(("PARLEY_STORAGE__SHARD_INDEX".into(), i.to_string()));
                 env.push((
@@ -254,7 +267,7 @@ impl Cluster {
         self.members
             .iter()
             .filter(|m| m.subcommand == "gateway")
-            .map(|m| url(m.addr))
+            .map(|m| format!("http://{}", m.addr))
             .collect()
     }
 

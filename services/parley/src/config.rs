@@ -71,6 +71,11 @@ pub struct ClusterConfig {
     /// Write each bound address to `data_dir/{grpc,admin,http}.addr`
     /// (for launchers that bind port 0).
     pub announce: bool,
+    /// Split mode: a directory with the cluster CA (`ca.crt`) and this
+    /// service's certificate and key (`tls.crt`, `tls.key`: a Kubernetes
+    /// TLS Secret's layout). Every internal gRPC call is mutual TLS with
+    /// these; `parley certs` makes them. Required in split mode.
+    pub tls_dir: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -94,10 +99,10 @@ impl Default for ClusterConfig {
     fn default() -> Self {
         Self {
             grpc_listen: "127.0.0.1:7000".parse().expect("valid"),
-            auth_url: "http://127.0.0.1:7001".into(),
-            storage_urls: vec!["http://127.0.0.1:7002".into()],
-            presence_url: "http://127.0.0.1:7003".into(),
-            fanout_urls: vec!["http://127.0.0.1:7004".into()],
+            auth_url: "https://127.0.0.1:7001".into(),
+            storage_urls: vec!["https://127.0.0.1:7002".into()],
+            presence_url: "https://127.0.0.1:7003".into(),
+            fanout_urls: vec!["https://127.0.0.1:7004".into()],
             bus: "memory".into(),
             presence_store: "memory".into(),
             store: "embedded".into(),
@@ -105,6 +110,7 @@ impl Default for ClusterConfig {
             stream_replicas: 1,
             admin_listen: None,
             announce: false,
+            tls_dir: None,
         }
     }
 }

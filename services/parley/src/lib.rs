@@ -9,6 +9,7 @@ pub mod backends;
 pub mod cluster;
 pub mod commands;
 pub mod config;
+pub mod internal_tls;
 pub mod layout;
 pub mod mode;
 pub mod net;

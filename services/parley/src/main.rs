@@ -63,6 +63,20 @@ enum Command {
     /// Print a new Ed25519 token-signing key (PKCS#8 PEM) for
     /// auth.signing_keys_dir, and exit.
     Keygen,
+    /// Write a new cluster CA and a certificate per service for the mutual
+    /// TLS of internal calls (cluster.tls_dir): OUT/<service>/{ca.crt,
+    /// tls.crt,tls.key}, owner-only, and exit.
+    Certs {
+        #[arg(long)]
+        out: PathBuf,
+        /// How long the certificates are valid.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        /// Also write OUT/ca.key, to issue more certificates later with
+        /// the same CA (keep it offline; without it, rotate all at once).
+        #[arg(long)]
+        keep_ca_key: bool,
+    },
     /// Print the effective configuration and exit.
     Config {
         /// As JSON (for tools) instead of a readable listing.
@@ -88,7 +102,8 @@ impl Command {
             Command::Cluster { .. }
             | Command::Config { .. }
             | Command::Migrate { .. }
-            | Command::Keygen => "parley-cli",
+            | Command::Keygen
+            | Command::Certs { .. } => "parley-cli",
         }
     }
 }
@@ -138,6 +153,16 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Migrate { from_redb: true } => return commands::migrate::from_redb(&config).await,
         Command::Keygen => return commands::keygen::run(),
+        Command::Certs {
+            out,
+            days,
+            keep_ca_key,
+        } => {
+            for dir in parley::internal_tls::generate(&out, days, keep_ca_key)? {
+                println!("{}", dir.display());
+            }
+            return Ok(());
+        }
         Command::Up => return commands::up::run(config, stop).await,
         Command::Cluster {
             gateways,

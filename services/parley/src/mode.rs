@@ -27,6 +27,18 @@ impl ServiceName {
         }
     }
 
+    /// The identity of this service in the cluster's certificates.
+    pub fn peer(self) -> parley_core::peer::Peer {
+        use parley_core::peer::Peer;
+        match self {
+            Self::Gateway => Peer::Gateway,
+            Self::Auth => Peer::Auth,
+            Self::Presence => Peer::Presence,
+            Self::Fanout => Peer::Fanout,
+            Self::Storage => Peer::Storage,
+        }
+    }
+
     /// Services that publish to or consume from the event bus, and so need
     /// the shared one when they run in processes of their own.
     fn uses_bus(self) -> bool {
@@ -67,6 +79,7 @@ const SPLIT_ONLY: &[&str] = &[
     "cluster.storage_urls",
     "cluster.presence_url",
     "cluster.fanout_urls",
+    "cluster.tls_dir",
     "storage.shard_index",
     "storage.shard_count",
 ];
@@ -109,6 +122,9 @@ pub fn check(config: &Config, mode: Mode) -> anyhow::Result<()> {
             service.as_str()
         ));
     }
+    if let Mode::Split(_) = mode {
+        refused.extend(split_security(config));
+    }
     if refused.is_empty() {
         return Ok(());
     }
@@ -120,6 +136,30 @@ pub fn check(config: &Config, mode: Mode) -> anyhow::Result<()> {
         "settings {what} does not honour:\n  - {}",
         refused.join("\n  - ")
     )
+}
+
+/// What split mode, the production topology, requires: mutual TLS between
+/// the services (so the URLs of the others are https://).
+fn split_security(config: &Config) -> Vec<String> {
+    let mut refused = Vec::new();
+    if config.cluster.tls_dir.is_none() {
+        refused.push(
+            "cluster.tls_dir is unset: in split mode services call each other over mutual TLS; `parley certs --out DIR` makes a CA and a certificate per service".to_string(),
+        );
+    }
+    let c = &config.cluster;
+    let urls = std::iter::once(("cluster.auth_url", &c.auth_url))
+        .chain(std::iter::once(("cluster.presence_url", &c.presence_url)))
+        .chain(c.storage_urls.iter().map(|u| ("cluster.storage_urls", u)))
+        .chain(c.fanout_urls.iter().map(|u| ("cluster.fanout_urls", u)));
+    for (key, url) in urls {
+        if !url.starts_with("https://") {
+            refused.push(format!(
+                "{key}: {url:?} must be an https:// URL (internal calls are mutual TLS)"
+            ));
+        }
+    }
+    refused
 }
 
 /// Dotted keys whose value differs from the default.
@@ -171,11 +211,13 @@ mod tests {
     #[test]
     fn parley_up_refuses_split_mode_settings_by_name() {
         let mut c = Config::default();
-        c.cluster.auth_url = "http://auth:7001".into();
+        c.cluster.auth_url = "https://auth:7001".into();
+        c.cluster.tls_dir = Some("/etc/parley/tls".into());
         c.storage.shard_index = Some(0);
         let err = check(&c, Mode::Embedded).unwrap_err().to_string();
         assert!(err.contains("cluster.auth_url"), "{err}");
         assert!(err.contains("storage.shard_index"), "{err}");
+        assert!(err.contains("cluster.tls_dir"), "{err}");
         // The same settings are what split mode runs on.
         c.cluster.bus = "nats://127.0.0.1:4222".into();
         check(&c, Mode::Split(ServiceName::Storage)).unwrap();
@@ -203,7 +245,8 @@ mod tests {
 
     #[test]
     fn split_services_that_use_the_bus_need_a_shared_one() {
-        let c = Config::default();
+        let mut c = Config::default();
+        c.cluster.tls_dir = Some("/etc/parley/tls".into());
         for s in [
             ServiceName::Gateway,
             ServiceName::Auth,
@@ -213,6 +256,23 @@ mod tests {
             let err = check(&c, Mode::Split(s)).unwrap_err().to_string();
             assert!(err.contains("cluster.bus"), "{err}");
         }
+        check(&c, Mode::Split(ServiceName::Presence)).unwrap();
+    }
+
+    #[test]
+    fn split_mode_requires_mutual_tls() {
+        let mut c = Config::default();
+        c.cluster.fanout_urls = vec!["http://fanout:7004".into()];
+        let err = check(&c, Mode::Split(ServiceName::Presence))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cluster.tls_dir is unset"), "{err}");
+        assert!(
+            err.contains("\"http://fanout:7004\" must be an https:// URL"),
+            "{err}"
+        );
+        c.cluster.tls_dir = Some("/etc/parley/tls".into());
+        c.cluster.fanout_urls = vec!["https://fanout:7004".into()];
         check(&c, Mode::Split(ServiceName::Presence)).unwrap();
     }
 }

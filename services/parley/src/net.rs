@@ -3,7 +3,9 @@
 //! announcement of bound addresses for launchers.
 
 use crate::config::Config;
+use crate::internal_tls::{InternalTls, identify_caller};
 use anyhow::{Context, bail};
+use parley_core::peer::Peer;
 use parley_core::routing::StorageRouter;
 use parley_core::services::StorageClient;
 use std::net::SocketAddr;
@@ -11,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::{Router, TcpIncoming};
 use tonic::transport::{Channel, Endpoint, Server};
 
@@ -33,34 +36,41 @@ pub fn bind_gateway(addr: SocketAddr) -> anyhow::Result<TcpListener> {
     Ok(socket.listen(GATEWAY_BACKLOG)?)
 }
 
-fn endpoint(url: &str) -> anyhow::Result<Endpoint> {
+/// An endpoint of `service` at `url` (https://), over mutual TLS that
+/// accepts only that service's certificate.
+fn endpoint(url: &str, tls: &InternalTls, service: Peer) -> anyhow::Result<Endpoint> {
+    if !url.starts_with("https://") {
+        bail!("{url}: internal calls are mutual TLS, so service URLs are https://");
+    }
     Ok(Endpoint::from_shared(url.to_string())
         .with_context(|| format!("bad service URL {url}"))?
+        .tls_config(tls.client(service))
+        .with_context(|| format!("TLS for {url}"))?
         .connect_timeout(Duration::from_secs(3))
         .timeout(Duration::from_secs(10))
         .tcp_nodelay(true))
 }
 
 /// A lazily connecting gRPC channel (reconnects by itself).
-pub fn channel(url: &str) -> anyhow::Result<Channel> {
-    Ok(endpoint(url)?.connect_lazy())
+pub fn channel(url: &str, tls: &InternalTls, service: Peer) -> anyhow::Result<Channel> {
+    Ok(endpoint(url, tls, service)?.connect_lazy())
 }
 
 /// A channel balanced over several instances of a service.
-pub fn balanced(urls: &[String]) -> anyhow::Result<Channel> {
+pub fn balanced(urls: &[String], tls: &InternalTls, service: Peer) -> anyhow::Result<Channel> {
     if urls.is_empty() {
         bail!("no service URL configured");
     }
     let endpoints = urls
         .iter()
-        .map(|u| endpoint(u))
+        .map(|u| endpoint(u, tls, service))
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(Channel::balance_list(endpoints.into_iter()))
 }
 
 /// A storage client that routes each conversation to its owner among
 /// `cluster.storage_urls`.
-pub fn storage_router(config: &Config) -> anyhow::Result<StorageClient> {
+pub fn storage_router(config: &Config, tls: &InternalTls) -> anyhow::Result<StorageClient> {
     if config.cluster.storage_urls.is_empty() {
         bail!("cluster.storage_urls is empty");
     }
@@ -68,14 +78,27 @@ pub fn storage_router(config: &Config) -> anyhow::Result<StorageClient> {
         .cluster
         .storage_urls
         .iter()
-        .map(|u| Ok(StorageClient::remote(channel(u)?)))
+        .map(|u| Ok(StorageClient::remote(channel(u, tls, Peer::Storage)?)))
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(StorageClient::local(Arc::new(StorageRouter::new(shards))))
 }
 
-/// The shared tower stack of every gRPC server, outermost first.
-pub fn grpc_server() -> Server {
-    Server::builder()
+/// A service as an internal server serves it: each request first gets the
+/// identity of the service that sent it, from its verified certificate
+/// (the generated adapters refuse requests without one).
+pub fn internal<S>(service: S) -> InterceptedService<S, fn(tonic::Request<()>) -> IdentifyResult> {
+    InterceptedService::new(service, identify_caller as fn(_) -> _)
+}
+
+type IdentifyResult = Result<tonic::Request<()>, tonic::Status>;
+
+/// The shared tower stack of every gRPC server, outermost first, behind
+/// mutual TLS: a caller without a certificate of the cluster's CA does not
+/// get past the handshake.
+pub fn grpc_server(tls: &InternalTls) -> anyhow::Result<Server> {
+    Ok(Server::builder()
+        .tls_config(tls.server())
+        .context("internal TLS")?
         // Every request gets a span with its method.
         .trace_fn(|req| tracing::info_span!("grpc", path = %req.uri().path()))
         // No request holds resources forever.
@@ -84,7 +107,7 @@ pub fn grpc_server() -> Server {
         .load_shed(true)
         // Bound the work one caller (connection) can have in flight.
         .concurrency_limit_per_connection(512)
-        .tcp_nodelay(true)
+        .tcp_nodelay(true))
 }
 
 /// Serves `router` on `cluster.grpc_listen` until `stop`.

@@ -5,8 +5,9 @@
 use crate::admin::spawn_admin;
 use crate::backends::Backends;
 use crate::config::Config;
+use crate::internal_tls::InternalTls;
 use crate::mode::{self, Mode};
-use crate::net::{announce, bind_gateway, grpc_server, serve_grpc, storage_router};
+use crate::net::{announce, bind_gateway, grpc_server, internal, serve_grpc, storage_router};
 use crate::wire::{self, Clients};
 use parley_core::services::{AuthGrpc, FanoutGrpc, PresenceGrpc, StorageGrpc};
 use std::time::Duration;
@@ -25,22 +26,29 @@ pub async fn run_service(
 ) -> anyhow::Result<()> {
     mode::check(&config, Mode::Split(name))?;
     crate::private_files::prepare_data_dir(&config, Mode::Split(name))?;
+    let tls_dir = config
+        .cluster
+        .tls_dir
+        .as_deref()
+        .expect("checked by mode::check");
+    let tls = InternalTls::load(tls_dir, Some(name.peer()))?;
     let backends = Backends::new(&config, Mode::Split(name));
     spawn_admin(&config, stop.clone()).await?;
     let served = match name {
         ServiceName::Presence => {
             let svc = wire::presence(&config, &backends).await?;
-            let router = grpc_server().add_service(PresenceGrpc(svc).into_service());
+            let router = grpc_server(&tls)?.add_service(internal(PresenceGrpc(svc).into_service()));
             serve_grpc(&config, stop, router).await
         }
         ServiceName::Auth => {
             let svc = wire::auth(&config, &backends).await?;
-            let router = grpc_server().add_service(AuthGrpc(svc).into_service());
+            let router = grpc_server(&tls)?.add_service(internal(AuthGrpc(svc).into_service()));
             serve_grpc(&config, stop, router).await
         }
         ServiceName::Storage => {
             let svc = wire::storage(&config, &backends).await?;
-            let router = grpc_server().add_service(StorageGrpc(svc.clone()).into_service());
+            let router =
+                grpc_server(&tls)?.add_service(internal(StorageGrpc(svc.clone()).into_service()));
             let served = serve_grpc(&config, stop, router).await;
             if !svc.flush_publications(FLUSH_DEADLINE).await {
                 tracing::warn!(
@@ -50,11 +58,11 @@ pub async fn run_service(
             served
         }
         ServiceName::Fanout => {
-            let storage = storage_router(&config)?;
-            let presence = Clients::remote_presence(&config)?;
+            let storage = storage_router(&config, &tls)?;
+            let presence = Clients::remote_presence(&config, &tls)?;
             let fanout = wire::fanout(&backends, storage, presence).await?;
-            let router =
-                grpc_server().add_service(FanoutGrpc(fanout.service.clone()).into_service());
+            let router = grpc_server(&tls)?
+                .add_service(internal(FanoutGrpc(fanout.service.clone()).into_service()));
             let served = serve_grpc(&config, stop, router).await;
             // Events this worker has not taken stay in the stream for the others.
             backends.close().await;
@@ -62,7 +70,7 @@ pub async fn run_service(
             served
         }
         ServiceName::Gateway => {
-            let clients = Clients::remote(&config)?;
+            let clients = Clients::remote(&config, &tls)?;
             let metrics = crate::telemetry::prometheus();
             let gateway = wire::gateway(&config, &backends, clients, metrics).await?;
             let listener = bind_gateway(config.listen)?;

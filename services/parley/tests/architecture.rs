@@ -218,6 +218,29 @@ fn only_trusted_services_name_the_system_caller() {
     assert!(offenders.is_empty(), "{offenders:#?}");
 }
 
+/// Parley serves internal gRPC only from the composition root, and there
+/// every service is behind mutual TLS with the caller's identity attached
+/// (`net::internal`); the test-only shortcut that assumes an identity never
+/// appears in it.
+#[test]
+fn every_internal_server_identifies_its_callers() {
+    let root = workspace_root();
+    let mut offenders = Vec::new();
+    visit(&root.join("services/parley/src"), &mut |path| {
+        let rel = path.strip_prefix(&root).unwrap().display().to_string();
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.contains("assume_peer_in_tests") {
+            offenders.push(format!("{rel}: assumes a peer"));
+        }
+        for (n, line) in text.lines().enumerate() {
+            if line.contains(".add_service(") && !line.contains(".add_service(internal(") {
+                offenders.push(format!("{rel}:{}: {}", n + 1, line.trim()));
+            }
+        }
+    });
+    assert!(offenders.is_empty(), "{offenders:#?}");
+}
+
 fn visit(dir: &Path, f: &mut dyn FnMut(&Path)) {
     let mut entries: BTreeMap<PathBuf, bool> = BTreeMap::new();
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {

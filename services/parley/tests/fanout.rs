@@ -4,9 +4,11 @@
 
 use parley::Config;
 use parley::backends::Backends;
+use parley::internal_tls::InternalTls;
 use parley::mode::Mode;
 use parley::wire;
 use parley_core::Caller;
+use parley_core::peer::Peer;
 use parley_core::services::{
     FanoutApi, FanoutClient, FanoutGrpc, PresenceApi, PresenceClient, StorageApi, StorageClient,
 };
@@ -123,20 +125,28 @@ async fn stored_events_and_signals_reach_online_members_only() {
         "bob is offline per presence: no real-time delivery"
     );
     assert!(matches!(p, Payload::Event(ref e) if e.seq == 1));
+    // Over gRPC as in split mode: mutual TLS, the gateway's certificate.
+    let certs = tempfile::tempdir().unwrap();
+    parley::internal_tls::generate(certs.path(), 1, false).unwrap();
+    let tls = |p: Peer| InternalTls::load(&certs.path().join(p.name()), Some(p)).unwrap();
     let fc = {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(
-            tonic::transport::Server::builder()
-                .add_service(FanoutGrpc(f.fanout.service.clone()).into_service())
+            parley::net::grpc_server(&tls(Peer::Fanout))
+                .unwrap()
+                .add_service(parley::net::internal(
+                    FanoutGrpc(f.fanout.service.clone()).into_service(),
+                ))
                 .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
         );
         FanoutClient::remote(
-            tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-                .unwrap()
-                .connect()
-                .await
-                .unwrap(),
+            parley::net::channel(
+                &format!("https://{addr}"),
+                &tls(Peer::Gateway),
+                Peer::Fanout,
+            )
+            .unwrap(),
         )
     };
     online(presence, "bob", "c2").await;

@@ -5,34 +5,15 @@
 
 mod common;
 
+use common::announced;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use parley::Config;
 use parley::split::{ServiceName, run_service};
 use parley_sdk::{Client, ClientConfig, ClientEvent};
 use parley_testkit::NatsServer;
-use std::net::SocketAddr;
-use std::path::Path;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
-
-async fn announced(dir: &Path, kind: &str) -> SocketAddr {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(a) = std::fs::read_to_string(dir.join(format!("{kind}.addr")))
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-        {
-            return a;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} never announced {kind}",
-            dir.display()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 fn attr(span: &SpanData, key: &str) -> Option<String> {
     span.attributes
@@ -52,6 +33,8 @@ async fn one_send_is_one_trace_across_services() {
     let nats = NatsServer::start();
     let root = tempfile::tempdir().unwrap();
     let stop = CancellationToken::new();
+    let certs = root.path().join("tls");
+    parley::internal_tls::generate(&certs, 1, false).unwrap();
     let base = |name: &str| {
         let mut c = Config {
             data_dir: root.path().join(name),
@@ -60,6 +43,7 @@ async fn one_send_is_one_trace_across_services() {
         c.listen = "127.0.0.1:0".parse().unwrap();
         c.cluster.grpc_listen = "127.0.0.1:0".parse().unwrap();
         c.cluster.announce = true;
+        c.cluster.tls_dir = Some(certs.join(name));
         c.cluster.bus = nats.url();
         c.auth.hash_concurrency = 2;
         c
@@ -72,7 +56,7 @@ async fn one_send_is_one_trace_across_services() {
     ] {
         tokio::spawn(run_service(svc, base(name), stop.clone()));
         urls.push(format!(
-            "http://{}",
+            "https://{}",
             announced(&root.path().join(name), "grpc").await
         ));
     }
@@ -89,7 +73,7 @@ async fn one_send_is_one_trace_across_services() {
         stop.clone(),
     ));
     let fanout = format!(
-        "http://{}",
+        "https://{}",
         announced(&root.path().join("fanout"), "grpc").await
     );
     let mut gw = with_deps("gateway");

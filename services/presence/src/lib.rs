@@ -136,7 +136,10 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let server = tokio::spawn(
             tonic::transport::Server::builder()
-                .add_service(PresenceGrpc(svc).into_service())
+                .add_service(tonic::service::interceptor::InterceptedService::new(
+                    PresenceGrpc(svc).into_service(),
+                    parley_core::peer::assume_peer_in_tests(parley_core::peer::Peer::Gateway),
+                ))
                 .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
         );
         let ch = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))

@@ -453,7 +453,10 @@ async fn served_over_grpc() {
     let svc = StorageGrpc(f.storage.clone()).into_service();
     let server = tokio::spawn(
         tonic::transport::Server::builder()
-            .add_service(svc)
+            .add_service(tonic::service::interceptor::InterceptedService::new(
+                svc,
+                parley_core::peer::assume_peer_in_tests(parley_core::peer::Peer::Gateway),
+            ))
             .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
     );
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))

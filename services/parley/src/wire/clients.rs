@@ -1,5 +1,7 @@
 use crate::config::Config;
+use crate::internal_tls::InternalTls;
 use crate::net::{balanced, channel, storage_router};
+use parley_core::peer::Peer;
 use parley_core::services::{AuthClient, FanoutClient, PresenceClient, StorageClient};
 
 /// The services a gateway calls: local in `parley up`, remote in split mode.
@@ -14,18 +16,20 @@ pub struct Clients {
 impl Clients {
     /// Clients of the services at the `cluster.*_url` settings (channels
     /// connect lazily and reconnect by themselves).
-    pub fn remote(config: &Config) -> anyhow::Result<Self> {
+    pub fn remote(config: &Config, tls: &InternalTls) -> anyhow::Result<Self> {
         Ok(Self {
-            storage: storage_router(config)?,
-            auth: AuthClient::remote(channel(&config.cluster.auth_url)?),
-            presence: Self::remote_presence(config)?,
-            fanout: FanoutClient::remote(balanced(&config.cluster.fanout_urls)?),
+            storage: storage_router(config, tls)?,
+            auth: AuthClient::remote(channel(&config.cluster.auth_url, tls, Peer::Auth)?),
+            presence: Self::remote_presence(config, tls)?,
+            fanout: FanoutClient::remote(balanced(&config.cluster.fanout_urls, tls, Peer::Fanout)?),
         })
     }
 
-    pub fn remote_presence(config: &Config) -> anyhow::Result<PresenceClient> {
+    pub fn remote_presence(config: &Config, tls: &InternalTls) -> anyhow::Result<PresenceClient> {
         Ok(PresenceClient::remote(channel(
             &config.cluster.presence_url,
+            tls,
+            Peer::Presence,
         )?))
     }
 }

@@ -302,3 +302,23 @@ pub async fn client_on(urls: &[String], name: &str) -> (Client, Events) {
     let (c, rx) = Client::login(cfg, name, PASSWORD).await.unwrap();
     (c, Events(rx))
 }
+
+/// The address a process with `cluster.announce` bound for `kind` (grpc,
+/// http, admin), once it has.
+pub async fn announced(dir: &std::path::Path, kind: &str) -> std::net::SocketAddr {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(a) = std::fs::read_to_string(dir.join(format!("{kind}.addr")))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+        {
+            return a;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} never announced {kind}",
+            dir.display()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
