@@ -2,7 +2,10 @@
 //! each on a free loopback port in its own temp dir, killed when dropped.
 //! `parley cluster` runs split mode on one machine with them, and the tests
 //! (through `parley-testkit`) kill and restart them mid-test to prove
-//! recovery.
+//! recovery. Both require a password (random per server, in config files
+//! in the owner-only temp dir rather than on a command line that `ps`
+//! shows), so everything that uses them runs authenticated, as production
+//! does; `url()` carries it.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -32,6 +35,19 @@ fn wait_listening(addr: SocketAddr, child: &mut Child, what: &str) -> Result<(),
     Ok(())
 }
 
+fn write_private(path: &Path, text: &str) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -50,21 +66,36 @@ pub fn nats_server_binary() -> PathBuf {
     }
 }
 
+/// A random password (hex; safe in a URL and a config file unquoted).
+fn random_secret() -> Result<String, String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| format!("no randomness for a password: {e}"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Builds the command that starts a server: port, its directory, password.
+type Starter = fn(u16, &Path, &str) -> Result<Command, String>;
+
 /// A server process on a fixed loopback port in its own temp dir.
 struct ServerProcess {
     what: &'static str,
-    command: fn(u16, &Path) -> Command,
+    command: Starter,
+    secret: String,
     child: Option<Child>,
     port: u16,
     dir: tempfile::TempDir,
 }
 
 impl ServerProcess {
-    fn start(what: &'static str, command: fn(u16, &Path) -> Command) -> Result<Self, String> {
+    fn start(what: &'static str, command: Starter) -> Result<Self, String> {
         let dir = tempfile::tempdir().map_err(|e| format!("temp dir for {what}: {e}"))?;
         let mut s = Self {
             what,
             command,
+            secret: random_secret()?,
             child: None,
             port: free_port()?,
             dir,
@@ -74,7 +105,7 @@ impl ServerProcess {
     }
 
     fn spawn(&mut self) -> Result<(), String> {
-        let mut child = (self.command)(self.port, self.dir.path())
+        let mut child = (self.command)(self.port, self.dir.path(), &self.secret)?
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -129,11 +160,16 @@ impl NatsServer {
 
     /// Starts one, or says why it could not.
     pub fn try_start() -> Result<Self, String> {
-        ServerProcess::start("nats-server", |port, dir| {
+        ServerProcess::start("nats-server", |port, dir, secret| {
+            let conf = dir.join("nats.conf");
+            let text = format!(
+                "listen: \"127.0.0.1:{port}\"\njetstream {{ store_dir: {:?} }}\nauthorization {{ user: parley, password: \"{secret}\" }}\n",
+                dir.join("js").display().to_string()
+            );
+            write_private(&conf, &text)?;
             let mut c = Command::new(nats_server_binary());
-            c.args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-                .arg(dir);
-            c
+            c.arg("-c").arg(conf);
+            Ok(c)
         })
         .map(Self)
     }
@@ -142,7 +178,13 @@ impl NatsServer {
         self.0.addr()
     }
 
+    /// With the credentials: `nats://parley:<password>@127.0.0.1:<port>`.
     pub fn url(&self) -> String {
+        format!("nats://parley:{}@{}", self.0.secret, self.addr())
+    }
+
+    /// Without them (a caller the server must refuse).
+    pub fn url_without_credentials(&self) -> String {
         format!("nats://{}", self.addr())
     }
 
@@ -169,23 +211,26 @@ impl RedisServer {
 
     /// Starts one, or says why it could not.
     pub fn try_start() -> Result<Self, String> {
-        ServerProcess::start("redis-server", |port, dir| {
+        ServerProcess::start("redis-server", |port, dir, secret| {
+            let conf = dir.join("redis.conf");
+            write_private(&conf, &format!("requirepass {secret}\n"))?;
             let bin =
                 std::env::var("PARLEY_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
             let mut c = Command::new(bin);
-            c.args([
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-            ])
-            .arg(dir);
-            c
+            c.arg(conf)
+                .args([
+                    "--bind",
+                    "127.0.0.1",
+                    "--port",
+                    &port.to_string(),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                ])
+                .arg(dir);
+            Ok(c)
         })
         .map(Self)
     }
@@ -194,7 +239,13 @@ impl RedisServer {
         self.0.addr()
     }
 
+    /// With the password: `redis://:<password>@127.0.0.1:<port>`.
     pub fn url(&self) -> String {
+        format!("redis://:{}@{}", self.0.secret, self.addr())
+    }
+
+    /// Without it (a caller the server must refuse).
+    pub fn url_without_credentials(&self) -> String {
         format!("redis://{}", self.addr())
     }
 

@@ -1,3 +1,4 @@
+use crate::credentials::Auth;
 use async_nats::jetstream::{self, consumer, stream};
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -68,9 +69,9 @@ pub struct NatsBus {
 
 impl std::fmt::Debug for NatsBus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NatsBus")
-            .field("url", &self.config.url)
-            .finish()
+        // The configured URL may hold a password: show it without.
+        let target = crate::credentials::parse(&self.config.url);
+        f.debug_struct("NatsBus").field("target", &target).finish()
     }
 }
 
@@ -78,15 +79,47 @@ impl NatsBus {
     /// Connects (retrying in the background after the first success) and
     /// creates the stored-event stream if missing.
     pub async fn connect(config: NatsBusConfig) -> BusResult<Self> {
-        let client = async_nats::ConnectOptions::new()
+        let target = crate::credentials::parse(&config.url)?;
+        let options = match target.auth.clone() {
+            Auth::None => async_nats::ConnectOptions::new(),
+            Auth::UserPassword(u, p) => async_nats::ConnectOptions::with_user_and_password(u, p),
+            Auth::Token(t) => async_nats::ConnectOptions::with_token(t),
+        };
+        // A refused login is not a server that is down: say so at once
+        // instead of retrying until the stream times out.
+        let (refused_tx, refused) = tokio::sync::watch::channel(false);
+        let options = options.event_callback(move |event| {
+            let refused_tx = refused_tx.clone();
+            async move {
+                let refused = match &event {
+                    async_nats::Event::ServerError(
+                        async_nats::ServerError::AuthorizationViolation,
+                    ) => true,
+                    // A failed (re)connect reports its cause as text.
+                    async_nats::Event::ClientError(async_nats::ClientError::Other(why)) => {
+                        let why = why.to_ascii_lowercase();
+                        why.contains("authorization") || why.contains("authentication")
+                    }
+                    _ => false,
+                };
+                if refused {
+                    tracing::error!("NATS refused the credentials in cluster.bus");
+                    let _ = refused_tx.send(true);
+                } else {
+                    tracing::debug!(%event, "NATS");
+                }
+            }
+        });
+        let client = options
             .name("parley")
             .retry_on_initial_connect()
             .connection_timeout(Duration::from_secs(5))
-            .connect(&config.url)
+            .connect(target.url.as_str())
             .await
             .map_err(unavailable)?;
         let js = jetstream::new(client.clone());
-        let stream = tokio::time::timeout(
+        let mut refused = refused;
+        let create = tokio::time::timeout(
             Duration::from_secs(30),
             js.get_or_create_stream(stream::Config {
                 name: config.stream.clone(),
@@ -97,10 +130,17 @@ impl NatsBus {
                 num_replicas: config.stream_replicas.max(1),
                 ..Default::default()
             }),
-        )
-        .await
-        .map_err(|_| unavailable("timed out creating the JetStream stream"))?
-        .map_err(unavailable)?;
+        );
+        let stream = tokio::select! {
+            created = create => created
+                .map_err(|_| unavailable("timed out creating the JetStream stream"))?
+                .map_err(unavailable)?,
+            _ = refused.wait_for(|r| *r) => {
+                return Err(BusError::Unavailable(
+                    "NATS refused the credentials in cluster.bus (nats://user:password@host)".into(),
+                ));
+            }
+        };
         Ok(Self {
             client,
             js,

@@ -11,5 +11,6 @@
 //! Ids are validated before they become subject tokens.
 
 mod bus;
+mod credentials;
 
 pub use bus::{NatsBus, NatsBusConfig};

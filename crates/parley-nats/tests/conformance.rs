@@ -84,3 +84,21 @@ async fn ids_never_become_wildcard_subjects() {
         assert!(bus.publish_stored(&event(bad, 1)).await.is_err());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bus_without_the_right_credentials_is_refused_clearly() {
+    let server = NatsServer::start();
+    let wrong = server.url().replace("parley:", "parley:not");
+    for url in [server.url_without_credentials(), wrong] {
+        let started = std::time::Instant::now();
+        let err = NatsBus::connect(NatsBusConfig::new(url))
+            .await
+            .expect_err("nats-server requires a password")
+            .to_string();
+        assert!(err.contains("refused the credentials"), "{err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "refused, not timed out"
+        );
+    }
+}

@@ -61,3 +61,27 @@ async fn ids_never_become_keys_unchecked() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_without_the_password_is_refused_without_echoing_it() {
+    let server = RedisServer::start();
+    let wrong = server.url().replace("redis://:", "redis://:not");
+    for url in [server.url_without_credentials(), wrong.clone()] {
+        let result = match RedisPresence::connect(&url).await {
+            Ok(store) => store
+                .attach("u1", "c1", Duration::from_secs(30))
+                .await
+                .map(|_| ()),
+            Err(e) => Err(e),
+        };
+        let err = result
+            .expect_err("redis-server requires a password")
+            .to_string();
+        let secret = wrong
+            .trim_start_matches("redis://:")
+            .split('@')
+            .next()
+            .unwrap();
+        assert!(!err.contains(secret), "{err}");
+    }
+}

@@ -139,7 +139,8 @@ pub fn check(config: &Config, mode: Mode) -> anyhow::Result<()> {
 }
 
 /// What split mode, the production topology, requires: mutual TLS between
-/// the services (so the URLs of the others are https://).
+/// the services (so the URLs of the others are https://) and credentials
+/// for every shared backend, so that no caller anywhere is anonymous.
 fn split_security(config: &Config) -> Vec<String> {
     let mut refused = Vec::new();
     if config.cluster.tls_dir.is_none() {
@@ -158,6 +159,29 @@ fn split_security(config: &Config) -> Vec<String> {
                 "{key}: {url:?} must be an https:// URL (internal calls are mutual TLS)"
             ));
         }
+    }
+    // The shared backends authenticate Parley too.
+    let has_secret = |url: &str| {
+        url.split_once("://")
+            .and_then(|(_, rest)| rest.split_once('@'))
+            .is_some_and(|(userinfo, _)| !userinfo.is_empty() && !userinfo.contains('/'))
+    };
+    if c.bus.starts_with("nats://") && !has_secret(&c.bus) {
+        refused.push(
+            "cluster.bus has no credentials: use nats://user:password@host:4222 (NATS authorization)".to_string(),
+        );
+    }
+    if c.presence_store.starts_with("redis://") && !has_secret(&c.presence_store) {
+        refused.push(
+            "cluster.presence_store has no password: use redis://[user]:password@host:6379 (requirepass or an ACL user)".to_string(),
+        );
+    }
+    if config.scylla_uri().is_some()
+        && (config.scylla.username.is_none() || config.scylla.password.is_none())
+    {
+        refused.push(
+            "scylla.username and scylla.password are required in split mode (ScyllaDB PasswordAuthenticator)".to_string(),
+        );
     }
     refused
 }
@@ -219,7 +243,7 @@ mod tests {
         assert!(err.contains("storage.shard_index"), "{err}");
         assert!(err.contains("cluster.tls_dir"), "{err}");
         // The same settings are what split mode runs on.
-        c.cluster.bus = "nats://127.0.0.1:4222".into();
+        c.cluster.bus = "nats://parley:pw@127.0.0.1:4222".into();
         check(&c, Mode::Split(ServiceName::Storage)).unwrap();
     }
 
@@ -274,5 +298,28 @@ mod tests {
         c.cluster.tls_dir = Some("/etc/parley/tls".into());
         c.cluster.fanout_urls = vec!["https://fanout:7004".into()];
         check(&c, Mode::Split(ServiceName::Presence)).unwrap();
+    }
+
+    #[test]
+    fn split_mode_requires_credentials_for_every_backend() {
+        let mut c = Config::default();
+        c.cluster.tls_dir = Some("/etc/parley/tls".into());
+        c.cluster.bus = "nats://nats:4222".into();
+        c.cluster.presence_store = "redis://redis:6379".into();
+        c.cluster.store = "scylla://scylla:9042".into();
+        let err = check(&c, Mode::Split(ServiceName::Storage))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cluster.bus has no credentials"), "{err}");
+        assert!(
+            err.contains("cluster.presence_store has no password"),
+            "{err}"
+        );
+        assert!(err.contains("scylla.username and scylla.password"), "{err}");
+        c.cluster.bus = "nats://parley:pw@nats:4222".into();
+        c.cluster.presence_store = "redis://:pw@redis:6379".into();
+        c.scylla.username = Some("parley".into());
+        c.scylla.password = Some("pw".into());
+        check(&c, Mode::Split(ServiceName::Storage)).unwrap();
     }
 }
