@@ -97,6 +97,7 @@ impl SigningKey {
     pub(crate) fn sign_any<T: serde::Serialize>(&self, claims: &T) -> Result<String, String> {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid.clone());
+        crate::provider::install();
         jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|e| e.to_string())
     }
 }

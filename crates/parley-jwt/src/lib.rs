@@ -3,6 +3,7 @@
 //! locally by gateways with `iss`, `aud` and `exp` checked.
 
 mod keys;
+mod provider;
 mod verifier;
 
 pub use keys::{SigningKey, jwks_json};

@@ -112,6 +112,7 @@ impl Verifier {
         let key = keys
             .get(&kid)
             .ok_or_else(|| TokenError::UnknownKey(kid.clone()))?;
+        crate::provider::install();
         match jsonwebtoken::decode::<Claims>(token, key, &self.validation) {
             Ok(data) => self.check_times(data.claims),
             Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature) => {
