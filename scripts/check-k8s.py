@@ -79,7 +79,7 @@ def port_of(addr):
 
 
 def host_port(url):
-    m = re.match(r"^[a-z]+://([^/:,]+):(\d+)", url)
+    m = re.match(r"^[a-z]+://(?:[^@/]*@)?([^/:,@]+):(\d+)", url)
     return (m.group(1), int(m.group(2))) if m else (None, None)
 
 
@@ -111,6 +111,18 @@ def container_env(where, container, pod_spec, configmaps):
         ref = ef.get("configMapRef")
         if ref:
             env.update(configmaps[ref["name"]].get("data", {}))
+    # Kubernetes expands $(NAME) in a value from the variables defined
+    # before it (how secret passwords get into backend URLs).
+    names = [e["name"] for e in container.get("env", [])]
+    for i, name in enumerate(names):
+        if name in env:
+            env[name] = re.sub(
+                r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)",
+                lambda m: env.get(m.group(1), m.group(0)) if m.group(1) in names[:i] else m.group(0),
+                env[name],
+            )
+            if "$(" in env[name]:
+                fail(where, f"{name} refers to a variable not defined before it: {env[name]}")
     config_file = None
     if "PARLEY_CONFIG" in env:
         target = Path(env["PARLEY_CONFIG"])
@@ -226,6 +238,16 @@ def check_workload(overlay, doc, binary, configmaps, services, statefulsets, pro
         mounts = [m["mountPath"] for m in container.get("volumeMounts", [])]
         if config["auth"]["signing_keys_dir"] not in mounts:
             fail(where, f"auth.signing_keys_dir {config['auth']['signing_keys_dir']} is not mounted")
+    # Internal calls are mutual TLS: the identity directory is mounted
+    # from this service's own Secret.
+    tls_dir = cluster.get("tls_dir")
+    mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    secret = volumes.get(mounts.get(tls_dir), {}).get("secret", {})
+    if secret.get("secretName") != f"parley-tls-{service}":
+        fail(where, f"cluster.tls_dir {tls_dir} is not the Secret parley-tls-{service}")
+    elif secret.get("defaultMode", 0o644) & 0o006:
+        fail(where, "the TLS Secret is mounted readable by every user (defaultMode)")
     if service == "storage":
         replicas = doc["spec"].get("replicas", 1)
         if kind != "StatefulSet":
@@ -234,7 +256,7 @@ def check_workload(overlay, doc, binary, configmaps, services, statefulsets, pro
             fail(where, f"shard_count {config['storage']['shard_count']}, "
                         f"{len(cluster['storage_urls'])} storage_urls and {replicas} replicas must agree")
         for i, url in enumerate(cluster["storage_urls"]):
-            if not url.startswith(f"http://{name}-{i}.{doc['spec']['serviceName']}:"):
+            if not url.startswith(f"https://{name}-{i}.{doc['spec']['serviceName']}:"):
                 fail(where, f"storage_urls[{i}] = {url} is not pod {name}-{i}")
 
     nats = statefulsets.get("nats")
@@ -248,7 +270,8 @@ def check_workload(overlay, doc, binary, configmaps, services, statefulsets, pro
     if cluster["store"] != "embedded":
         urls.append(cluster["store"])
     for url in urls:
-        check_address(where, url, services, statefulsets)
+        if url != "memory":
+            check_address(where, url, services, statefulsets)
 
 
 def check_address(where, url, services, statefulsets):
@@ -305,6 +328,10 @@ def check_endpoints_served(binary, probes_used):
                      "PARLEY_CLUSTER__ADMIN_LISTEN": "127.0.0.1:0",
                      "PARLEY_CLUSTER__ANNOUNCE": "true", "PARLEY_LOG": "warn"}
         os.makedirs(f"{tmp}/presence", mode=0o700)
+        # Split mode needs its mutual-TLS identity.
+        subprocess.run([binary, "certs", "--out", f"{tmp}/tls"], check=True,
+                       stdout=subprocess.DEVNULL)
+        split_env["PARLEY_CLUSTER__TLS_DIR"] = f"{tmp}/tls/presence"
         presence = subprocess.Popen([binary, "presence"], env=split_env, stdout=subprocess.DEVNULL)
         try:
             gateway_base = None

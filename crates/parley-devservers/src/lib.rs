@@ -149,7 +149,8 @@ impl Drop for ServerProcess {
     }
 }
 
-/// A nats-server with JetStream.
+/// A nats-server with JetStream, Parley's user in an account of its own
+/// (as k8s/base/nats.conf configures it).
 pub struct NatsServer(ServerProcess);
 
 impl NatsServer {
@@ -163,7 +164,7 @@ impl NatsServer {
         ServerProcess::start("nats-server", |port, dir, secret| {
             let conf = dir.join("nats.conf");
             let text = format!(
-                "listen: \"127.0.0.1:{port}\"\njetstream {{ store_dir: {:?} }}\nauthorization {{ user: parley, password: \"{secret}\" }}\n",
+                "listen: \"127.0.0.1:{port}\"\njetstream {{ store_dir: {:?} }}\naccounts {{ PARLEY: {{ jetstream: enabled, users: [ {{ user: parley, password: \"{secret}\" }} ] }} }}\n",
                 dir.join("js").display().to_string()
             );
             write_private(&conf, &text)?;

@@ -123,7 +123,7 @@ pub fn check(config: &Config, mode: Mode) -> anyhow::Result<()> {
         ));
     }
     if let Mode::Split(_) = mode {
-        refused.extend(split_security(config));
+        refused.extend(split_security(config, mode));
     }
     if refused.is_empty() {
         return Ok(());
@@ -140,8 +140,9 @@ pub fn check(config: &Config, mode: Mode) -> anyhow::Result<()> {
 
 /// What split mode, the production topology, requires: mutual TLS between
 /// the services (so the URLs of the others are https://) and credentials
-/// for every shared backend, so that no caller anywhere is anonymous.
-fn split_security(config: &Config) -> Vec<String> {
+/// for every shared backend the service uses, so that no caller anywhere
+/// is anonymous.
+fn split_security(config: &Config, mode: Mode) -> Vec<String> {
     let mut refused = Vec::new();
     if config.cluster.tls_dir.is_none() {
         refused.push(
@@ -166,17 +167,24 @@ fn split_security(config: &Config) -> Vec<String> {
             .and_then(|(_, rest)| rest.split_once('@'))
             .is_some_and(|(userinfo, _)| !userinfo.is_empty() && !userinfo.contains('/'))
     };
-    if c.bus.starts_with("nats://") && !has_secret(&c.bus) {
+    let Mode::Split(service) = mode else {
+        return refused;
+    };
+    if service.uses_bus() && c.bus.starts_with("nats://") && !has_secret(&c.bus) {
         refused.push(
             "cluster.bus has no credentials: use nats://user:password@host:4222 (NATS authorization)".to_string(),
         );
     }
-    if c.presence_store.starts_with("redis://") && !has_secret(&c.presence_store) {
+    if service == ServiceName::Presence
+        && c.presence_store.starts_with("redis://")
+        && !has_secret(&c.presence_store)
+    {
         refused.push(
             "cluster.presence_store has no password: use redis://[user]:password@host:6379 (requirepass or an ACL user)".to_string(),
         );
     }
-    if config.scylla_uri().is_some()
+    if matches!(service, ServiceName::Auth | ServiceName::Storage)
+        && config.scylla_uri().is_some()
         && (config.scylla.username.is_none() || config.scylla.password.is_none())
     {
         refused.push(
@@ -311,15 +319,24 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("cluster.bus has no credentials"), "{err}");
+        assert!(err.contains("scylla.username and scylla.password"), "{err}");
+        assert!(
+            !err.contains("presence_store"),
+            "storage does not use it: {err}"
+        );
+        let err = check(&c, Mode::Split(ServiceName::Presence))
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("cluster.presence_store has no password"),
             "{err}"
         );
-        assert!(err.contains("scylla.username and scylla.password"), "{err}");
+        assert!(!err.contains("scylla"), "presence does not use it: {err}");
         c.cluster.bus = "nats://parley:pw@nats:4222".into();
         c.cluster.presence_store = "redis://:pw@redis:6379".into();
         c.scylla.username = Some("parley".into());
         c.scylla.password = Some("pw".into());
         check(&c, Mode::Split(ServiceName::Storage)).unwrap();
+        check(&c, Mode::Split(ServiceName::Presence)).unwrap();
     }
 }
