@@ -6,8 +6,8 @@
 //! provider instead: any other algorithm is refused here as well as by the
 //! verifier's header check, and no RSA, ECDSA or HMAC code is linked in.
 
-use ed25519_dalek::pkcs8::DecodePrivateKey;
 use ed25519_dalek::Signature;
+use ed25519_dalek::pkcs8::DecodePrivateKey;
 use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier, KeyUtils};
 use jsonwebtoken::errors::{ErrorKind, Result};
 use jsonwebtoken::signature::{Error, Signer, Verifier};
