@@ -6,6 +6,7 @@
 // its state and re-renders on `onChange`.
 
 import { Connection, type ConnectionStatus } from "./connection";
+import { allMembers, eachPage } from "./paging";
 import { ConversationModel } from "./conversation";
 import { ParleyError } from "./errors";
 import { AuthApi } from "./http";
@@ -381,21 +382,23 @@ export class ParleyClient {
     const conn = this.conn;
     try {
       // Sync comes in pages (bounded in count and bytes), in id order.
-      let after = "";
-      for (;;) {
-        const reply = await this.request("sync", { after });
-        if (this.conn !== conn) return;
-        for (const st of reply.conversations ?? []) {
-          const c = this.model(st.conversation.id);
-          c.applyMeta(st.conversation, st.conversation.kind === "CONVERSATION_KIND_DIRECT");
-          c.headSeq = Math.max(c.headSeq, int(st.headSeq));
-          c.readSeq = Math.max(c.readSeq, int(st.readSeq));
-          this.lookup((st.conversation.members ?? []).map((m) => m.userId));
-          void this.catchUp(c);
-        }
-        if (!reply.hasMore || !reply.nextAfter) break;
-        after = reply.nextAfter;
-      }
+      let current = true;
+      await eachPage(
+        "",
+        (after) => this.request("sync", { after }),
+        (reply) => {
+          if (this.conn !== conn) return (current = false);
+          for (const st of reply.conversations ?? []) {
+            const c = this.model(st.conversation.id);
+            c.applyMeta(st.conversation, st.conversation.kind === "CONVERSATION_KIND_DIRECT");
+            c.headSeq = Math.max(c.headSeq, int(st.headSeq));
+            c.readSeq = Math.max(c.readSeq, int(st.readSeq));
+            this.lookup((st.conversation.members ?? []).map((m) => m.userId));
+            void this.catchUp(c);
+          }
+        },
+      );
+      if (!current) return;
       this.synced = true;
       this.notify();
       this.pumpOutbox();
@@ -557,19 +560,9 @@ export class ParleyClient {
     return true;
   }
 
-  /** Every member of a conversation: the first page it came with, then
-   * `listMembers` pages after it when the group is larger. */
-  private async allMembers(conv: Conversation): Promise<Member[]> {
-    const members = [...(conv.members ?? [])];
-    let more = (conv.memberCount ?? 0) > members.length;
-    let after = members.at(-1)?.userId ?? "";
-    while (more) {
-      const page = await this.request("listMembers", { conversationId: conv.id, after });
-      members.push(...(page.members ?? []));
-      more = !!page.hasMore && !!page.nextAfter;
-      after = page.nextAfter ?? "";
-    }
-    return members;
+  /** Every member of a conversation (`paging.allMembers`). */
+  private allMembers(conv: Conversation): Promise<Member[]> {
+    return allMembers(conv, (after) => this.request("listMembers", { conversationId: conv.id, after }));
   }
 
   /** Presence of everyone I know from DMs and loaded groups. */
