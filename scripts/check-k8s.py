@@ -14,7 +14,10 @@
    every service URL in the config names a Service (or StatefulSet pod) and
    port that exist; the storage shard map matches the StatefulSet; the
    gateway's termination grace covers its preStop and drain; the JetStream
-   stream has no more replicas than there are NATS servers.
+   stream has no more replicas than there are NATS servers; every Parley
+   workload mounts its own TLS Secret at cluster.tls_dir; NetworkPolicies
+   deny by default both ways and let each service reach exactly the pods it
+   calls (the gateway never Redis, ScyllaDB or the outside).
 4. Starts the binary (`parley up`, and `parley presence` for the admin
    listener of split services) and requests every probe path the manifests
    use, expecting 200.
@@ -317,6 +320,48 @@ def check_services(overlay, docs):
                     fail(where, f"targetPort {target} is not a port of {p['metadata']['name']}")
 
 
+# What each Parley service may reach (egress), by the labels of the pods it
+# calls; everything else is denied. The gateway faces the internet: it must
+# never reach Redis, ScyllaDB or anything outside the namespace.
+EGRESS = {
+    "gateway": {"parley/auth", "parley/storage", "parley/presence", "parley/fanout", "nats"},
+    "auth": {"scylla", "nats"},
+    "storage": {"scylla", "nats"},
+    "presence": {"redis"},
+    "fanout": {"parley/storage", "parley/presence", "nats"},
+}
+
+
+def check_network_policies(overlay, docs):
+    where = f"{overlay} NetworkPolicy"
+    policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    if not any(p["spec"].get("podSelector") == {} and
+               set(p["spec"].get("policyTypes", [])) == {"Ingress", "Egress"} and
+               not p["spec"].get("ingress") and not p["spec"].get("egress") for p in policies):
+        fail(where, "no default deny of ingress and egress for every pod")
+    for component, allowed in EGRESS.items():
+        labels = {"app.kubernetes.io/name": "parley", "app.kubernetes.io/component": component}
+        reach = set()
+        for p in policies:
+            sel = p["spec"].get("podSelector", {}).get("matchLabels", {})
+            if not sel.items() <= labels.items():
+                continue
+            for rule in p["spec"].get("egress", []):
+                for to in rule.get("to", [{}]):
+                    ns = to.get("namespaceSelector", {}).get("matchLabels", {})
+                    pod = to.get("podSelector", {}).get("matchLabels", {})
+                    if ns.get("kubernetes.io/metadata.name") in ("kube-system", "monitoring"):
+                        continue  # DNS, and metrics/traces to the monitoring namespace
+                    if ns or not pod:
+                        reach.add("outside the namespace")
+                    elif pod.get("app.kubernetes.io/name") == "parley":
+                        reach.add(f"parley/{pod.get('app.kubernetes.io/component', '*')}")
+                    else:
+                        reach.add(pod.get("app.kubernetes.io/name", "*"))
+        if reach != allowed:
+            fail(where, f"{component} may reach {sorted(reach)}, it needs exactly {sorted(allowed)}")
+
+
 def check_endpoints_served(binary, probes_used):
     """The binary answers every probe and metrics path the manifests use."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -405,6 +450,7 @@ def main():
         for doc in parley:
             check_workload(overlay, doc, binary, configmaps, services, statefulsets, probes_used)
         check_services(overlay, docs)
+        check_network_policies(overlay, docs)
         print(f"k8s/overlays/{overlay}: {len(docs)} resources rendered and checked")
     check_image(rendered)
     check_endpoints_served(binary, probes_used)
