@@ -34,6 +34,7 @@ impl std::fmt::Debug for InternalTls {
 }
 
 pub const CA_FILE: &str = "ca.crt";
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 pub const CERT_FILE: &str = "tls.crt";
 pub const KEY_FILE: &str = "tls.key";
 
@@ -79,12 +80,15 @@ impl InternalTls {
         })
     }
 
-    /// For a server: present our certificate, require the caller's.
+    /// For a server: present our certificate, require the caller's, and
+    /// give up on a handshake that does not finish (each is a task of its
+    /// own, so a silent connection costs only itself, and only this long).
     pub fn server(&self) -> ServerTlsConfig {
         ServerTlsConfig::new()
             .identity(self.identity.clone())
             .client_ca_root(self.ca.clone())
             .client_auth_optional(false)
+            .timeout(HANDSHAKE_TIMEOUT)
     }
 
     /// For a client of `service`: present our certificate, accept only

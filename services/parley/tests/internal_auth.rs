@@ -260,6 +260,11 @@ async fn anonymous_and_foreign_callers_are_refused_on_every_internal_method() {
     let stop = CancellationToken::new();
     let svc = start(root.path(), &nats, &stop).await;
     let ca = std::fs::read(root.path().join("tls").join(CA_FILE)).unwrap();
+    // Connections that never start a handshake hold up no one else.
+    let mut silent = Vec::new();
+    for addr in [svc.storage, svc.auth, svc.presence, svc.fanout] {
+        silent.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
 
     // Plain text: the TLS listener does not speak it.
     let (s, a, p, f) = clients(&svc, |addr, _| {
@@ -327,6 +332,7 @@ async fn anonymous_and_foreign_callers_are_refused_on_every_internal_method() {
                 .await
                 .unwrap();
             assert!(!seen.users[0].online, "alice was never attached");
+            assert_eq!(silent.len(), 4, "answered while silent connections wait");
         }
         for (method, r) in call_every_method(&s, &a, &p, &f).await {
             let may = match peer {
