@@ -68,11 +68,8 @@ pub fn nats_server_binary() -> PathBuf {
 
 /// A random password (hex; safe in a URL and a config file unquoted).
 fn random_secret() -> Result<String, String> {
-    use std::io::Read;
     let mut bytes = [0u8; 16];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .map_err(|e| format!("no randomness for a password: {e}"))?;
+    getrandom::fill(&mut bytes).map_err(|e| format!("no randomness for a password: {e}"))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 

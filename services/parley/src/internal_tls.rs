@@ -109,11 +109,19 @@ fn first_pem_cert(pem: &[u8]) -> Option<CertificateDer<'static>> {
 /// The service a (CA-verified) certificate names: exactly one of the
 /// service names must be valid for it, so a wildcard certificate names none.
 pub fn peer_of(der: &CertificateDer<'_>) -> Option<Peer> {
+    // Built once: this runs on every internal request.
+    static NAMES: std::sync::LazyLock<Vec<(Peer, ServerName<'static>)>> =
+        std::sync::LazyLock::new(|| {
+            Peer::ALL
+                .into_iter()
+                .filter_map(|p| Some((p, ServerName::try_from(p.dns_name()).ok()?)))
+                .collect()
+        });
     let cert = webpki::EndEntityCert::try_from(der).ok()?;
-    let mut named = Peer::ALL.into_iter().filter(|p| {
-        ServerName::try_from(p.dns_name())
-            .is_ok_and(|name| cert.verify_is_valid_for_subject_name(&name).is_ok())
-    });
+    let mut named = NAMES
+        .iter()
+        .filter(|(_, name)| cert.verify_is_valid_for_subject_name(name).is_ok())
+        .map(|(p, _)| *p);
     match (named.next(), named.next()) {
         (Some(p), None) => Some(p),
         _ => None,
@@ -134,7 +142,8 @@ pub fn identify_caller(mut req: tonic::Request<()>) -> Result<tonic::Request<()>
 }
 
 /// Writes a new cluster CA and one certificate directory per service under
-/// `out` (`out/<service>/{ca.crt,tls.crt,tls.key}`, keys 0600), valid for
+/// `out` (`out/<service>/{ca.crt,tls.crt,tls.key}`, directories 0700, files
+/// 0600), valid for
 /// `days`. The CA's own key is not kept unless `keep_ca_key`: without it no
 /// one can issue another identity later, which is the safe default for a
 /// local cluster; keep it (offline!) to add instances without rotating all.
@@ -159,8 +168,7 @@ pub fn generate(out: &Path, days: u32, keep_ca_key: bool) -> anyhow::Result<Vec<
     let ca_cert = ca_params.self_signed(&ca_key)?;
     let ca_issuer = rcgen::Issuer::new(ca_params, &ca_key);
 
-    crate::private_files::owner_only_umask();
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    private_dir(out)?;
     if keep_ca_key {
         write_private(&out.join("ca.key"), ca_key.serialize_pem().as_bytes())?;
     }
@@ -181,7 +189,7 @@ pub fn generate(out: &Path, days: u32, keep_ca_key: bool) -> anyhow::Result<Vec<
         let key = KeyPair::generate()?;
         let cert = params.signed_by(&key, &ca_issuer)?;
         let dir = out.join(peer.name());
-        std::fs::create_dir_all(&dir)?;
+        private_dir(&dir)?;
         write_private(&dir.join(CA_FILE), ca_cert.pem().as_bytes())?;
         write_private(&dir.join(CERT_FILE), cert.pem().as_bytes())?;
         write_private(&dir.join(KEY_FILE), key.serialize_pem().as_bytes())?;
@@ -194,6 +202,16 @@ pub fn generate(out: &Path, days: u32, keep_ca_key: bool) -> anyhow::Result<Vec<
 /// cluster does not see the certificates as not yet valid.
 fn time_now() -> std::time::SystemTime {
     std::time::SystemTime::now() - std::time::Duration::from_secs(300)
+}
+
+/// Creates `dir` (and its parents) owner-only, whatever the umask.
+fn private_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating {}", dir.display()))
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {

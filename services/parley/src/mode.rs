@@ -6,44 +6,14 @@ use crate::config::Config;
 use anyhow::bail;
 use std::collections::BTreeSet;
 
-/// The services `parley <service>` can run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ServiceName {
-    Gateway,
-    Auth,
-    Presence,
-    Fanout,
-    Storage,
-}
+/// The services `parley <service>` can run: the identities of the
+/// cluster's certificates, one enum for both.
+pub use parley_core::peer::Peer as ServiceName;
 
-impl ServiceName {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Gateway => "gateway",
-            Self::Auth => "auth",
-            Self::Presence => "presence",
-            Self::Fanout => "fanout",
-            Self::Storage => "storage",
-        }
-    }
-
-    /// The identity of this service in the cluster's certificates.
-    pub fn peer(self) -> parley_core::peer::Peer {
-        use parley_core::peer::Peer;
-        match self {
-            Self::Gateway => Peer::Gateway,
-            Self::Auth => Peer::Auth,
-            Self::Presence => Peer::Presence,
-            Self::Fanout => Peer::Fanout,
-            Self::Storage => Peer::Storage,
-        }
-    }
-
-    /// Services that publish to or consume from the event bus, and so need
-    /// the shared one when they run in processes of their own.
-    fn uses_bus(self) -> bool {
-        !matches!(self, Self::Presence)
-    }
+/// Services that publish to or consume from the event bus, and so need the
+/// shared one when they run in processes of their own.
+fn uses_bus(service: ServiceName) -> bool {
+    !matches!(service, ServiceName::Presence)
 }
 
 /// How this process runs.
@@ -114,12 +84,12 @@ pub fn check(config: &Config, mode: Mode) -> anyhow::Result<()> {
         refuse(&["scylla"], "applies when cluster.store is a scylla:// URI");
     }
     if let Mode::Split(service) = mode
-        && service.uses_bus()
+        && uses_bus(service)
         && config.cluster.bus == "memory"
     {
         refused.push(format!(
             "cluster.bus = \"memory\": `parley {}` in its own process needs the bus the other services share; set a nats:// URL",
-            service.as_str()
+            service.name()
         ));
     }
     if let Mode::Split(_) = mode {
@@ -130,7 +100,7 @@ pub fn check(config: &Config, mode: Mode) -> anyhow::Result<()> {
     }
     let what = match mode {
         Mode::Embedded => "`parley up`".to_string(),
-        Mode::Split(s) => format!("`parley {}`", s.as_str()),
+        Mode::Split(s) => format!("`parley {}`", s.name()),
     };
     bail!(
         "settings {what} does not honour:\n  - {}",
@@ -170,7 +140,7 @@ fn split_security(config: &Config, mode: Mode) -> Vec<String> {
     let Mode::Split(service) = mode else {
         return refused;
     };
-    if service.uses_bus() && c.bus.starts_with("nats://") && !has_secret(&c.bus) {
+    if uses_bus(service) && c.bus.starts_with("nats://") && !has_secret(&c.bus) {
         refused.push(
             "cluster.bus has no credentials: use nats://user:password@host:4222 (NATS authorization)".to_string(),
         );

@@ -31,7 +31,7 @@ pub async fn run_service(
         .tls_dir
         .as_deref()
         .expect("checked by mode::check");
-    let tls = InternalTls::load(tls_dir, Some(name.peer()))?;
+    let tls = InternalTls::load(tls_dir, Some(name))?;
     let backends = Backends::new(&config, Mode::Split(name));
     spawn_admin(&config, stop.clone()).await?;
     let served = match name {

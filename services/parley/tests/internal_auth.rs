@@ -332,7 +332,6 @@ async fn anonymous_and_foreign_callers_are_refused_on_every_internal_method() {
                 .await
                 .unwrap();
             assert!(!seen.users[0].online, "alice was never attached");
-            assert_eq!(silent.len(), 4, "answered while silent connections wait");
         }
         for (method, r) in call_every_method(&s, &a, &p, &f).await {
             let may = match peer {
@@ -344,6 +343,8 @@ async fn anonymous_and_foreign_callers_are_refused_on_every_internal_method() {
             assert_eq!(!denied, may, "{} calling {method}: {r:?}", peer.name());
         }
     }
+    // Held open through every call above: none of them waited on these.
+    drop(silent);
     stop.cancel();
 }
 

@@ -268,14 +268,10 @@ async fn a_login_storm_is_shed_with_429_and_retry_after() {
     assert_eq!(s, 201);
 }
 
-/// One login attempt from `from` (any 127.x.y.z); the status code.
-async fn login_from(node: &TestNode, from: [u8; 4], username: &str) -> u16 {
-    let http = reqwest::Client::builder()
-        .local_address(std::net::IpAddr::from(from))
-        .build()
-        .unwrap();
+/// One failing login attempt (a password hash on the server); the status.
+async fn bad_login(http: &reqwest::Client, base: &str, username: &str) -> u16 {
     let body = json!({"username": username, "password": "guess guess"});
-    http.post(format!("{}/v1/auth/login", node.base_url()))
+    http.post(format!("{base}/v1/auth/login"))
         .header("content-type", "application/json")
         .body(body.to_string())
         .send()
@@ -306,17 +302,7 @@ async fn one_address_in_a_login_storm_cannot_lock_out_another() {
                     if stop.load(std::sync::atomic::Ordering::Relaxed) {
                         break;
                     }
-                    let body = json!({"username": format!("storm{i}"), "password": "guess guess"});
-                    let status = http
-                        .post(format!("{node_url}/v1/auth/login"))
-                        .header("content-type", "application/json")
-                        .body(body.to_string())
-                        .send()
-                        .await
-                        .unwrap()
-                        .status()
-                        .as_u16();
-                    match status {
+                    match bad_login(&http, &node_url, &format!("storm{i}")).await {
                         401 => {}
                         429 => refused += 1,
                         s => panic!("storm got {s}"),
@@ -328,9 +314,13 @@ async fn one_address_in_a_login_storm_cannot_lock_out_another() {
         .collect();
     // The bystander signs in one attempt at a time from another address:
     // never told to wait, however long the storm goes on.
+    let elsewhere = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
     for n in 0..6 {
         assert_eq!(
-            login_from(&node, [127, 0, 0, 2], &format!("by{n}")).await,
+            bad_login(&elsewhere, &node.base_url(), &format!("by{n}")).await,
             401
         );
     }
