@@ -15,6 +15,7 @@ mod procstat;
 mod reconnect;
 mod report;
 mod run;
+pub mod seconds;
 mod setup;
 
 pub use report::{

@@ -71,6 +71,13 @@ struct Args {
     /// once every client is connected.
     #[arg(long)]
     restart_cmd: Option<String>,
+    /// A server's Prometheus endpoint (`http://ADMIN/metrics`) to scrape
+    /// every second (repeat for several processes).
+    #[arg(long = "server-metrics")]
+    metrics_urls: Vec<String>,
+    /// Series to keep from the scrapes, by name prefix (repeatable).
+    #[arg(long = "watch-metric", default_value = "parley_timeline_")]
+    metric_prefixes: Vec<String>,
     /// Write the report as JSON here.
     #[arg(long)]
     report: Option<std::path::PathBuf>,
@@ -108,6 +115,8 @@ async fn main() -> std::process::ExitCode {
         source_addrs: a.source_addrs,
         messages: a.messages,
         restart_cmd: a.restart_cmd,
+        metrics_urls: a.metrics_urls,
+        metric_prefixes: a.metric_prefixes,
     };
     match run(cfg).await {
         Ok(report) => {
@@ -120,7 +129,7 @@ async fn main() -> std::process::ExitCode {
                 }
             }
             if let Some(path) = a.chart {
-                let svg = parley_loadtest::chart::svg(&report.scenario, &report.timeline);
+                let svg = parley_loadtest::chart::svg(&report);
                 if let Err(e) = std::fs::write(&path, svg) {
                     eprintln!("cannot write {}: {e}", path.display());
                     return std::process::ExitCode::from(2);

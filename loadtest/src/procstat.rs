@@ -4,9 +4,9 @@ use crate::report::ServerSample;
 use std::time::Instant;
 
 /// clock ticks per second (the usual Linux value; /proc/<pid>/stat is in ticks).
-const TICKS: f64 = 100.0;
+pub(crate) const TICKS: f64 = 100.0;
 
-fn cpu_ticks(pid: u32) -> Option<u64> {
+pub(crate) fn cpu_ticks(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command (which may hold spaces) start after ')'.
     let rest = stat.rsplit_once(')')?.1;
@@ -23,6 +23,22 @@ fn rss_kb(pid: u32) -> Option<u64> {
         .nth(1)?
         .parse()
         .ok()
+}
+
+/// (busy, all) clock ticks of every CPU since boot; idle and iowait are
+/// not busy.
+pub(crate) fn machine_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let all: u64 = fields.iter().sum();
+    let idle = fields.get(3)? + fields.get(4).copied().unwrap_or(0);
+    Some((all - idle, all))
 }
 
 /// RSS of all `pids` together.

@@ -114,6 +114,14 @@ pub struct Report {
     pub reconnect: Option<ReconnectReport>,
     /// Delivery latency per second (dm and group scenarios).
     pub timeline: Vec<TimelinePoint>,
+    /// Wall-clock time (Unix ms) of second 0 of `timeline`, to line it up
+    /// with samples taken outside the loader (threads, disk, files).
+    pub timeline_start_unix_ms: u64,
+    /// The machine and the servers in each second (same numbering).
+    pub seconds: Vec<crate::seconds::SecondSample>,
+    /// Share of the machine that was busy during the measured seconds
+    /// (the loader included: it runs on the same CPUs).
+    pub machine_busy_percent: f64,
 }
 
 impl Report {
@@ -220,6 +228,12 @@ impl Report {
                 c.server_rss_before_kb,
                 c.server_rss_after_kb,
                 c.server_bytes_per_connection,
+            );
+        }
+        if self.machine_busy_percent > 0.0 {
+            s += &format!(
+                "machine busy {:.0}% over the measured seconds\n",
+                self.machine_busy_percent
             );
         }
         for srv in &self.servers {

@@ -66,6 +66,9 @@ pub struct LoadConfig {
     pub messages: usize,
     /// Reconnect scenario: shell command that restarts the gateway(s).
     pub restart_cmd: Option<String>,
+    /// Server /metrics endpoints to scrape every second, and which series.
+    pub metrics_urls: Vec<String>,
+    pub metric_prefixes: Vec<String>,
 }
 
 impl LoadConfig {
@@ -92,6 +95,8 @@ impl LoadConfig {
             source_addrs: 1,
             messages: 10_000,
             restart_cmd: None,
+            metrics_urls: Vec::new(),
+            metric_prefixes: Vec::new(),
         }
     }
 }
@@ -268,7 +273,16 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
 
     settle(&shared, Duration::from_secs(2), Duration::from_secs(180)).await;
     let start = Instant::now();
+    let start_unix_ms = unix_us() / 1000;
     let _ = shared.t0.set(start);
+    let (stop_seconds, seconds) = crate::seconds::spawn(
+        start,
+        crate::seconds::Watch {
+            server_pids: cfg.server_pids.clone(),
+            metrics_urls: cfg.metrics_urls.clone(),
+            metric_prefixes: cfg.metric_prefixes.clone(),
+        },
+    );
 
     // Open loop: message i is due at start + i / rate, whatever happened to
     // the ones before it.
@@ -343,6 +357,15 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
     let measured_secs = measured_start
         .map_or(0.0, |s| s.elapsed().as_secs_f64())
         .max(0.001);
+    let _ = stop_seconds.send(());
+    let seconds = seconds.await.unwrap_or_default();
+    let warmup_secs = cfg.warmup.as_secs();
+    let busy: Vec<f64> = seconds
+        .iter()
+        .filter(|s| s.second >= warmup_secs)
+        .map(|s| s.machine_busy_percent)
+        .collect();
+    let machine_busy_percent = busy.iter().sum::<f64>() / busy.len().max(1) as f64;
 
     // Let sends finish and deliveries arrive (bounded by the grace period).
     let grace_end = Instant::now() + cfg.grace;
@@ -413,6 +436,9 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
                 latency: Latency::from_us(h),
             })
             .collect(),
+        timeline_start_unix_ms: start_unix_ms,
+        seconds,
+        machine_busy_percent,
     })
 }
 
@@ -498,6 +524,9 @@ fn empty_report(scenario: &str) -> Report {
         history: None,
         reconnect: None,
         timeline: Vec::new(),
+        timeline_start_unix_ms: 0,
+        seconds: Vec::new(),
+        machine_busy_percent: 0.0,
     }
 }
 

@@ -37,7 +37,10 @@ async fn group_and_dm_runs_are_correct() {
         assert_eq!(report.deliveries, report.deliveries_expected);
         assert!(report.delivery_latency.count > 0 && report.ack_latency.count > 0);
         assert!(!report.timeline.is_empty(), "per-second latency recorded");
-        let svg = parley_loadtest::chart::svg(&report.scenario, &report.timeline);
+        let second = report.seconds.first().expect("per-second machine samples");
+        assert!(second.machine_busy_percent > 0.0 && second.server_cpu_percent > 0.0);
+        assert!(second.server_rss_kb > 0);
+        let svg = parley_loadtest::chart::svg(&report);
         assert!(svg.starts_with("<svg") && svg.contains("polyline"));
     }
     node.shutdown().await.unwrap();
