@@ -19,7 +19,7 @@
 //! byte order is seq order.
 
 use async_trait::async_trait;
-use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+use fjall::{Database, Keyspace, PersistMode};
 use parley_ports::{ReadRange, StoreError, StoreResult, TimelineStore};
 use parley_proto::v1 as pb;
 use prost::Message;
@@ -29,6 +29,8 @@ use std::path::Path;
 use std::sync::{Arc, mpsc};
 use tokio::sync::oneshot;
 
+use crate::fjall_engine;
+use crate::fjall_stats::{CommitPeak, StatsThread};
 use crate::member_cache::MemberCache;
 use crate::writer_thread::{WriterThread, next_batch};
 
@@ -118,6 +120,7 @@ struct Shared {
     db: Database,
     keyspaces: Vec<Keyspace>,
     members: MemberCache,
+    commit_peak: Arc<CommitPeak>,
 }
 
 impl Shared {
@@ -174,13 +177,10 @@ type Job = Box<dyn FnOnce(&Shared, &Overlay) -> (Option<Overlay>, Completion) + 
 /// Longest cached member list `member()` searches instead of reading the store.
 const SCAN_CACHED_LIST_UP_TO: usize = 64;
 
-/// Memtable sizes (bytes) of the busy and the small keyspaces.
-const MEMTABLE_BIG: u64 = 16 << 20;
-const MEMTABLE_SMALL: u64 = 4 << 20;
-
 struct Inner {
     /// Declared first: dropped (joined) before `shared`.
     writer: WriterThread<Job>,
+    _stats: StatsThread,
     shared: Arc<Shared>,
 }
 
@@ -200,38 +200,40 @@ impl FjallTimelineStore {
     /// Opens (or creates) the store in directory `dir` with a block cache of
     /// at most `cache_bytes`.
     pub fn open(dir: &Path, cache_bytes: u64) -> StoreResult<Self> {
-        std::fs::create_dir_all(dir).map_err(be)?;
-        let db = Database::builder(dir)
-            .cache_size(cache_bytes)
-            // Durability is ours to decide: one fdatasync per group commit.
-            .manual_journal_persist(true)
-            .open()
-            .map_err(be)?;
+        let db = fjall_engine::open(dir, cache_bytes)?;
         let mut keyspaces = Vec::with_capacity(KEYSPACES.len());
         for (i, (k, name)) in KEYSPACES.iter().enumerate() {
             debug_assert_eq!(*k as usize, i);
-            // fjall's default memtable is 64 MiB per keyspace: with six
-            // keyspaces that alone could hold ~400 MB. Events and dedup keys
-            // take most writes; the rest are small. (Fixed when a keyspace is
-            // created.)
-            let memtable = match k {
-                Ks::Events | Ks::Dedup => MEMTABLE_BIG,
-                _ => MEMTABLE_SMALL,
-            };
-            let options = move || KeyspaceCreateOptions::default().max_memtable_size(memtable);
-            keyspaces.push(db.keyspace(name, options).map_err(be)?);
+            let busy = matches!(k, Ks::Events | Ks::Dedup);
+            keyspaces.push(fjall_engine::keyspace(&db, name, busy)?);
         }
+        let commit_peak = Arc::new(CommitPeak::default());
+        let stats = StatsThread::spawn(
+            db.clone(),
+            KEYSPACES
+                .iter()
+                .map(|(_, name)| *name)
+                .zip(keyspaces.iter().cloned())
+                .collect(),
+            commit_peak.clone(),
+        )
+        .map_err(be)?;
         let shared = Arc::new(Shared {
             db,
             keyspaces,
             members: MemberCache::new(),
+            commit_peak,
         });
         let writer_shared = shared.clone();
         let writer = WriterThread::spawn("parley-timeline-writer", move |rx| {
             writer_loop(&writer_shared, &rx);
         })?;
         Ok(Self {
-            inner: Arc::new(Inner { writer, shared }),
+            inner: Arc::new(Inner {
+                writer,
+                _stats: stats,
+                shared,
+            }),
         })
     }
 
@@ -333,8 +335,9 @@ fn writer_loop(shared: &Shared, rx: &mpsc::Receiver<Job>) {
                 .invalidate(member_lists_written.iter().map(Vec::as_slice));
         }
         metrics::histogram!("parley_timeline_batch_run_seconds").record(ran.as_secs_f64());
-        metrics::histogram!("parley_timeline_commit_seconds")
-            .record((started.elapsed() - ran).as_secs_f64());
+        let committed = started.elapsed() - ran;
+        metrics::histogram!("parley_timeline_commit_seconds").record(committed.as_secs_f64());
+        shared.commit_peak.record(committed);
         if let Err(e) = &outcome {
             tracing::error!(error = %e, "timeline group commit failed");
         }

@@ -4,7 +4,10 @@
 //! (with its conformance run) while `import_redb_timeline` can still move
 //! its data into fjall.
 
+mod background;
 mod db;
+mod fjall_engine;
+mod fjall_stats;
 mod fjall_timeline;
 mod member_cache;
 mod memory_bus;
