@@ -8,18 +8,42 @@ use std::sync::OnceLock;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
+/// How often recorded histogram samples are folded into their summaries.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The process-wide Prometheus recorder (installed on first use).
 pub fn prometheus() -> Option<PrometheusHandle> {
     static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
     HANDLE
         .get_or_init(|| match PrometheusBuilder::new().install_recorder() {
-            Ok(h) => Some(h),
+            Ok(h) => {
+                spawn_upkeep(h.clone());
+                Some(h)
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "metrics recorder not installed");
                 None
             }
         })
         .clone()
+}
+
+/// The recorder keeps every histogram sample until its summary is updated,
+/// which `install_recorder` leaves to the caller: without this, a process
+/// nobody scrapes grows by 8 bytes per sample forever (~0.2 MB/s of RSS at
+/// 4,500 messages/s, six samples per message).
+fn spawn_upkeep(handle: PrometheusHandle) {
+    let spawned = std::thread::Builder::new()
+        .name("parley-metrics".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_EVERY);
+                handle.run_upkeep();
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "metrics upkeep thread not started");
+    }
 }
 
 /// Keeps trace export alive; flushes what is buffered when dropped.
