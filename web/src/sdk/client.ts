@@ -41,6 +41,8 @@ const TYPING_SHOWN_MS = 6_000;
 const TYPING_EVERY_MS = 3_000;
 /** Users per lookup or presence request (the server's limit is 200). */
 const BATCH = 200;
+/** How long a gap in live pushes may stay open before it is pulled (as the Rust SDK's GAP_GRACE). */
+export const GAP_GRACE_MS = 150;
 
 export class ParleyClient {
   readonly api: AuthApi;
@@ -497,7 +499,15 @@ export class ParleyClient {
         return;
       }
       this.deliver(c, c.timeline.push(e));
-      if (c.timeline.gap()) void this.catchUp(c);
+      // Live pushes of one conversation can overtake each other (several
+      // fanout workers): give the missing ones GAP_GRACE_MS to arrive
+      // before pulling them from history.
+      if (c.timeline.gap() && !c.gapTimer) {
+        c.gapTimer = setTimeout(() => {
+          c.gapTimer = null;
+          if (c.timeline?.gap()) void this.catchUp(c);
+        }, GAP_GRACE_MS);
+      }
     } else if (p.receipt) {
       const c = this.convs.get(p.receipt.conversationId);
       if (!c) return;

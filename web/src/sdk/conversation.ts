@@ -52,6 +52,8 @@ export class ConversationModel {
   loadingOlder = false;
   /** Whether a forward history pull is running. */
   fetching = false;
+  /** A gap seen in live pushes, pulled if still open when this fires. */
+  gapTimer: ReturnType<typeof setTimeout> | null = null;
   /** Pushes that arrived before the first page. */
   early: Event[] = [];
   /** I am no longer a member. */
