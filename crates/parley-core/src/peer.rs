@@ -79,8 +79,8 @@ pub fn authorize(
         (Peer::Gateway, "FanoutApi") => {
             matches!(method, "typing" | "presence_changed" | "receipt")
         }
-        (Peer::Fanout, "StorageApi") => matches!(method, "list_members" | "contacts"),
-        (Peer::Fanout, "PresenceApi") => method == "query",
+        (Peer::Fanout, "StorageApi") => matches!(method, "member_ids" | "contacts"),
+        (Peer::Fanout, "PresenceApi") => matches!(method, "query" | "routes"),
         _ => false,
     };
     if !allowed {
@@ -172,7 +172,10 @@ mod tests {
         let ok = |p, a, m, c: &Option<pb::Caller>| authorize(Some(p), a, m, c.as_ref()).is_ok();
         assert!(ok(Peer::Gateway, "StorageApi", "append", &user));
         assert!(!ok(Peer::Gateway, "StorageApi", "list_members", &system));
-        assert!(ok(Peer::Fanout, "StorageApi", "list_members", &system));
+        assert!(ok(Peer::Fanout, "StorageApi", "member_ids", &system));
+        assert!(!ok(Peer::Fanout, "StorageApi", "list_members", &system));
+        assert!(ok(Peer::Fanout, "PresenceApi", "routes", &None));
+        assert!(!ok(Peer::Gateway, "PresenceApi", "routes", &None));
         assert!(!ok(Peer::Fanout, "StorageApi", "append", &system));
         assert!(!ok(Peer::Fanout, "AuthApi", "login", &None));
         assert!(!ok(Peer::Storage, "StorageApi", "history", &user));

@@ -225,6 +225,10 @@ impl StorageApi for StorageRouter {
         self.pick(&req).list_members(req).await
     }
 
+    async fn member_ids(&self, req: pb::MembersRequest) -> ServiceResult<pb::MemberIdsReply> {
+        self.pick(&req).member_ids(req).await
+    }
+
     async fn contacts(&self, req: pb::CallerRequest) -> ServiceResult<pb::ContactsReply> {
         let replies =
             futures::future::join_all(self.shards.iter().map(|s| s.contacts(req.clone()))).await;

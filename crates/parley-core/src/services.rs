@@ -18,6 +18,7 @@ crate::rpc_service! {
     fn mark_read(pb::MarkReadRequest) -> pb::ReadState;
     fn list_members(pb::MembersRequest) -> pb::MembersPage;
     fn contacts(pb::CallerRequest) -> pb::ContactsReply;
+    fn member_ids(pb::MembersRequest) -> pb::MemberIdsReply;
 }
 
 crate::rpc_service! {
@@ -40,6 +41,7 @@ crate::rpc_service! {
     fn heartbeat(pb::PresenceSession) -> pb::Empty;
     fn detach(pb::PresenceSession) -> pb::PresenceUpdate;
     fn query(pb::PresenceQuery) -> pb::PresenceList;
+    fn routes(pb::PresenceQuery) -> pb::PresenceRoutes;
 }
 
 crate::rpc_service! {

@@ -5,29 +5,30 @@
 use async_trait::async_trait;
 use parking_lot::{Mutex, RwLock};
 use parley_ports::{
-    BusError, BusResult, DeliverySink, EventBus, Push, StoredConsumer, StoredDelivery, Subscription,
+    Broadcast, BusError, BusResult, DeliverySink, EventBus, GatewayRoute, Push, StoredConsumer,
+    StoredDelivery, StoredEvent, Subscription,
 };
-use parley_proto::v1 as pb;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Stored events a group may have queued before publishers wait: the
-/// backpressure that keeps a slow fanout from growing memory without bound.
-const GROUP_QUEUE: usize = 65_536;
+/// backpressure that keeps a slow fanout from growing memory without bound
+/// (the queue's slots are allocated up front: 16,384 of ~200 bytes).
+const GROUP_QUEUE: usize = 16_384;
 
 type Sinks = HashMap<String, Vec<(u64, Arc<dyn DeliverySink>)>>;
 /// Both ends of one consumer group's queue.
-/// A stored event with the trace context of the send that stored it.
-type Stored = (pb::Event, parley_core::trace::TraceHeaders);
 type GroupQueue = (
-    async_channel::Sender<Stored>,
-    async_channel::Receiver<Stored>,
+    async_channel::Sender<StoredEvent>,
+    async_channel::Receiver<StoredEvent>,
 );
 
 #[derive(Default)]
 struct Shared {
     users: RwLock<Sinks>,
+    /// Sinks by gateway id, for routed deliveries.
+    gateways: RwLock<Sinks>,
     groups: Mutex<HashMap<String, GroupQueue>>,
     next_id: AtomicU64,
     closed: AtomicBool,
@@ -53,23 +54,50 @@ impl MemoryBus {
 
 struct Unsubscribe {
     shared: Arc<Shared>,
-    user: String,
+    /// A gateway's subscription (else a user's).
+    gateway: bool,
+    name: String,
     id: u64,
 }
 
 impl Drop for Unsubscribe {
     fn drop(&mut self) {
-        let mut users = self.shared.users.write();
-        if let Some(list) = users.get_mut(&self.user) {
+        let mut sinks = if self.gateway {
+            self.shared.gateways.write()
+        } else {
+            self.shared.users.write()
+        };
+        if let Some(list) = sinks.get_mut(&self.name) {
             list.retain(|(id, _)| *id != self.id);
             if list.is_empty() {
-                users.remove(&self.user);
+                sinks.remove(&self.name);
             }
         }
     }
 }
 
-struct GroupConsumer(async_channel::Receiver<Stored>);
+impl MemoryBus {
+    fn subscribe(&self, gateway: bool, name: &str, sink: Arc<dyn DeliverySink>) -> Subscription {
+        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let map = if gateway {
+            &self.shared.gateways
+        } else {
+            &self.shared.users
+        };
+        map.write()
+            .entry(name.to_string())
+            .or_default()
+            .push((id, sink));
+        Subscription::new(Unsubscribe {
+            shared: self.shared.clone(),
+            gateway,
+            name: name.to_string(),
+            id,
+        })
+    }
+}
+
+struct GroupConsumer(async_channel::Receiver<StoredEvent>);
 
 #[async_trait]
 impl StoredConsumer for GroupConsumer {
@@ -80,7 +108,7 @@ impl StoredConsumer for GroupConsumer {
             .recv()
             .await
             .ok()
-            .map(|(e, trace)| StoredDelivery::new(e, || {}).with_trace(trace))
+            .map(|stored| StoredDelivery::new(stored, || {}))
     }
 }
 
@@ -98,26 +126,52 @@ impl EventBus for MemoryBus {
         Ok(())
     }
 
+    async fn deliver_routed(&self, routes: &[GatewayRoute], push: Push) -> BusResult<()> {
+        let sinks = self.shared.gateways.read();
+        for route in routes {
+            if let Some(list) = sinks.get(&route.gateway) {
+                for (_, sink) in list {
+                    for user in &route.users {
+                        sink.deliver(user, &push);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn broadcast(&self, items: &[Broadcast]) -> BusResult<()> {
+        let sinks = self.shared.gateways.read();
+        for (_, sink) in sinks.values().flatten() {
+            for item in items {
+                let span = tracing::info_span!("bus_delivery");
+                parley_core::trace::set_parent(&span, &item.trace);
+                let _entered = span.enter();
+                for user in item.users.iter() {
+                    sink.deliver(user, &item.push);
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn subscribe_user(
         &self,
         user: &str,
         sink: Arc<dyn DeliverySink>,
     ) -> BusResult<Subscription> {
-        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-        self.shared
-            .users
-            .write()
-            .entry(user.to_string())
-            .or_default()
-            .push((id, sink));
-        Ok(Subscription::new(Unsubscribe {
-            shared: self.shared.clone(),
-            user: user.to_string(),
-            id,
-        }))
+        Ok(self.subscribe(false, user, sink))
     }
 
-    async fn publish_stored(&self, event: &pb::Event) -> BusResult<()> {
+    async fn subscribe_gateway(
+        &self,
+        gateway: &str,
+        sink: Arc<dyn DeliverySink>,
+    ) -> BusResult<Subscription> {
+        Ok(self.subscribe(true, gateway, sink))
+    }
+
+    async fn publish_stored(&self, events: &[StoredEvent]) -> BusResult<()> {
         if self.shared.closed.load(Ordering::Acquire) {
             return Err(BusError::Closed);
         }
@@ -129,9 +183,11 @@ impl EventBus for MemoryBus {
             .map(|(tx, _)| tx.clone())
             .collect();
         for tx in senders {
-            tx.send((event.clone(), parley_core::trace::current_headers()))
-                .await
-                .map_err(|_| BusError::Closed)?;
+            for stored in events {
+                tx.send(stored.clone())
+                    .await
+                    .map_err(|_| BusError::Closed)?;
+            }
         }
         Ok(())
     }

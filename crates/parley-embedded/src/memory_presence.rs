@@ -4,16 +4,23 @@
 use async_trait::async_trait;
 use parking_lot::Mutex;
 use parley_core::time::now_ms;
-use parley_ports::{PresenceStore, StoreResult};
+use parley_ports::{ConnRef, PresenceStore, StoreResult};
 use parley_proto::v1 as pb;
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// (gateway, connection id)
+type ConnKey = (String, String);
+
+fn key(conn: ConnRef<'_>) -> ConnKey {
+    (conn.gateway.to_string(), conn.id.to_string())
+}
+
 #[derive(Default)]
 struct UserState {
-    /// connection id -> expiry
-    conns: HashMap<String, Instant>,
+    /// connection -> expiry
+    conns: HashMap<ConnKey, Instant>,
     last_seen_ms: i64,
 }
 
@@ -48,32 +55,32 @@ impl MemoryPresence {
 
 #[async_trait]
 impl PresenceStore for MemoryPresence {
-    async fn attach(&self, user: &str, conn: &str, ttl: Duration) -> StoreResult<bool> {
+    async fn attach(&self, user: &str, conn: ConnRef<'_>, ttl: Duration) -> StoreResult<bool> {
         let now = Instant::now();
         let mut users = self.users.lock();
         let st = users.entry(user.to_string()).or_default();
         st.prune(now);
         let was_offline = st.conns.is_empty();
-        st.conns.insert(conn.to_string(), now + ttl);
+        st.conns.insert(key(conn), now + ttl);
         Ok(was_offline)
     }
 
-    async fn heartbeat(&self, user: &str, conn: &str, ttl: Duration) -> StoreResult<()> {
+    async fn heartbeat(&self, user: &str, conn: ConnRef<'_>, ttl: Duration) -> StoreResult<()> {
         let now = Instant::now();
         let mut users = self.users.lock();
         let st = users.entry(user.to_string()).or_default();
-        st.conns.insert(conn.to_string(), now + ttl);
+        st.conns.insert(key(conn), now + ttl);
         Ok(())
     }
 
-    async fn detach(&self, user: &str, conn: &str) -> StoreResult<bool> {
+    async fn detach(&self, user: &str, conn: ConnRef<'_>) -> StoreResult<bool> {
         let now = Instant::now();
         let mut users = self.users.lock();
         let Some(st) = users.get_mut(user) else {
             return Ok(false);
         };
         st.prune(now);
-        let removed = st.conns.remove(conn).is_some();
+        let removed = st.conns.remove(&key(conn)).is_some();
         if removed && st.conns.is_empty() {
             st.last_seen_ms = now_ms();
             return Ok(true);
@@ -101,6 +108,36 @@ impl PresenceStore for MemoryPresence {
                     online: false,
                     last_seen_ms: 0,
                 },
+            })
+            .collect())
+    }
+
+    async fn routes(&self, users: &[String]) -> StoreResult<Vec<pb::UserRoute>> {
+        let now = Instant::now();
+        let mut map = self.users.lock();
+        Ok(users
+            .iter()
+            .filter_map(|u| {
+                let st = map.get_mut(u)?;
+                st.prune(now);
+                if st.conns.is_empty() {
+                    return None;
+                }
+                let mut gateway_ids: Vec<String> = Vec::with_capacity(1);
+                for (gateway, _) in st.conns.keys() {
+                    if gateway.is_empty() {
+                        // Somewhere unknown: deliver by user, reaching all.
+                        gateway_ids.clear();
+                        break;
+                    }
+                    if !gateway_ids.contains(gateway) {
+                        gateway_ids.push(gateway.clone());
+                    }
+                }
+                Some(pb::UserRoute {
+                    user_id: u.clone(),
+                    gateway_ids,
+                })
             })
             .collect())
     }

@@ -1,15 +1,17 @@
 use crate::credentials::Auth;
+use crate::headers::trace_of;
+use crate::push::{
+    decode_broadcast, decode_push, decode_routed, encode_broadcast, encode_push, encode_routed,
+};
+use crate::stored::JetStreamConsumer;
 use async_nats::jetstream::{self, consumer, stream};
 use async_trait::async_trait;
-use bytes::Bytes;
 use futures::StreamExt;
 use parley_core::ids::validate_id;
 use parley_ports::{
-    BusError, BusResult, DeliverySink, EncodedFrame, EventBus, Push, StoredConsumer,
-    StoredDelivery, Subscription,
+    Broadcast, BusError, BusResult, DeliverySink, EventBus, GatewayRoute, Push, StoredConsumer,
+    StoredEvent, Subscription,
 };
-use parley_proto::v1 as pb;
-use prost::Message;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -26,6 +28,9 @@ pub struct NatsBusConfig {
     /// Copies of the stored-event stream in a NATS cluster (1, or 3 to
     /// survive a server loss). Applies when the stream is created.
     pub stream_replicas: usize,
+    /// Storage waits this long after an event before publishing, so that
+    /// a batch gathers more events (see `EventBus::publish_linger`).
+    pub publish_linger: Duration,
 }
 
 impl NatsBusConfig {
@@ -36,6 +41,7 @@ impl NatsBusConfig {
             stream_max_age: Duration::from_secs(24 * 3600),
             ack_wait: Duration::from_secs(30),
             stream_replicas: 1,
+            publish_linger: Duration::from_millis(2),
         }
     }
 }
@@ -55,6 +61,15 @@ fn user_subject(user: &str) -> BusResult<String> {
     valid_name("user_id", user)?;
     Ok(format!("parley.user.{user}"))
 }
+
+fn gateway_subject(gateway: &str) -> BusResult<String> {
+    valid_name("gateway_id", gateway)?;
+    Ok(format!("parley.gateway.{gateway}"))
+}
+
+/// Every gateway subscribes here too (a token count of its own, so no
+/// gateway id can name it).
+const BROADCAST_SUBJECT: &str = "parley.gateways";
 
 /// The NATS event bus.
 #[derive(Clone)]
@@ -156,39 +171,6 @@ impl NatsBus {
     }
 }
 
-fn encode_push(push: &Push) -> Bytes {
-    let kind = match push {
-        Push::Frame(f) => pb::bus_push::Kind::Frame(f.frame().clone()),
-        Push::CloseSession { session_id } => pb::bus_push::Kind::CloseSession(session_id.clone()),
-    };
-    Bytes::from(pb::BusPush { kind: Some(kind) }.encode_to_vec())
-}
-
-fn decode_push(bytes: &[u8]) -> Option<Push> {
-    match pb::BusPush::decode(bytes).ok()?.kind? {
-        pb::bus_push::Kind::Frame(f) => Some(Push::Frame(EncodedFrame::new(f))),
-        pb::bus_push::Kind::CloseSession(s) => Some(Push::CloseSession { session_id: s }),
-    }
-}
-
-/// NATS headers carrying the current trace context.
-fn trace_headers() -> async_nats::HeaderMap {
-    let mut headers = async_nats::HeaderMap::new();
-    for (k, v) in parley_core::trace::current_headers() {
-        headers.insert(k.as_str(), v.as_str());
-    }
-    headers
-}
-
-/// The trace context in a message's headers.
-fn trace_from(headers: Option<&async_nats::HeaderMap>) -> parley_core::trace::TraceHeaders {
-    let Some(h) = headers else { return Vec::new() };
-    ["traceparent", "tracestate"]
-        .iter()
-        .filter_map(|k| h.get(*k).map(|v| (k.to_string(), v.as_str().to_string())))
-        .collect()
-}
-
 struct SubscriptionTask(tokio::task::JoinHandle<()>);
 
 impl Drop for SubscriptionTask {
@@ -198,83 +180,45 @@ impl Drop for SubscriptionTask {
     }
 }
 
-struct JetStreamConsumer {
-    consumer: consumer::PullConsumer,
-    messages: Option<consumer::pull::Stream>,
-    closed: CancellationToken,
-}
-
-#[async_trait]
-impl StoredConsumer for JetStreamConsumer {
-    /// Ends when the bus is closed: what this worker has not taken stays in
-    /// the stream (and what it took unacked is redelivered) for the others.
-    async fn next(&mut self) -> Option<StoredDelivery> {
-        let closed = self.closed.clone();
-        tokio::select! {
-            biased;
-            _ = closed.cancelled() => None,
-            d = self.next_message() => Some(d),
-        }
-    }
-}
-
-impl JetStreamConsumer {
-    async fn next_message(&mut self) -> StoredDelivery {
-        loop {
-            let messages = match &mut self.messages {
-                Some(m) => m,
-                None => match self.consumer.messages().await {
-                    Ok(m) => self.messages.insert(m),
-                    Err(e) => {
-                        // The server is away: keep trying until it is back.
-                        tracing::debug!(error = %e, "cannot (re)open the JetStream consumer");
-                        tokio::time::sleep(Duration::from_millis(500)).await;
-                        continue;
-                    }
-                },
-            };
-            match messages.next().await {
-                Some(Ok(msg)) => {
-                    let (msg, acker) = msg.split();
-                    let Ok(event) = pb::Event::decode(msg.payload.as_ref()) else {
-                        tracing::warn!(subject = %msg.subject, "undecodable stored event; dropping it");
-                        let _ = acker.ack().await;
-                        continue;
-                    };
-                    let trace = trace_from(msg.headers.as_ref());
-                    let delivery = StoredDelivery::new(event, move || {
-                        tokio::spawn(async move {
-                            if let Err(e) = acker.ack().await {
-                                tracing::debug!(error = %e, "ack failed; the event will be redelivered");
-                            }
-                        });
-                    });
-                    return delivery.with_trace(trace);
-                }
-                Some(Err(e)) => {
-                    tracing::debug!(error = %e, "JetStream consumer error; reopening");
-                    self.messages = None;
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                None => {
-                    self.messages = None;
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            }
-        }
-    }
-}
-
 #[async_trait]
 impl EventBus for NatsBus {
     async fn deliver(&self, users: &[String], push: Push) -> BusResult<()> {
         let payload = encode_push(&push);
-        let headers = trace_headers();
+        let headers = crate::headers::current();
         for user in users {
             let subject = user_subject(user)?;
             // Buffered by the client and written in batches: no round trip per user.
             self.client
                 .publish_with_headers(subject, headers.clone(), payload.clone())
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    async fn deliver_routed(&self, routes: &[GatewayRoute], push: Push) -> BusResult<()> {
+        let payload = encode_push(&push);
+        let headers = crate::headers::current();
+        for route in routes {
+            let subject = gateway_subject(&route.gateway)?;
+            for message in encode_routed(&route.users, &payload) {
+                self.client
+                    .publish_with_headers(subject.clone(), headers.clone(), message)
+                    .await
+                    .map_err(unavailable)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn broadcast(&self, items: &[Broadcast]) -> BusResult<()> {
+        let encoded: Vec<_> = items
+            .iter()
+            .map(|b| (&b.users[..], encode_push(&b.push), &b.trace))
+            .collect();
+        for message in encode_broadcast(&encoded) {
+            self.client
+                .publish(BROADCAST_SUBJECT, message)
                 .await
                 .map_err(unavailable)?;
         }
@@ -297,7 +241,7 @@ impl EventBus for NatsBus {
                 if let Some(push) = decode_push(&msg.payload) {
                     // Continue the trace of the send this delivery belongs to.
                     let span = tracing::info_span!("bus_delivery");
-                    parley_core::trace::set_parent(&span, &trace_from(msg.headers.as_ref()));
+                    parley_core::trace::set_parent(&span, &trace_of(msg.headers.as_ref()));
                     let _entered = span.enter();
                     sink.deliver(&user, &push);
                 }
@@ -309,24 +253,65 @@ impl EventBus for NatsBus {
         Ok(Subscription::new(SubscriptionTask(task)))
     }
 
-    async fn publish_stored(&self, event: &pb::Event) -> BusResult<()> {
+    async fn subscribe_gateway(
+        &self,
+        gateway: &str,
+        sink: Arc<dyn DeliverySink>,
+    ) -> BusResult<Subscription> {
+        let own = self
+            .client
+            .subscribe(gateway_subject(gateway)?)
+            .await
+            .map_err(unavailable)?;
+        let all = self
+            .client
+            .subscribe(BROADCAST_SUBJECT)
+            .await
+            .map_err(unavailable)?;
+        let mut sub = futures::stream::select(own, all);
+        let task = tokio::spawn(async move {
+            while let Some(msg) = sub.next().await {
+                let items = if msg.subject.as_str() == BROADCAST_SUBJECT {
+                    decode_broadcast(&msg.payload)
+                } else {
+                    decode_routed(&msg.payload).map(|item| vec![item])
+                };
+                let Some(items) = items else {
+                    tracing::warn!(subject = %msg.subject, "undecodable delivery; dropping it");
+                    continue;
+                };
+                for item in &items {
+                    // Continue the trace of the send this push belongs to.
+                    let span = tracing::info_span!("bus_delivery");
+                    let trace = if item.trace.is_empty() {
+                        trace_of(msg.headers.as_ref())
+                    } else {
+                        item.trace.clone()
+                    };
+                    parley_core::trace::set_parent(&span, &trace);
+                    let _entered = span.enter();
+                    for user in &item.users {
+                        sink.deliver(user, &item.push);
+                    }
+                }
+            }
+        });
+        self.client.flush().await.map_err(unavailable)?;
+        Ok(Subscription::new(SubscriptionTask(task)))
+    }
+
+    async fn publish_stored(&self, events: &[StoredEvent]) -> BusResult<()> {
         if self.closed.is_cancelled() {
             return Err(BusError::Closed);
         }
-        valid_name("conversation_id", &event.conversation_id)?;
-        let mut headers = trace_headers();
-        headers.insert(
-            "Nats-Msg-Id",
-            format!("{}:{}", event.conversation_id, event.seq).as_str(),
-        );
-        let subject = format!("parley.stored.{}", event.conversation_id);
-        let ack = self
-            .js
-            .publish_with_headers(subject, headers, Bytes::from(event.encode_to_vec()))
-            .await
-            .map_err(unavailable)?;
-        ack.await.map_err(unavailable)?;
-        Ok(())
+        for e in events {
+            valid_name("conversation_id", &e.event.conversation_id)?;
+        }
+        crate::stored::publish(&self.js, events).await
+    }
+
+    fn publish_linger(&self) -> Duration {
+        self.config.publish_linger
     }
 
     async fn consume_stored(&self, group: &str) -> BusResult<Box<dyn StoredConsumer>> {
@@ -350,6 +335,7 @@ impl EventBus for NatsBus {
             consumer,
             messages: Some(messages),
             closed: self.closed.clone(),
+            pending: Default::default(),
         }))
     }
 

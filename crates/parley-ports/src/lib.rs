@@ -14,8 +14,9 @@ pub use auth_store::{
     AuthStore, FamilyRecord, RefreshRecord, RefreshUse, SigningKeyRecord, UserRecord,
 };
 pub use bus::{
-    DeliverySink, EncodedFrame, EventBus, Push, StoredConsumer, StoredDelivery, Subscription,
+    Broadcast, DeliverySink, EncodedFrame, EventBus, GatewayRoute, Push, StoredConsumer,
+    StoredDelivery, StoredEvent, Subscription,
 };
 pub use error::{BusError, BusResult, StoreError, StoreResult};
-pub use presence_store::PresenceStore;
+pub use presence_store::{ConnRef, PresenceStore};
 pub use timeline_store::{ReadRange, TimelineStore};

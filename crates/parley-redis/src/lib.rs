@@ -1,7 +1,10 @@
 //! Presence in Redis.
 //!
-//! Per user, a sorted set `parley:presence:<user>` of connection ids scored
+//! Per user, a sorted set `parley:presence:<user>` of connections scored
 //! by their expiry (ms); the key itself expires with its last connection.
+//! A member is `<gateway>.<connection>` (ids never contain a `.`), or the
+//! bare connection id when the gateway did not name itself (older
+//! gateways): routes then say "unknown".
 //! `parley:lastseen:<user>` holds when the user was last known alive.
 //! A user is online while a connection's expiry is in the future. Lookups
 //! of many users are one pipelined round trip. Nothing here is durable, by
@@ -10,7 +13,7 @@
 use async_trait::async_trait;
 use parley_core::ids::validate_id;
 use parley_core::time::now_ms;
-use parley_ports::{PresenceStore, StoreError, StoreResult};
+use parley_ports::{ConnRef, PresenceStore, StoreError, StoreResult};
 use parley_proto::v1 as pb;
 use redis::aio::ConnectionManager;
 use std::time::Duration;
@@ -53,8 +56,20 @@ fn keys(user: &str) -> StoreResult<(String, String)> {
     ))
 }
 
-fn check_conn(conn: &str) -> StoreResult<()> {
-    validate_id("connection_id", conn).map_err(|e| StoreError::Backend(e.to_string()))
+/// The sorted-set member of a connection.
+fn member(conn: ConnRef<'_>) -> StoreResult<String> {
+    let check = |what, id| validate_id(what, id).map_err(|e| StoreError::Backend(e.to_string()));
+    check("connection_id", conn.id)?;
+    if conn.gateway.is_empty() {
+        return Ok(conn.id.to_string());
+    }
+    check("gateway_id", conn.gateway)?;
+    Ok(format!("{}.{}", conn.gateway, conn.id))
+}
+
+/// The gateway a member names (`None`: unknown).
+fn gateway_of(member: &str) -> Option<&str> {
+    member.split_once('.').map(|(g, _)| g)
 }
 
 /// The Redis presence store (clones share one auto-reconnecting connection).
@@ -91,9 +106,9 @@ impl RedisPresence {
 
 #[async_trait]
 impl PresenceStore for RedisPresence {
-    async fn attach(&self, user: &str, conn: &str, ttl: Duration) -> StoreResult<bool> {
+    async fn attach(&self, user: &str, conn: ConnRef<'_>, ttl: Duration) -> StoreResult<bool> {
         let (set, seen) = keys(user)?;
-        check_conn(conn)?;
+        let conn = member(conn)?;
         let now = now_ms();
         let ttl_ms = ttl.as_millis() as i64;
         let became_online: i64 = self
@@ -111,13 +126,13 @@ impl PresenceStore for RedisPresence {
         Ok(became_online == 1)
     }
 
-    async fn heartbeat(&self, user: &str, conn: &str, ttl: Duration) -> StoreResult<()> {
+    async fn heartbeat(&self, user: &str, conn: ConnRef<'_>, ttl: Duration) -> StoreResult<()> {
         let (set, seen) = keys(user)?;
-        check_conn(conn)?;
+        let conn = member(conn)?;
         let now = now_ms();
         let ttl_ms = ttl.as_millis() as i64;
         redis::pipe()
-            .zadd(&set, conn, now + ttl_ms)
+            .zadd(&set, &conn, now + ttl_ms)
             .ignore()
             .pexpire(&set, ttl_ms)
             .ignore()
@@ -132,9 +147,9 @@ impl PresenceStore for RedisPresence {
             .map_err(be)
     }
 
-    async fn detach(&self, user: &str, conn: &str) -> StoreResult<bool> {
+    async fn detach(&self, user: &str, conn: ConnRef<'_>) -> StoreResult<bool> {
         let (set, seen) = keys(user)?;
-        check_conn(conn)?;
+        let conn = member(conn)?;
         let went_offline: i64 = self
             .detach
             .key(&set)
@@ -177,6 +192,45 @@ impl PresenceStore for RedisPresence {
                     } else {
                         r.get(1).copied().flatten().unwrap_or(0)
                     },
+                }
+            })
+            .collect())
+    }
+
+    async fn routes(&self, users: &[String]) -> StoreResult<Vec<pb::UserRoute>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = now_ms();
+        let mut pipe = redis::pipe();
+        for u in users {
+            let (set, _) = keys(u)?;
+            pipe.cmd("ZRANGEBYSCORE")
+                .arg(set)
+                .arg(format!("({now}"))
+                .arg("+inf");
+        }
+        let replies: Vec<Vec<String>> =
+            pipe.query_async(&mut self.conn.clone()).await.map_err(be)?;
+        Ok(users
+            .iter()
+            .zip(replies)
+            .filter(|(_, members)| !members.is_empty())
+            .map(|(u, members)| {
+                let mut gateway_ids: Vec<String> = Vec::with_capacity(1);
+                for m in &members {
+                    let Some(g) = gateway_of(m) else {
+                        // Somewhere unknown: deliver by user, reaching all.
+                        gateway_ids.clear();
+                        break;
+                    };
+                    if !gateway_ids.iter().any(|known| known == g) {
+                        gateway_ids.push(g.to_string());
+                    }
+                }
+                pb::UserRoute {
+                    user_id: u.clone(),
+                    gateway_ids,
                 }
             })
             .collect())

@@ -1,7 +1,11 @@
 //! Redis presence against the presence conformance suite, on a real
 //! redis-server, plus recovery from a Redis restarted empty.
 
-use parley_ports::{PresenceStore, conformance};
+use parley_ports::{ConnRef, PresenceStore, conformance};
+
+fn conn(id: &str) -> ConnRef<'_> {
+    ConnRef { gateway: "g1", id }
+}
 use parley_redis::RedisPresence;
 use parley_testkit::RedisServer;
 use std::sync::Arc;
@@ -24,12 +28,12 @@ async fn presence_recovers_after_redis_restarts_empty() {
     let mut server = RedisServer::start();
     let store = RedisPresence::connect(&server.url()).await.unwrap();
     let ttl = Duration::from_secs(30);
-    store.attach("u1", "c1", ttl).await.unwrap();
+    store.attach("u1", conn("c1"), ttl).await.unwrap();
     server.restart();
     // While Redis is back but empty, the next heartbeat puts the user back.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        if store.heartbeat("u1", "c1", ttl).await.is_ok() {
+        if store.heartbeat("u1", conn("c1"), ttl).await.is_ok() {
             break;
         }
         assert!(
@@ -49,16 +53,28 @@ async fn ids_never_become_keys_unchecked() {
     for bad in ["a b", "a*", "a:b", ""] {
         assert!(
             store
-                .attach(bad, "c", Duration::from_secs(1))
+                .attach(bad, conn("c"), Duration::from_secs(1))
                 .await
                 .is_err()
         );
         assert!(
             store
-                .attach("u", bad, Duration::from_secs(1))
+                .attach("u", conn(bad), Duration::from_secs(1))
                 .await
                 .is_err()
         );
+        let gateway = ConnRef {
+            gateway: bad,
+            id: "c",
+        };
+        if !bad.is_empty() {
+            assert!(
+                store
+                    .attach("u", gateway, Duration::from_secs(1))
+                    .await
+                    .is_err()
+            );
+        }
     }
 }
 
@@ -69,7 +85,7 @@ async fn presence_without_the_password_is_refused_without_echoing_it() {
     for url in [server.url_without_credentials(), wrong.clone()] {
         let result = match RedisPresence::connect(&url).await {
             Ok(store) => store
-                .attach("u1", "c1", Duration::from_secs(30))
+                .attach("u1", conn("c1"), Duration::from_secs(30))
                 .await
                 .map(|_| ()),
             Err(e) => Err(e),

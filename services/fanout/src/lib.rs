@@ -1,10 +1,16 @@
 //! The fanout service: consumes the stored-event stream and delivers each
 //! event to the conversation's online members; delivers ephemeral signals
-//! (typing, receipts, presence changes) the same way.
+//! (typing, receipts, presence changes) the same way. Member lists are
+//! cached by version (`recipients`); a push goes to the gateways in one bus
+//! message each (`FanoutConfig::delivery`), never one per recipient.
 
+mod coalescer;
+mod config;
+mod recipients;
 mod service;
 mod worker;
 
+pub use config::{Delivery, FanoutConfig};
 pub use service::FanoutService;
 pub use worker::run_stored_worker;
 

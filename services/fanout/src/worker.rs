@@ -77,8 +77,11 @@ async fn deliver(fanout: &FanoutService, delivery: StoredDelivery) {
     // The trace of the send that stored this event continues here.
     let span = tracing::info_span!("fanout", conversation = %delivery.event.conversation_id, seq = delivery.event.seq);
     parley_core::trace::set_parent(&span, &delivery.trace);
-    let delivered =
-        tracing::Instrument::instrument(fanout.deliver_stored(delivery.event.clone()), span).await;
+    let delivered = tracing::Instrument::instrument(
+        fanout.deliver_stored(&delivery.event, delivery.members),
+        span,
+    )
+    .await;
     match delivered {
         Ok(()) => delivery.ack(),
         Err(e) => {

@@ -5,4 +5,6 @@ pub enum GatewayError {
     Jwks(String),
     #[error("serving HTTP failed: {0}")]
     Serve(#[from] std::io::Error),
+    #[error("cannot subscribe to this gateway's deliveries: {0}")]
+    Bus(#[from] parley_ports::BusError),
 }

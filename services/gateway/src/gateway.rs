@@ -71,7 +71,7 @@ impl Gateway {
         .await
         .map_err(GatewayError::Jwks)?;
         Ok(Arc::new(Self {
-            registry: Registry::new(deps.bus, config.max_connections_per_user),
+            registry: Registry::start(deps.bus, config.max_connections_per_user).await?,
             outbound: GatewayBudget::new(config.outbound_bytes_total),
             sign_ins: crate::per_address::PerAddress::new(config.sign_ins_per_address),
             admission: Admission::new(

@@ -1,5 +1,9 @@
-//! The users with connections on this gateway. A user's first connection
-//! subscribes to their deliveries on the bus; their last one unsubscribes.
+//! The users with connections on this gateway. Deliveries arrive on the
+//! gateway's own subject (fanout routes them here by presence, one message
+//! for all recipients connected here) and, for pushes addressed to a user
+//! wherever they are (closing a revoked session; recipients whose gateway
+//! presence does not know), on the user's subject: a user's first
+//! connection subscribes to it, their last one unsubscribes.
 
 use crate::ws::{CloseReason, ConnHandle};
 use parking_lot::RwLock;
@@ -37,6 +41,9 @@ impl DeliverySink for Connections {
 pub(crate) struct Registry {
     bus: Arc<dyn EventBus>,
     conns: Arc<Connections>,
+    /// This gateway's id: its bus subject and what presence records.
+    gateway_id: String,
+    _routed: Subscription,
     /// Serialises (un)subscribing; deliveries only take `conns`' read lock.
     subs: tokio::sync::Mutex<HashMap<String, Subscription>>,
     max_per_user: usize,
@@ -46,13 +53,26 @@ pub(crate) struct Registry {
 pub(crate) struct TooManyConnections;
 
 impl Registry {
-    pub(crate) fn new(bus: Arc<dyn EventBus>, max_per_user: usize) -> Self {
-        Self {
+    /// Subscribes to this gateway's routed deliveries under a fresh id.
+    pub(crate) async fn start(
+        bus: Arc<dyn EventBus>,
+        max_per_user: usize,
+    ) -> Result<Self, parley_ports::BusError> {
+        let conns = Arc::<Connections>::default();
+        let gateway_id = uuid::Uuid::new_v4().simple().to_string();
+        let routed = bus.subscribe_gateway(&gateway_id, conns.clone()).await?;
+        Ok(Self {
             bus,
-            conns: Arc::default(),
+            conns,
+            gateway_id,
+            _routed: routed,
             subs: Default::default(),
             max_per_user,
-        }
+        })
+    }
+
+    pub(crate) fn gateway_id(&self) -> &str {
+        &self.gateway_id
     }
 
     pub(crate) async fn add(&self, conn: Arc<ConnHandle>) -> Result<(), TooManyConnections> {

@@ -5,6 +5,7 @@
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use parley_auth::AuthConfig;
+use parley_fanout::FanoutConfig;
 use parley_gateway::GatewayConfig;
 use parley_presence::PresenceConfig;
 use parley_scylla::ScyllaConfig;
@@ -28,6 +29,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub auth: AuthConfig,
     pub presence: PresenceConfig,
+    pub fanout: FanoutConfig,
     pub cluster: ClusterConfig,
     /// How Parley talks to ScyllaDB when `cluster.store` is a scylla:// URI.
     pub scylla: ScyllaConfig,
@@ -89,6 +91,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             auth: AuthConfig::default(),
             presence: PresenceConfig::default(),
+            fanout: FanoutConfig::default(),
             cluster: ClusterConfig::default(),
             scylla: ScyllaConfig::default(),
         }

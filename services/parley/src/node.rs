@@ -61,7 +61,13 @@ pub async fn start_embedded(
     let presence = wire::presence(&config, &backends).await?;
     let storage_client = StorageClient::local(storage.clone());
     let presence_client = PresenceClient::local(presence);
-    let fanout = wire::fanout(&backends, storage_client.clone(), presence_client.clone()).await?;
+    let fanout = wire::fanout(
+        &config,
+        &backends,
+        storage_client.clone(),
+        presence_client.clone(),
+    )
+    .await?;
     let clients = Clients {
         storage: storage_client,
         auth: AuthClient::local(auth),

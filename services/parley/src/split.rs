@@ -60,7 +60,7 @@ pub async fn run_service(
         ServiceName::Fanout => {
             let storage = storage_router(&config, &tls)?;
             let presence = Clients::remote_presence(&config, &tls)?;
-            let fanout = wire::fanout(&backends, storage, presence).await?;
+            let fanout = wire::fanout(&config, &backends, storage, presence).await?;
             let router = grpc_server(&tls)?
                 .add_service(internal(FanoutGrpc(fanout.service.clone()).into_service()));
             let served = serve_grpc(&config, stop, router).await;

@@ -51,16 +51,18 @@ impl Fixture {
     }
 }
 
-async fn fixture() -> Fixture {
+async fn fixture(delivery: parley_fanout::Delivery) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config {
+    let mut config = Config {
         data_dir: dir.path().to_path_buf(),
         ..Config::default()
     };
+    config.fanout.delivery = delivery;
     let backends = Backends::new(&config, Mode::Embedded);
     let storage = wire::storage(&config, &backends).await.unwrap();
     let presence = wire::presence(&config, &backends).await.unwrap();
     let fanout = wire::fanout(
+        &config,
         &backends,
         StorageClient::local(storage.clone()),
         PresenceClient::local(presence.clone()),
@@ -77,12 +79,14 @@ async fn fixture() -> Fixture {
     }
 }
 
-/// Marks `user` online with one connection.
-async fn online(presence: &PresenceService, user: &str, connection: &str) {
+/// Marks `user` online with one connection on `gateway` ("": a gateway
+/// that does not name itself, reached through the user's own subject).
+async fn online(presence: &PresenceService, user: &str, gateway: &str, connection: &str) {
     presence
         .attach(pb::PresenceSession {
             user_id: user.into(),
             connection_id: connection.into(),
+            gateway_id: gateway.into(),
         })
         .await
         .unwrap();
@@ -102,18 +106,53 @@ async fn group_of_alice_and_bob(storage: &StorageService) -> pb::Conversation {
         .unwrap()
 }
 
+/// Broadcast: every gateway gets each event once, with all recipients;
+/// the gateway delivers to those it holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcast_hands_every_gateway_all_recipients_once() {
+    let f = fixture(parley_fanout::Delivery::Broadcast).await;
+    let (bus, storage) = (&f.bus, &f.storage);
+    let (tx1, mut rx1) = mpsc::unbounded_channel();
+    let (tx2, mut rx2) = mpsc::unbounded_channel();
+    let _g1 = bus
+        .subscribe_gateway("gw1", Arc::new(Sink(tx1)))
+        .await
+        .unwrap();
+    let _g2 = bus
+        .subscribe_gateway("gw2", Arc::new(Sink(tx2)))
+        .await
+        .unwrap();
+    group_of_alice_and_bob(storage).await;
+    for rx in [&mut rx1, &mut rx2] {
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            let (user, p) = timeout(Duration::from_secs(5), rx.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(matches!(p, Payload::Event(ref e) if e.seq == 1));
+            got.push(user);
+        }
+        got.sort();
+        assert_eq!(got, vec!["alice", "bob"]);
+    }
+    assert!(
+        rx1.try_recv().is_err() && rx2.try_recv().is_err(),
+        "once each"
+    );
+    f.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stored_events_and_signals_reach_online_members_only() {
-    let f = fixture().await;
+    let f = fixture(parley_fanout::Delivery::Presence).await;
     let (bus, storage, presence) = (&f.bus, &f.storage, &f.presence);
 
     let (tx, mut rx) = mpsc::unbounded_channel();
     let sink: Arc<dyn DeliverySink> = Arc::new(Sink(tx));
-    let _subs = [
-        bus.subscribe_user("alice", sink.clone()).await.unwrap(),
-        bus.subscribe_user("bob", sink.clone()).await.unwrap(),
-    ];
-    online(presence, "alice", "c1").await;
+    // One gateway holds both: deliveries come routed to it.
+    let _sub = bus.subscribe_gateway("gw1", sink.clone()).await.unwrap();
+    online(presence, "alice", "gw1", "c1").await;
 
     let conv = group_of_alice_and_bob(storage).await;
     let (user, p) = timeout(Duration::from_secs(5), rx.recv())
@@ -149,7 +188,7 @@ async fn stored_events_and_signals_reach_online_members_only() {
             .unwrap(),
         )
     };
-    online(presence, "bob", "c2").await;
+    online(presence, "bob", "gw1", "c2").await;
     fc.typing(pb::TypingSignal {
         conversation_id: conv.id.clone(),
         user_id: "bob".into(),
@@ -210,14 +249,14 @@ async fn stored_events_and_signals_reach_online_members_only() {
 /// member in seq order, each exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_lanes_keep_each_conversations_order() {
-    let f = fixture().await;
+    let f = fixture(parley_fanout::Delivery::Presence).await;
     let (bus, storage, presence) = (&f.bus, &f.storage, &f.presence);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let _sub = bus
         .subscribe_user("alice", Arc::new(Sink(tx)))
         .await
         .unwrap();
-    online(presence, "alice", "c1").await;
+    online(presence, "alice", "", "c1").await;
 
     const CONVS: usize = 40;
     const MESSAGES: u64 = 25;

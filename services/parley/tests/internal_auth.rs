@@ -163,6 +163,14 @@ async fn call_every_method(
             })
             .await),
         ),
+        (
+            "member_ids",
+            ok(s.member_ids(pb::MembersRequest {
+                caller: Caller::System.to_proto(),
+                ..Default::default()
+            })
+            .await),
+        ),
         ("register", ok(a.register(creds.clone()).await)),
         (
             "login",
@@ -192,6 +200,7 @@ async fn call_every_method(
             ok(p.attach(pb::PresenceSession {
                 user_id: "alice".into(),
                 connection_id: "c".into(),
+                gateway_id: "g".into(),
             })
             .await),
         ),
@@ -200,6 +209,7 @@ async fn call_every_method(
             ok(p.heartbeat(pb::PresenceSession {
                 user_id: "alice".into(),
                 connection_id: "c".into(),
+                gateway_id: "g".into(),
             })
             .await),
         ),
@@ -208,12 +218,20 @@ async fn call_every_method(
             ok(p.detach(pb::PresenceSession {
                 user_id: "alice".into(),
                 connection_id: "c".into(),
+                gateway_id: "g".into(),
             })
             .await),
         ),
         (
             "query",
             ok(p.query(pb::PresenceQuery {
+                user_ids: vec!["alice".into()],
+            })
+            .await),
+        ),
+        (
+            "routes",
+            ok(p.routes(pb::PresenceQuery {
                 user_ids: vec!["alice".into()],
             })
             .await),
@@ -241,7 +259,7 @@ fn clients(
 }
 
 fn assert_all_refused(results: &[(&str, Result<(), ServiceError>)], how: &str) {
-    assert_eq!(results.len(), 23, "every internal method");
+    assert_eq!(results.len(), 25, "every internal method");
     for (method, r) in results {
         // Refused at the connection: the request never reached a service
         // (which would have answered not_found, invalid_argument, ...).
@@ -335,8 +353,9 @@ async fn anonymous_and_foreign_callers_are_refused_on_every_internal_method() {
         }
         for (method, r) in call_every_method(&s, &a, &p, &f).await {
             let may = match peer {
-                Peer::Gateway => method != "list_members", // asked as the system
-                Peer::Fanout => matches!(method, "list_members" | "contacts" | "query"),
+                // list_members and member_ids are asked as the system here.
+                Peer::Gateway => !matches!(method, "list_members" | "member_ids" | "routes"),
+                Peer::Fanout => matches!(method, "member_ids" | "contacts" | "query" | "routes"),
                 _ => false,
             };
             let denied = matches!(r, Err(ServiceError::PermissionDenied(ref m)) if m.starts_with(&format!("the {} service may not", peer.name())));

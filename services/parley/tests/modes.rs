@@ -50,13 +50,16 @@ async fn parley_up_delivers_over_nats_and_keeps_presence_in_redis() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
-    // Deliveries went over NATS: a second subscriber to bob's subject sees them.
+    // Deliveries went over NATS, routed to the gateway that presence says
+    // holds bob's connection: a second subscriber to its subject sees them.
+    let routes = presence.routes(&[bob.user_id()]).await.unwrap();
+    let gateway = routes[0].gateway_ids[0].clone();
     let watcher = NatsBus::connect(NatsBusConfig::new(nats.url()))
         .await
         .unwrap();
     let (tx, mut seen) = mpsc::unbounded_channel();
     let _sub = watcher
-        .subscribe_user(&bob.user_id(), Arc::new(Forward(tx)))
+        .subscribe_gateway(&gateway, Arc::new(Forward(tx)))
         .await
         .unwrap();
     let dm = alice.create_direct(&bob.user_id()).await.unwrap();

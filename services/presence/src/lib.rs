@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use parley_core::ServiceResult;
 use parley_core::ids::validate_id;
 use parley_core::services::PresenceApi;
-use parley_ports::PresenceStore;
+use parley_ports::{ConnRef, PresenceStore};
 use parley_proto::v1 as pb;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -62,19 +62,36 @@ impl PresenceService {
     }
 }
 
-fn check(s: &pb::PresenceSession) -> ServiceResult<()> {
+/// The session's connection, checked (a gateway may leave its id empty:
+/// versions before routed deliveries did).
+fn conn(s: &pb::PresenceSession) -> ServiceResult<ConnRef<'_>> {
     validate_id("user_id", &s.user_id)?;
-    validate_id("connection_id", &s.connection_id)
+    validate_id("connection_id", &s.connection_id)?;
+    if !s.gateway_id.is_empty() {
+        validate_id("gateway_id", &s.gateway_id)?;
+    }
+    Ok(ConnRef {
+        gateway: &s.gateway_id,
+        id: &s.connection_id,
+    })
+}
+
+fn check_query(q: &pb::PresenceQuery) -> ServiceResult<()> {
+    if q.user_ids.len() > MAX_QUERY {
+        return Err(parley_core::ServiceError::InvalidArgument(format!(
+            "at most {MAX_QUERY} users per query"
+        )));
+    }
+    for u in &q.user_ids {
+        validate_id("user_id", u)?;
+    }
+    Ok(())
 }
 
 #[async_trait]
 impl PresenceApi for PresenceService {
     async fn attach(&self, s: pb::PresenceSession) -> ServiceResult<pb::PresenceUpdate> {
-        check(&s)?;
-        let changed = self
-            .store
-            .attach(&s.user_id, &s.connection_id, self.ttl)
-            .await?;
+        let changed = self.store.attach(&s.user_id, conn(&s)?, self.ttl).await?;
         Ok(pb::PresenceUpdate {
             changed,
             info: Some(self.info(&s.user_id).await?),
@@ -82,16 +99,14 @@ impl PresenceApi for PresenceService {
     }
 
     async fn heartbeat(&self, s: pb::PresenceSession) -> ServiceResult<pb::Empty> {
-        check(&s)?;
         self.store
-            .heartbeat(&s.user_id, &s.connection_id, self.ttl)
+            .heartbeat(&s.user_id, conn(&s)?, self.ttl)
             .await?;
         Ok(pb::Empty {})
     }
 
     async fn detach(&self, s: pb::PresenceSession) -> ServiceResult<pb::PresenceUpdate> {
-        check(&s)?;
-        let changed = self.store.detach(&s.user_id, &s.connection_id).await?;
+        let changed = self.store.detach(&s.user_id, conn(&s)?).await?;
         Ok(pb::PresenceUpdate {
             changed,
             info: Some(self.info(&s.user_id).await?),
@@ -99,16 +114,16 @@ impl PresenceApi for PresenceService {
     }
 
     async fn query(&self, q: pb::PresenceQuery) -> ServiceResult<pb::PresenceList> {
-        if q.user_ids.len() > MAX_QUERY {
-            return Err(parley_core::ServiceError::InvalidArgument(format!(
-                "at most {MAX_QUERY} users per query"
-            )));
-        }
-        for u in &q.user_ids {
-            validate_id("user_id", u)?;
-        }
+        check_query(&q)?;
         Ok(pb::PresenceList {
             users: self.store.query(&q.user_ids).await?,
+        })
+    }
+
+    async fn routes(&self, q: pb::PresenceQuery) -> ServiceResult<pb::PresenceRoutes> {
+        check_query(&q)?;
+        Ok(pb::PresenceRoutes {
+            users: self.store.routes(&q.user_ids).await?,
         })
     }
 }
@@ -123,6 +138,7 @@ mod tests {
         pb::PresenceSession {
             user_id: u.into(),
             connection_id: c.into(),
+            gateway_id: "gw1".into(),
         }
     }
 
@@ -137,7 +153,7 @@ mod tests {
         let server = tokio::spawn(
             tonic::transport::Server::builder()
                 .add_service(tonic::service::interceptor::InterceptedService::new(
-                    PresenceGrpc(svc).into_service(),
+                    PresenceGrpc(svc.clone()).into_service(),
                     parley_core::peer::assume_peer_in_tests(parley_core::peer::Peer::Gateway),
                 ))
                 .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
@@ -160,10 +176,23 @@ mod tests {
             q.users.iter().map(|u| u.online).collect::<Vec<_>>(),
             vec![true, false]
         );
+        // Routes are fanout's (the gateway may not ask): ask the service.
+        let routes = svc
+            .routes(pb::PresenceQuery {
+                user_ids: vec!["u1".into(), "u2".into()],
+            })
+            .await
+            .unwrap();
+        assert_eq!(routes.users.len(), 1);
+        assert_eq!(routes.users[0].gateway_ids, vec!["gw1".to_string()]);
         assert!(!c.detach(session("u1", "c1")).await.unwrap().changed);
         let gone = c.detach(session("u1", "c2")).await.unwrap();
         assert!(gone.changed && !gone.info.unwrap().online);
         let err = c.attach(session("u.1", "c1")).await.unwrap_err();
+        assert!(matches!(err, parley_core::ServiceError::InvalidArgument(_)));
+        let mut bad_gateway = session("u1", "c1");
+        bad_gateway.gateway_id = "g.1".into();
+        let err = c.attach(bad_gateway).await.unwrap_err();
         assert!(matches!(err, parley_core::ServiceError::InvalidArgument(_)));
         server.abort();
     }

@@ -99,7 +99,7 @@ impl Handlers {
             }
             Err(e) => return Err(e.into()),
         }
-        self.store.put_members(&id, &members).await?;
+        self.put_members(&id, &members).await?;
         let body = pb::event::Body::Created(pb::ConversationCreated {
             kind: kind as i32,
             title,
@@ -191,7 +191,7 @@ impl Handlers {
             )));
         }
         let rows: Vec<pb::Member> = new.iter().map(|u| member(u, role)).collect();
-        self.store.put_members(&req.conversation_id, &rows).await?;
+        self.put_members(&req.conversation_id, &rows).await?;
         let body = pb::event::Body::MembersAdded(pb::MembersAdded {
             user_ids: new.into_iter().cloned().collect(),
             role: role as i32,
@@ -219,9 +219,12 @@ impl Handlers {
                 "you may not remove this member".into(),
             ));
         }
-        self.store
+        let removed = self
+            .store
             .remove_member(&req.conversation_id, &req.user_id)
-            .await?;
+            .await;
+        self.sequencer.members.changed(&req.conversation_id);
+        removed?;
         let body = pb::event::Body::MemberRemoved(pb::MemberRemoved {
             user_id: req.user_id.clone(),
         });
@@ -266,6 +269,32 @@ impl Handlers {
             has_more,
             next_after,
         })
+    }
+
+    /// Every member's id with the list's version (fanout's recipients: it
+    /// caches the list by version).
+    pub(crate) async fn member_ids(
+        &self,
+        req: pb::MembersRequest,
+    ) -> ServiceResult<pb::MemberIdsReply> {
+        let caller = Caller::from_proto(req.caller.as_ref())?;
+        require_member_or_system(&*self.store, &req.conversation_id, &caller).await?;
+        // Read before the list: the list is at least as new as the version.
+        let version = self.sequencer.members.current(&req.conversation_id);
+        let members = self.store.members(&req.conversation_id).await?;
+        Ok(pb::MemberIdsReply {
+            user_ids: members.into_iter().map(|m| m.user_id).collect(),
+            version: Some(version),
+        })
+    }
+
+    /// Writes member rows; the list's version changes once they are
+    /// durable (also after a failure: a version that changes for nothing
+    /// only costs a cache refill).
+    async fn put_members(&self, conv: &str, rows: &[pb::Member]) -> ServiceResult<()> {
+        let written = self.store.put_members(conv, rows).await;
+        self.sequencer.members.changed(conv);
+        Ok(written?)
     }
 
     /// The people who share a conversation with the caller (who may see

@@ -8,6 +8,7 @@ mod access;
 mod config;
 mod conversations;
 mod handlers;
+mod member_versions;
 mod pages;
 mod publisher;
 mod sequencer;

@@ -9,9 +9,10 @@
 //!   highest seq below which every seq is settled: written or never to
 //!   exist) bounds what history reports, so a skipped seq really is a hole.
 
+use crate::member_versions::MemberVersions;
 use crate::publisher::Publisher;
 use parley_core::{ServiceError, ServiceResult};
-use parley_ports::{EventBus, TimelineStore};
+use parley_ports::{EventBus, StoredEvent, TimelineStore};
 use parley_proto::v1 as pb;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -44,6 +45,8 @@ pub(crate) enum Begin {
 pub(crate) struct Sequencer {
     store: Arc<dyn TimelineStore>,
     publisher: Publisher,
+    /// Stamped on each published event (see `member_versions`).
+    pub(crate) members: MemberVersions,
     lease_size: u64,
     convs: parking_lot::Mutex<HashMap<String, Arc<Mutex<ConvState>>>>,
 }
@@ -57,6 +60,7 @@ impl Sequencer {
         Self {
             store,
             publisher: Publisher::spawn(bus),
+            members: MemberVersions::new(),
             lease_size: lease_size.max(1),
             convs: Default::default(),
         }
@@ -136,7 +140,12 @@ impl Sequencer {
                 break;
             }
             let stored = entry.remove().expect("checked above");
-            self.publisher.enqueue(stored);
+            let members = Some(self.members.current(&stored.conversation_id));
+            self.publisher.enqueue(StoredEvent {
+                event: stored,
+                members,
+                trace: Vec::new(),
+            });
         }
     }
 

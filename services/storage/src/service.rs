@@ -97,4 +97,9 @@ impl StorageApi for StorageService {
         self.shard.check(&req)?;
         self.handlers.contacts(req).await
     }
+
+    async fn member_ids(&self, req: pb::MembersRequest) -> ServiceResult<pb::MemberIdsReply> {
+        self.shard.check(&req)?;
+        self.handlers.member_ids(req).await
+    }
 }

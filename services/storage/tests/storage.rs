@@ -407,6 +407,54 @@ async fn stored_events_are_published_in_order() {
     }
 }
 
+/// Each stored event names the version of the member list it was stored
+/// under: the same while the list stays, another once it changes, and the
+/// one `member_ids` answers with (fanout's cache depends on all three).
+#[tokio::test]
+async fn stored_events_name_their_member_list_version() {
+    let f = fixture();
+    let mut consumer = f.bus.consume_stored("test").await.unwrap();
+    let s = &f.storage;
+    let conv = s.create_conversation(group("alice", &[])).await.unwrap();
+    s.append(text(&conv.id, "alice", "m1", "x")).await.unwrap();
+    let ids = |caller| pb::MembersRequest {
+        conversation_id: conv.id.clone(),
+        caller,
+        ..Default::default()
+    };
+    let listed = s.member_ids(ids(user("alice"))).await.unwrap();
+    assert_eq!(listed.user_ids, vec!["alice".to_string()]);
+    let mut versions = Vec::new();
+    for _ in 0..2 {
+        let d = consumer.next().await.unwrap();
+        versions.push(d.members.expect("a version"));
+        d.ack();
+    }
+    assert_eq!(versions[0], versions[1], "no change between them");
+    assert_eq!(Some(versions[1]), listed.version, "what member_ids answers");
+    s.add_members(pb::AddMembersRequest {
+        conversation_id: conv.id.clone(),
+        caller: user("alice"),
+        user_ids: vec!["bob".into()],
+        role: 0,
+    })
+    .await
+    .unwrap();
+    s.append(text(&conv.id, "alice", "m2", "x")).await.unwrap();
+    for _ in 0..2 {
+        // The membership event itself and the message after it.
+        let d = consumer.next().await.unwrap();
+        assert_ne!(d.members, Some(versions[0]), "seq {}", d.event.seq);
+        d.ack();
+    }
+    let listed = s.member_ids(ids(user("bob"))).await.unwrap();
+    assert_eq!(listed.user_ids.len(), 2);
+    assert!(
+        s.member_ids(ids(user("mallory"))).await.is_err(),
+        "members only"
+    );
+}
+
 #[tokio::test]
 async fn read_watermarks_only_rise_and_stop_at_the_head() {
     let f = fixture();
@@ -503,6 +551,13 @@ impl EventBus for FlakyBus {
     ) -> parley_ports::BusResult<()> {
         self.inner.deliver(users, push).await
     }
+    async fn deliver_routed(
+        &self,
+        routes: &[parley_ports::GatewayRoute],
+        push: parley_ports::Push,
+    ) -> parley_ports::BusResult<()> {
+        self.inner.deliver_routed(routes, push).await
+    }
     async fn subscribe_user(
         &self,
         user: &str,
@@ -510,11 +565,24 @@ impl EventBus for FlakyBus {
     ) -> parley_ports::BusResult<parley_ports::Subscription> {
         self.inner.subscribe_user(user, sink).await
     }
-    async fn publish_stored(&self, event: &pb::Event) -> parley_ports::BusResult<()> {
+    async fn broadcast(&self, items: &[parley_ports::Broadcast]) -> parley_ports::BusResult<()> {
+        self.inner.broadcast(items).await
+    }
+    async fn subscribe_gateway(
+        &self,
+        gateway: &str,
+        sink: Arc<dyn parley_ports::DeliverySink>,
+    ) -> parley_ports::BusResult<parley_ports::Subscription> {
+        self.inner.subscribe_gateway(gateway, sink).await
+    }
+    async fn publish_stored(
+        &self,
+        events: &[parley_ports::StoredEvent],
+    ) -> parley_ports::BusResult<()> {
         if self.down.load(std::sync::atomic::Ordering::Relaxed) {
             return Err(parley_ports::BusError::Unavailable("bus down".into()));
         }
-        self.inner.publish_stored(event).await
+        self.inner.publish_stored(events).await
     }
     async fn consume_stored(
         &self,

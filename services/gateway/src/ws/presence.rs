@@ -9,15 +9,18 @@ use parley_proto::v1 as pb;
 use std::sync::Arc;
 use std::time::Duration;
 
-fn session(conn: &ConnHandle) -> pb::PresenceSession {
+/// The connection as presence knows it: with this gateway's id, so that
+/// fanout routes the user's deliveries here.
+fn session(gw: &Gateway, conn: &ConnHandle) -> pb::PresenceSession {
     pb::PresenceSession {
         user_id: conn.user_id.clone(),
         connection_id: conn.id.clone(),
+        gateway_id: gw.registry.gateway_id().to_string(),
     }
 }
 
 pub(crate) async fn attach(gw: &Arc<Gateway>, conn: &ConnHandle) {
-    match gw.presence.attach(session(conn)).await {
+    match gw.presence.attach(session(gw, conn)).await {
         Ok(u) if u.changed => announce(gw, u.info),
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "presence attach failed"),
@@ -25,13 +28,13 @@ pub(crate) async fn attach(gw: &Arc<Gateway>, conn: &ConnHandle) {
 }
 
 pub(crate) async fn heartbeat(gw: &Gateway, conn: &ConnHandle) {
-    if let Err(e) = gw.presence.heartbeat(session(conn)).await {
+    if let Err(e) = gw.presence.heartbeat(session(gw, conn)).await {
         tracing::debug!(error = %e, "presence heartbeat failed");
     }
 }
 
 pub(crate) async fn detach(gw: &Arc<Gateway>, conn: &ConnHandle) {
-    match gw.presence.detach(session(conn)).await {
+    match gw.presence.detach(session(gw, conn)).await {
         Ok(u) if u.changed => announce(gw, u.info),
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "presence detach failed"),

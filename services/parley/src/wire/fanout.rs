@@ -1,3 +1,4 @@
+use crate::Config;
 use crate::backends::Backends;
 use parley_core::services::{PresenceClient, StorageClient};
 use parley_fanout::{FANOUT_GROUP, FanoutService, run_stored_worker};
@@ -16,12 +17,18 @@ pub struct Fanout {
 /// Fanout over storage (member lists) and presence (who is online), with
 /// its worker consuming the stored-event stream.
 pub async fn fanout(
+    config: &Config,
     backends: &Backends,
     storage: StorageClient,
     presence: PresenceClient,
 ) -> anyhow::Result<Fanout> {
     let bus = backends.bus().await?;
-    let service = Arc::new(FanoutService::new(storage, presence, bus.clone()));
+    let service = Arc::new(FanoutService::new(
+        storage,
+        presence,
+        bus.clone(),
+        &config.fanout,
+    ));
     // Joined before anything can be stored, so no event is missed.
     let consumer = bus.consume_stored(FANOUT_GROUP).await?;
     let stop = CancellationToken::new();
