@@ -43,6 +43,53 @@ def rss_mib(report):
     return (secs[0]["server_rss_kb"] / 1024, max(s["server_rss_kb"] for s in secs) / 1024) if secs else (0, 0)
 
 
+def target(rate, reports):
+    """Deliveries per second the rate asks for (each publish reaches the
+    group's other members and the sender's other devices)."""
+    return float(rate) * reports[0][1].get("fanout", 10)
+
+
+def flushes(seconds):
+    """Seconds in which the timeline store's memtables shrank by over 1 MB
+    (a memtable was flushed to a table)."""
+    out, prev = [], None
+    for s in seconds:
+        mb = s.get("metrics", {}).get("parley_timeline_memtable_bytes")
+        if mb is not None and prev is not None and mb < prev - 1e6:
+            out.append(s["second"])
+        prev = mb if mb is not None else prev
+    return out
+
+
+def stall_seconds(reports):
+    """Where the slow seconds were: of the measured seconds whose p99 was
+    over the goal, how many were next to a memtable flush (the second its
+    memtable was seen smaller, or the one before, when the flush ran), how
+    large a share of all seconds is next to a flush (the base rate to
+    compare with), and the largest batch-run and commit peaks next to
+    flushes and elsewhere."""
+    slow = at_flush = seconds = flush_seconds = 0
+    peaks = {True: [0.0, 0.0], False: [0.0, 0.0]}
+    for _, r in reports:
+        by_second = {s["second"]: s for s in r["seconds"]}
+        marks = set(flushes(r["seconds"]))
+        near = marks | {f - 1 for f in marks}
+        for s in measured(r):
+            m = s.get("metrics", {})
+            flush = s["second"] in near
+            peaks[flush][0] = max(peaks[flush][0], m.get("parley_timeline_run_peak_seconds", 0) * 1e3)
+            peaks[flush][1] = max(peaks[flush][1], m.get("parley_timeline_commit_peak_seconds", 0) * 1e3)
+        for p in r["timeline"]:
+            if p["second"] < 3 or p["second"] not in by_second:
+                continue
+            seconds += 1
+            flush_seconds += p["second"] in near
+            if p["latency"]["p99_ms"] > P99_GOAL_MS:
+                slow += 1
+                at_flush += p["second"] in near
+    return slow, at_flush, 100 * flush_seconds / max(1, seconds), peaks
+
+
 def chart(rate, reports, title):
     w, h_top, h_bot, pad = 800, 260, 110, 50
     series = [(run, r["timeline"], r["seconds"]) for run, r in reports]
@@ -55,7 +102,7 @@ def chart(rate, reports, title):
     height = b_top + h_bot + 30
     o = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{height}" font-family="sans-serif" font-size="12">',
          '<rect width="100%" height="100%" fill="white"/>',
-         f'<text x="{pad}" y="20" font-size="14">{title}: {float(rate) * 10:,.0f} deliveries/s target, p99 per second, one line per run</text>',
+         f'<text x="{pad}" y="20" font-size="14">{title}: {target(rate, reports):,.0f} deliveries/s, p99 per second, one line per run (ticks: memtable flushes)</text>',
          f'<line x1="{pad}" y1="{pad + h_top}" x2="{w - pad}" y2="{pad + h_top}" stroke="black"/>',
          f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{pad + h_top}" stroke="black"/>',
          f'<text x="{pad - 6}" y="{pad + h_top}" text-anchor="end">0</text>',
@@ -76,6 +123,8 @@ def chart(rate, reports, title):
         pts = " ".join(f'{x(s["second"] + 0.5):.1f},{yb(s["machine_busy_percent"]):.1f}' for s in seconds)
         o.append(f'<polyline fill="none" stroke="{c}" stroke-width="1" points="{pts}"/>')
         o.append(f'<text x="{w - pad - 60 * (len(series) - i)}" y="40" fill="{c}">run {run}</text>')
+        for f in flushes(seconds):
+            o.append(f'<line x1="{x(f + 0.5):.1f}" y1="{pad + h_top - 8 - 3 * i}" x2="{x(f + 0.5):.1f}" y2="{pad + h_top - 3 * i}" stroke="{c}" stroke-width="2"/>')
     o.append("</svg>")
     return "\n".join(o) + "\n"
 
@@ -85,11 +134,14 @@ def main():
     a.add_argument("out")
     a.add_argument("--charts")
     a.add_argument("--title", default="parley up")
+    a.add_argument("--name", default="sweep", help="chart files are NAME-RATE.svg")
     args = a.parse_args()
     print("| publishes/s | run | deliveries/s | machine busy | server CPU | delivery p50 / p99 / p99.9 / max (ms) | lost / dup | RSS start -> peak (MiB) |")
     print("|---|---|---|---|---|---|---|---|")
     verdicts = []
     for rate, reports in runs(args.out):
+        if not reports:
+            continue
         met = 0
         for run, r in reports:
             d = r["delivery_latency"]
@@ -99,14 +151,16 @@ def main():
             print(f'| {float(rate):,.0f} | {run} | {r["deliveries_per_sec"]:,.0f} | {r["machine_busy_percent"]:.0f}% | {server_cpu(r):.0f}% '
                   f'| {d["p50_ms"]:.1f} / {d["p99_ms"]:.1f} / {d["p999_ms"]:.1f} / {d["max_ms"]:.0f} | {r["lost"]} / {r["duplicates"]} | {start:.0f} -> {peak:.0f} |')
         busy = sum(r["machine_busy_percent"] for _, r in reports) / max(1, len(reports))
-        verdicts.append((rate, met, len(reports), busy))
+        verdicts.append((target(rate, reports), met, len(reports), busy, stall_seconds(reports)))
         if args.charts and reports:
             os.makedirs(args.charts, exist_ok=True)
-            with open(os.path.join(args.charts, f"{args.title.replace(' ', '-')}-{rate}.svg"), "w") as fh:
+            with open(os.path.join(args.charts, f"{args.name}-{rate}.svg"), "w") as fh:
                 fh.write(chart(rate, reports, args.title))
     print()
-    for rate, met, n, busy in verdicts:
-        print(f"- {float(rate) * 10:,.0f} deliveries/s target (machine {busy:.0f}% busy on average): p99 <= {P99_GOAL_MS:.0f} ms and p99.9 <= {P999_GOAL_MS:.0f} ms in {met} of {n} runs")
+    for deliveries, met, n, busy, (slow, at_flush, base, peaks) in verdicts:
+        print(f"- {deliveries:,.0f} deliveries/s (machine {busy:.0f}% busy on average): p99 <= {P99_GOAL_MS:.0f} ms and p99.9 <= {P999_GOAL_MS:.0f} ms in {met} of {n} runs; "
+              f"{slow} seconds with p99 over {P99_GOAL_MS:.0f} ms, {at_flush} of them next to a memtable flush ({base:.0f}% of all seconds are); "
+              f"slowest batch run / commit next to flushes {peaks[True][0]:.1f} / {peaks[True][1]:.1f} ms, elsewhere {peaks[False][0]:.1f} / {peaks[False][1]:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 //! What the timeline store's engine is doing, as gauges sampled once a
 //! second: memtable and block-cache bytes, queued flushes, running
 //! compactions, tables per keyspace, journals, and the slowest group commit
-//! of the last second. A latency spike is then seen next to what the store
+//! and slowest batch run (the reads and checks before the commit) of the
+//! last second. A latency spike is then seen next to what the store
 //! did in the same second (the load generator records these per second).
 
 use fjall::{Database, Keyspace};
@@ -12,12 +13,22 @@ use std::time::Duration;
 
 const EVERY: Duration = Duration::from_secs(1);
 
-/// The slowest commit since the last sample, in microseconds; the writer
-/// raises it, the sampler reads and resets it.
+/// The slowest batch run and commit since the last sample; the writer
+/// raises them, the sampler reads and resets them. A run is where the
+/// writer reads the engine (dedup and existence checks): a read waits while
+/// a flush or compaction holds the keyspace's version lock, which the
+/// commit time alone does not show.
 #[derive(Default)]
-pub(crate) struct CommitPeak(AtomicU64);
+pub(crate) struct BatchPeaks {
+    pub(crate) run: Peak,
+    pub(crate) commit: Peak,
+}
 
-impl CommitPeak {
+/// The largest duration recorded since the last `take`, in microseconds.
+#[derive(Default)]
+pub(crate) struct Peak(AtomicU64);
+
+impl Peak {
     pub(crate) fn record(&self, took: Duration) {
         let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
         self.0.fetch_max(us, Ordering::Relaxed);
@@ -39,7 +50,7 @@ impl StatsThread {
     pub(crate) fn spawn(
         db: Database,
         keyspaces: Vec<(&'static str, Keyspace)>,
-        peak: Arc<CommitPeak>,
+        peaks: Arc<BatchPeaks>,
     ) -> std::io::Result<Self> {
         let (stop, stopped) = mpsc::channel::<()>();
         let handle = std::thread::Builder::new()
@@ -47,7 +58,7 @@ impl StatsThread {
             .spawn(move || {
                 // Sends nothing: the sender's drop (or a send) ends the wait.
                 while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(EVERY) {
-                    sample(&db, &keyspaces, &peak);
+                    sample(&db, &keyspaces, &peaks);
                 }
             })?;
         Ok(Self {
@@ -66,7 +77,7 @@ impl Drop for StatsThread {
     }
 }
 
-fn sample(db: &Database, keyspaces: &[(&'static str, Keyspace)], peak: &CommitPeak) {
+fn sample(db: &Database, keyspaces: &[(&'static str, Keyspace)], peaks: &BatchPeaks) {
     metrics::gauge!("parley_timeline_memtable_bytes").set(db.write_buffer_size() as f64);
     metrics::gauge!("parley_timeline_block_cache_bytes").set(db.cache_size() as f64);
     metrics::gauge!("parley_timeline_flushes_queued").set(db.outstanding_flushes() as f64);
@@ -77,7 +88,8 @@ fn sample(db: &Database, keyspaces: &[(&'static str, Keyspace)], peak: &CommitPe
     if let Ok(bytes) = db.journal_disk_space() {
         metrics::gauge!("parley_timeline_journal_bytes").set(bytes as f64);
     }
-    metrics::gauge!("parley_timeline_commit_peak_seconds").set(peak.take().as_secs_f64());
+    metrics::gauge!("parley_timeline_commit_peak_seconds").set(peaks.commit.take().as_secs_f64());
+    metrics::gauge!("parley_timeline_run_peak_seconds").set(peaks.run.take().as_secs_f64());
     for (name, ks) in keyspaces {
         let name = *name;
         metrics::gauge!("parley_timeline_tables", "keyspace" => name).set(ks.table_count() as f64);
@@ -96,7 +108,7 @@ mod tests {
 
     #[test]
     fn the_peak_is_the_slowest_since_the_last_sample() {
-        let peak = CommitPeak::default();
+        let peak = Peak::default();
         peak.record(Duration::from_millis(3));
         peak.record(Duration::from_millis(9));
         peak.record(Duration::from_millis(1));

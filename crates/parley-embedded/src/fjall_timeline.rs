@@ -30,7 +30,7 @@ use std::sync::{Arc, mpsc};
 use tokio::sync::oneshot;
 
 use crate::fjall_engine;
-use crate::fjall_stats::{CommitPeak, StatsThread};
+use crate::fjall_stats::{BatchPeaks, StatsThread};
 use crate::member_cache::MemberCache;
 use crate::writer_thread::{WriterThread, next_batch};
 
@@ -120,7 +120,7 @@ struct Shared {
     db: Database,
     keyspaces: Vec<Keyspace>,
     members: MemberCache,
-    commit_peak: Arc<CommitPeak>,
+    peaks: Arc<BatchPeaks>,
 }
 
 impl Shared {
@@ -207,7 +207,7 @@ impl FjallTimelineStore {
             let busy = matches!(k, Ks::Events | Ks::Dedup);
             keyspaces.push(fjall_engine::keyspace(&db, name, busy)?);
         }
-        let commit_peak = Arc::new(CommitPeak::default());
+        let peaks = Arc::new(BatchPeaks::default());
         let stats = StatsThread::spawn(
             db.clone(),
             KEYSPACES
@@ -215,14 +215,14 @@ impl FjallTimelineStore {
                 .map(|(_, name)| *name)
                 .zip(keyspaces.iter().cloned())
                 .collect(),
-            commit_peak.clone(),
+            peaks.clone(),
         )
         .map_err(be)?;
         let shared = Arc::new(Shared {
             db,
             keyspaces,
             members: MemberCache::new(),
-            commit_peak,
+            peaks,
         });
         let writer_shared = shared.clone();
         let writer = WriterThread::spawn("parley-timeline-writer", move |rx| {
@@ -337,7 +337,8 @@ fn writer_loop(shared: &Shared, rx: &mpsc::Receiver<Job>) {
         metrics::histogram!("parley_timeline_batch_run_seconds").record(ran.as_secs_f64());
         let committed = started.elapsed() - ran;
         metrics::histogram!("parley_timeline_commit_seconds").record(committed.as_secs_f64());
-        shared.commit_peak.record(committed);
+        shared.peaks.run.record(ran);
+        shared.peaks.commit.record(committed);
         if let Err(e) = &outcome {
             tracing::error!(error = %e, "timeline group commit failed");
         }
