@@ -22,6 +22,8 @@ apt_missing=()
 command -v redis-server >/dev/null 2>&1 || apt_missing+=(redis-server)
 command -v npm >/dev/null 2>&1 || apt_missing+=(nodejs npm)
 [ -x /usr/bin/chromium ] || [ -n "${E2E_CHROMIUM:-}" ] || apt_missing+=(chromium)
+# So that reactions in the browser tests' screenshots are emoji, not boxes.
+[ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || apt_missing+=(fonts-noto-color-emoji)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${apt_missing[@]}"

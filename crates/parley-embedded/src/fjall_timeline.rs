@@ -20,7 +20,7 @@
 
 use async_trait::async_trait;
 use fjall::{Database, Keyspace, PersistMode};
-use parley_ports::{ReadRange, StoreError, StoreResult, TimelineStore};
+use parley_ports::{ReactionRow, ReadRange, StoreError, StoreResult, TimelineStore};
 use parley_proto::v1 as pb;
 use prost::Message;
 use std::collections::{HashMap, HashSet};
@@ -57,15 +57,19 @@ enum Ks {
     Events = 4,
     /// conversation \0 sender \0 client_msg_id -> seq (u64 BE)
     Dedup = 5,
+    /// conversation \0 target seq (u64 BE) \0 emoji \0 user -> seq (u64 BE)
+    /// of the reaction event (emoji are validated to hold no NUL)
+    Reactions = 6,
 }
 
-const KEYSPACES: [(Ks, &str); 6] = [
+const KEYSPACES: [(Ks, &str); 7] = [
     (Ks::Conversations, "conversations"),
     (Ks::Members, "members"),
     (Ks::UserConvs, "user_conversations"),
     (Ks::Leases, "seq_leases"),
     (Ks::Events, "events"),
     (Ks::Dedup, "dedup"),
+    (Ks::Reactions, "reactions"),
 ];
 
 fn key(parts: &[&[u8]]) -> Vec<u8> {
@@ -81,6 +85,21 @@ fn key(parts: &[&[u8]]) -> Vec<u8> {
 
 fn event_key(conv: &str, seq: u64) -> Vec<u8> {
     key(&[conv.as_bytes(), &seq.to_be_bytes()])
+}
+
+/// The prefix of every reaction row of one message.
+fn reactions_prefix(conv: &str, target: u64) -> Vec<u8> {
+    key(&[conv.as_bytes(), &target.to_be_bytes(), b""])
+}
+
+/// The reaction row an event writes or deletes, if it is a reaction.
+fn reaction_write(e: &pb::Event) -> Option<(Vec<u8>, bool)> {
+    let Some(pb::event::Body::Reaction(r)) = &e.body else {
+        return None;
+    };
+    let mut k = reactions_prefix(&e.conversation_id, r.target_seq);
+    k.extend_from_slice(&key(&[r.emoji.as_bytes(), e.sender_id.as_bytes()]));
+    Some((k, r.remove))
 }
 
 fn u64_of(bytes: &[u8]) -> StoreResult<u64> {
@@ -303,6 +322,16 @@ impl FjallTimelineStore {
     }
 }
 
+/// What appending one event writes.
+struct AppendRow {
+    key: Vec<u8>,
+    dedup: Option<Vec<u8>>,
+    /// The reaction row, and whether the event removes it.
+    reaction: Option<(Vec<u8>, bool)>,
+    seq: u64,
+    bytes: Vec<u8>,
+}
+
 /// A row of an older store, for [`FjallTimelineStore::import`].
 pub(crate) enum ImportRow {
     Conversation(String, Vec<u8>),
@@ -500,7 +529,7 @@ impl TimelineStore for FjallTimelineStore {
     }
 
     async fn append(&self, events: &[pb::Event]) -> StoreResult<()> {
-        let rows: Vec<(Vec<u8>, Option<Vec<u8>>, u64, Vec<u8>)> = events
+        let rows: Vec<AppendRow> = events
             .iter()
             .map(|e| {
                 let dedup = (!e.client_msg_id.is_empty()).then(|| {
@@ -510,27 +539,34 @@ impl TimelineStore for FjallTimelineStore {
                         e.client_msg_id.as_bytes(),
                     ])
                 });
-                (
-                    event_key(&e.conversation_id, e.seq),
+                AppendRow {
+                    key: event_key(&e.conversation_id, e.seq),
                     dedup,
-                    e.seq,
-                    e.encode_to_vec(),
-                )
+                    reaction: reaction_write(e),
+                    seq: e.seq,
+                    bytes: e.encode_to_vec(),
+                }
             })
             .collect();
         self.write(move |txn| {
             // Rows are immutable: check every key before the first write.
-            for (k, ..) in &rows {
-                if txn.get(Ks::Events, k)?.is_some() {
+            for row in &rows {
+                if txn.get(Ks::Events, &row.key)?.is_some() {
                     return Err(StoreError::AlreadyExists(
                         "that seq is already written".into(),
                     ));
                 }
             }
-            for (k, dedup, seq, bytes) in rows {
-                txn.put(Ks::Events, k, bytes);
-                if let Some(d) = dedup {
-                    txn.put(Ks::Dedup, d, seq.to_be_bytes().to_vec());
+            for row in rows {
+                txn.put(Ks::Events, row.key, row.bytes);
+                let seq = row.seq.to_be_bytes().to_vec();
+                if let Some(d) = row.dedup {
+                    txn.put(Ks::Dedup, d, seq.clone());
+                }
+                match row.reaction {
+                    Some((k, false)) => txn.put(Ks::Reactions, k, seq),
+                    Some((k, true)) => txn.remove(Ks::Reactions, k),
+                    None => {}
                 }
             }
             Ok(())
@@ -573,6 +609,32 @@ impl TimelineStore for FjallTimelineStore {
             }
         }
         Ok(out)
+    }
+
+    async fn reactions(&self, conv: &str, target: u64) -> StoreResult<Vec<ReactionRow>> {
+        let prefix = reactions_prefix(conv, target);
+        let mut rows = self
+            .shared()
+            .scan(Ks::Reactions, &prefix)?
+            .into_iter()
+            .map(|(k, v)| {
+                let rest = &k[prefix.len()..];
+                let cut = rest
+                    .iter()
+                    .position(|b| *b == 0)
+                    .ok_or_else(|| StoreError::Corrupt("reaction key without a user".into()))?;
+                let text = |b: &[u8]| {
+                    String::from_utf8(b.to_vec()).map_err(|e| StoreError::Corrupt(e.to_string()))
+                };
+                Ok(ReactionRow {
+                    emoji: text(&rest[..cut])?,
+                    user_id: text(&rest[cut + 1..])?,
+                    seq: u64_of(&v)?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        rows.sort_unstable_by_key(|r| r.seq);
+        Ok(rows)
     }
 
     async fn head(&self, conv: &str) -> StoreResult<u64> {

@@ -2,7 +2,7 @@
 
 use crate::db::{EmbeddedDb, be, open_or_empty};
 use async_trait::async_trait;
-use parley_ports::{ReadRange, StoreError, StoreResult, TimelineStore};
+use parley_ports::{ReactionRow, ReadRange, StoreError, StoreResult, TimelineStore};
 use parley_proto::v1 as pb;
 use prost::Message;
 use redb::{ReadableTable, TableDefinition};
@@ -21,6 +21,8 @@ pub(crate) const LEASES: TableDefinition<&str, u64> = TableDefinition::new("seq_
 pub(crate) const EVENTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("events");
 /// (conversation, sender, client_msg_id) -> seq
 pub(crate) const DEDUP: TableDefinition<(&str, &str, &str), u64> = TableDefinition::new("dedup");
+/// (conversation, target seq, emoji, user) -> seq of the reaction event
+const REACTIONS: TableDefinition<(&str, u64, &str, &str), u64> = TableDefinition::new("reactions");
 /// conversation -> highest written seq
 const HEADS: TableDefinition<&str, u64> = TableDefinition::new("heads");
 
@@ -176,6 +178,20 @@ impl TimelineStore for RedbTimelineStore {
                 )
             })
             .collect();
+        let reactions: Vec<(String, u64, String, String, u64, bool)> = events
+            .iter()
+            .filter_map(|e| match &e.body {
+                Some(pb::event::Body::Reaction(r)) => Some((
+                    e.conversation_id.clone(),
+                    r.target_seq,
+                    r.emoji.clone(),
+                    e.sender_id.clone(),
+                    e.seq,
+                    r.remove,
+                )),
+                _ => None,
+            })
+            .collect();
         self.db
             .write(move |txn| {
                 let mut ev = txn.open_table(EVENTS).map_err(be)?;
@@ -201,6 +217,17 @@ impl TimelineStore for RedbTimelineStore {
                         .unwrap_or(0);
                     if *seq > head {
                         heads.insert(conv.as_str(), *seq).map_err(be)?;
+                    }
+                }
+                if !reactions.is_empty() {
+                    let mut rt = txn.open_table(REACTIONS).map_err(be)?;
+                    for (conv, target, emoji, user, seq, remove) in &reactions {
+                        let k = (conv.as_str(), *target, emoji.as_str(), user.as_str());
+                        if *remove {
+                            rt.remove(k).map_err(be)?;
+                        } else {
+                            rt.insert(k, *seq).map_err(be)?;
+                        }
                     }
                 }
                 Ok(())
@@ -239,6 +266,26 @@ impl TimelineStore for RedbTimelineStore {
                 out.push(decode(row.map_err(be)?.1.value())?);
             }
         }
+        Ok(out)
+    }
+
+    async fn reactions(&self, conv: &str, target: u64) -> StoreResult<Vec<ReactionRow>> {
+        let txn = self.db.read()?;
+        let t = open_or_empty!(txn, REACTIONS, Vec::new());
+        let mut out = Vec::new();
+        for row in t.range((conv, target, "", "")..).map_err(be)? {
+            let (k, v) = row.map_err(be)?;
+            let (c, seq, emoji, user) = k.value();
+            if c != conv || seq != target {
+                break;
+            }
+            out.push(ReactionRow {
+                emoji: emoji.to_string(),
+                user_id: user.to_string(),
+                seq: v.value(),
+            });
+        }
+        out.sort_unstable_by_key(|r| r.seq);
         Ok(out)
     }
 

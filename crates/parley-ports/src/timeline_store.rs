@@ -15,6 +15,16 @@ pub struct ReadRange {
     pub backward: bool,
 }
 
+/// One member's current reaction to a message: kept by `append` from the
+/// reaction events (an add writes it, a removal deletes it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReactionRow {
+    pub emoji: String,
+    pub user_id: String,
+    /// The seq of the reaction event that added it.
+    pub seq: u64,
+}
+
 /// Durable conversations, members, timelines, seq leases, dedup keys and read
 /// watermarks. Implementations: embedded (redb) and ScyllaDB.
 ///
@@ -41,7 +51,9 @@ pub trait TimelineStore: Send + Sync + 'static {
 
     /// Durably writes events (all or none) and, for events with a non-empty
     /// `client_msg_id`, their dedup keys (conversation, sender, client_msg_id).
-    /// Raises each conversation's head to its highest written seq.
+    /// Raises each conversation's head to its highest written seq. A
+    /// reaction event writes (or, with `remove`, deletes) the sender's
+    /// reaction row in the same write.
     async fn append(&self, events: &[pb::Event]) -> StoreResult<()>;
     async fn dedup_lookup(
         &self,
@@ -50,6 +62,9 @@ pub trait TimelineStore: Send + Sync + 'static {
         client_msg_id: &str,
     ) -> StoreResult<Option<u64>>;
     async fn read_range(&self, conv: &str, range: ReadRange) -> StoreResult<Vec<pb::Event>>;
+    /// The current reactions to the message at `target`, in the order they
+    /// were made (by seq).
+    async fn reactions(&self, conv: &str, target: u64) -> StoreResult<Vec<ReactionRow>>;
     /// Highest seq written for `conv` (0 when none).
     async fn head(&self, conv: &str) -> StoreResult<u64>;
 

@@ -16,6 +16,7 @@ fn frame() -> ServerFrame {
             body: Some(event::Body::Message(MessageBody {
                 text: "x".repeat(100),
                 reply_to_seq: 0,
+                ..Default::default()
             })),
         })),
     }

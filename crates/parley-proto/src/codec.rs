@@ -118,6 +118,7 @@ mod tests {
                 body: Some(send::Body::Message(MessageBody {
                     text: "hi".into(),
                     reply_to_seq: 3,
+                    ..Default::default()
                 })),
             })),
         }
@@ -194,7 +195,7 @@ mod tests {
                 request: Some(client_frame::Request::Send(Send {
                     conversation_id: "c".into(),
                     client_msg_id: "m".into(),
-                    body: Some(send::Body::Message(MessageBody { text, reply_to_seq: seq })),
+                    body: Some(send::Body::Message(MessageBody { text, reply_to_seq: seq, ..Default::default() })),
                 })),
             };
             match encode_client(Encoding::Json, &f) {

@@ -16,11 +16,18 @@ pub struct Migration {
 }
 
 /// Every migration, oldest first. Append only: never edit a released one.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    cql: include_str!("../migrations/0001_initial.cql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        cql: include_str!("../migrations/0001_initial.cql"),
+    },
+    Migration {
+        version: 2,
+        name: "reactions",
+        cql: include_str!("../migrations/0002_reactions.cql"),
+    },
+];
 
 const CREATE_VERSIONS: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\
     version int PRIMARY KEY, name text, applied_at_ms bigint)";

@@ -130,10 +130,12 @@ mod tests {
             Some(pb::event::Body::Message(pb::MessageBody {
                 text: "héllo \u{1F600}\0".into(),
                 reply_to_seq: 3,
+                ..Default::default()
             })),
             Some(pb::event::Body::Edit(pb::EditBody {
                 target_seq: 2,
                 text: "fixed".into(),
+                ..Default::default()
             })),
             Some(pb::event::Body::Delete(pb::DeleteBody { target_seq: 2 })),
             None,
@@ -153,6 +155,7 @@ mod tests {
             Some(pb::event::Body::Message(pb::MessageBody {
                 text: "x".into(),
                 reply_to_seq: 0,
+                ..Default::default()
             })),
         );
         let body = event_to_row(&e).unwrap().6;

@@ -89,6 +89,9 @@ statements! {
     SELECT_HEAD = idem("SELECT head FROM conversation_heads WHERE conversation_id = ?");
     SELECT_DEDUP = idem("SELECT seq FROM dedup WHERE conversation_id = ? AND sender_id = ? AND client_msg_id = ?");
     SELECT_EVENTS_ASC = idem("SELECT conversation_id, seq, sender_id, client_msg_id, sent_at_ms, body FROM events WHERE conversation_id = ? AND bucket = ? AND seq >= ? AND seq <= ? ORDER BY seq ASC LIMIT ?");
+    INSERT_REACTION = idem("INSERT INTO reactions (conversation_id, target_seq, emoji, user_id, seq) VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?");
+    DELETE_REACTION = idem("DELETE FROM reactions USING TIMESTAMP ? WHERE conversation_id = ? AND target_seq = ? AND emoji = ? AND user_id = ?");
+    SELECT_REACTIONS = idem("SELECT emoji, user_id, seq FROM reactions WHERE conversation_id = ? AND target_seq = ?");
     SELECT_EVENTS_DESC = idem("SELECT conversation_id, seq, sender_id, client_msg_id, sent_at_ms, body FROM events WHERE conversation_id = ? AND bucket = ? AND seq >= ? AND seq <= ? ORDER BY seq DESC LIMIT ?");
 
     // Accounts and sessions.
@@ -237,6 +240,7 @@ mod tests {
             let table = table_of(stmt.cql);
             let keys: &[&str] = match table {
                 "events" => &["conversation_id", "bucket"],
+                "reactions" => &["conversation_id", "target_seq"],
                 "dedup" => &["conversation_id", "sender_id", "client_msg_id"],
                 "user_conversations" => &["user_id"],
                 "users" => &["user_id"],

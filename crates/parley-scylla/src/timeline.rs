@@ -10,7 +10,7 @@ use crate::rows::{
 };
 use crate::session::ScyllaSession;
 use async_trait::async_trait;
-use parley_ports::{ReadRange, StoreError, StoreResult, TimelineStore};
+use parley_ports::{ReactionRow, ReadRange, StoreError, StoreResult, TimelineStore};
 use parley_proto::v1 as pb;
 use scylla::serialize::row::SerializeRow;
 use scylla::statement::batch::{Batch, BatchType};
@@ -94,6 +94,9 @@ impl ScyllaTimelineStore {
         let row = event_to_row(e)?;
         let seq = row.2;
         let head = (e.conversation_id.clone(), seq, seq);
+        if let Some(pb::event::Body::Reaction(r)) = &e.body {
+            return self.append_reaction(e, r, row, head).await;
+        }
         // One logged batch: the event, its dedup key and the head are
         // written all or none, so an acked send always has its dedup key.
         if e.client_msg_id.is_empty() {
@@ -114,6 +117,61 @@ impl ScyllaTimelineStore {
                 .batch(&self.append_with_dedup, (row, dedup, head))
                 .await?;
         }
+        Ok(())
+    }
+
+    /// A reaction event: the event, its dedup key, the head and the
+    /// reaction row (written, or deleted for a removal) in one logged
+    /// batch, the row at timestamp = seq so the latest event wins.
+    async fn append_reaction(
+        &self,
+        e: &pb::Event,
+        r: &pb::ReactionBody,
+        row: impl SerializeRow + Send + Sync + 'static,
+        head: (String, i64, i64),
+    ) -> Result<(), ScyllaError> {
+        let p = &self.s.prepared;
+        let seq = head.1;
+        let target = seq_to_cql(r.target_seq)?;
+        let conv = e.conversation_id.clone();
+        let mut batch = Batch::new(BatchType::Logged);
+        let mut values: Vec<Box<dyn SerializeRow + Send + Sync>> = Vec::new();
+        batch.append_statement(p.INSERT_EVENT.clone());
+        values.push(Box::new(row));
+        if !e.client_msg_id.is_empty() {
+            batch.append_statement(p.INSERT_DEDUP.clone());
+            values.push(Box::new((
+                conv.clone(),
+                e.sender_id.clone(),
+                e.client_msg_id.clone(),
+                seq,
+                self.s.config.dedup_ttl_secs(),
+            )));
+        }
+        batch.append_statement(p.RAISE_HEAD.clone());
+        values.push(Box::new(head));
+        if r.remove {
+            batch.append_statement(p.DELETE_REACTION.clone());
+            values.push(Box::new((
+                seq,
+                conv,
+                target,
+                r.emoji.clone(),
+                e.sender_id.clone(),
+            )));
+        } else {
+            batch.append_statement(p.INSERT_REACTION.clone());
+            values.push(Box::new((
+                conv,
+                target,
+                r.emoji.clone(),
+                e.sender_id.clone(),
+                seq,
+                seq,
+            )));
+        }
+        batch.set_is_idempotent(true);
+        self.s.session.batch(&batch, values).await?;
         Ok(())
     }
 
@@ -305,6 +363,26 @@ impl TimelineStore for ScyllaTimelineStore {
 
     async fn read_range(&self, conv: &str, range: ReadRange) -> StoreResult<Vec<pb::Event>> {
         Ok(self.read(conv, range).await?)
+    }
+
+    async fn reactions(&self, conv: &str, target: u64) -> StoreResult<Vec<ReactionRow>> {
+        let target = seq_to_cql(target).map_err(StoreError::from)?;
+        let rows: Vec<(String, String, Option<i64>)> = self
+            .s
+            .rows(&self.s.prepared.SELECT_REACTIONS, (conv, target))
+            .await?;
+        let mut out = rows
+            .into_iter()
+            .map(|(emoji, user_id, seq)| {
+                Ok(ReactionRow {
+                    emoji,
+                    user_id,
+                    seq: seq.map(seq_from_cql).transpose()?.unwrap_or(0),
+                })
+            })
+            .collect::<Result<Vec<_>, ScyllaError>>()?;
+        out.sort_unstable_by_key(|r| r.seq);
+        Ok(out)
     }
 
     async fn head(&self, conv: &str) -> StoreResult<u64> {

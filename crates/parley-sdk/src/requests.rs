@@ -62,6 +62,43 @@ impl Client {
             body: Some(pb::send::Body::Message(pb::MessageBody {
                 text: text.into(),
                 reply_to_seq: 0,
+                ..Default::default()
+            })),
+        })
+        .await
+    }
+
+    /// Sends a message with its mentions (members' ids, or everyone with
+    /// `mention_all` in a group) and, if `reply_to_seq` is not 0, as a reply.
+    pub async fn send_message(
+        &self,
+        conversation_id: &str,
+        message: pb::MessageBody,
+    ) -> Result<pb::SendAck, SdkError> {
+        self.send(pb::Send {
+            conversation_id: conversation_id.into(),
+            client_msg_id: new_client_msg_id(),
+            body: Some(pb::send::Body::Message(message)),
+        })
+        .await
+    }
+
+    /// Adds (or, with `remove`, takes back) the caller's reaction to the
+    /// message at `target_seq`: one Unicode emoji or its `:shortcode:`.
+    pub async fn react(
+        &self,
+        conversation_id: &str,
+        target_seq: u64,
+        emoji: &str,
+        remove: bool,
+    ) -> Result<pb::SendAck, SdkError> {
+        self.send(pb::Send {
+            conversation_id: conversation_id.into(),
+            client_msg_id: new_client_msg_id(),
+            body: Some(pb::send::Body::Reaction(pb::ReactionBody {
+                target_seq,
+                emoji: emoji.into(),
+                remove,
             })),
         })
         .await

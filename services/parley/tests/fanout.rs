@@ -277,6 +277,7 @@ async fn concurrent_lanes_keep_each_conversations_order() {
                         body: Some(pb::send::Body::Message(pb::MessageBody {
                             text: format!("{i}"),
                             reply_to_seq: 0,
+                            ..Default::default()
                         })),
                     }),
                 })

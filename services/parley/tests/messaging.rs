@@ -95,6 +95,7 @@ async fn a_retried_send_returns_the_original_seq() {
         body: Some(pb::send::Body::Message(pb::MessageBody {
             text: "once".into(),
             reply_to_seq: 0,
+            ..Default::default()
         })),
     };
     let first = alice.send(send.clone()).await.unwrap();
@@ -236,12 +237,14 @@ async fn replies_edits_and_deletes_are_timeline_events() {
         .send(body(pb::send::Body::Edit(pb::EditBody {
             target_seq: m.seq,
             text: "fixed".into(),
+            ..Default::default()
         })))
         .await
         .unwrap();
     bob.send(body(pb::send::Body::Message(pb::MessageBody {
         text: "re".into(),
         reply_to_seq: m.seq,
+        ..Default::default()
     })))
     .await
     .unwrap();
@@ -266,6 +269,100 @@ async fn replies_edits_and_deletes_are_timeline_events() {
         matches!(got[3].body, Some(pb::event::Body::Message(ref r)) if r.reply_to_seq == m.seq)
     );
     assert!(matches!(got[4].body, Some(pb::event::Body::Delete(ref d)) if d.target_seq == m.seq));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reactions_and_mentions_travel_as_events_and_history_sums_them_up() {
+    let node = TestNode::start().await;
+    let (alice, _a) = node.user_with("alice", Encoding::Json).await;
+    let (bob, mut bob_ev) = node.user_with("bob", Encoding::Proto).await;
+    let (carol, _c) = node.user("carol").await;
+    let group = alice
+        .create_group("launch", &[bob.user_id(), carol.user_id()])
+        .await
+        .unwrap();
+    let m = alice
+        .send_message(
+            &group.id,
+            pb::MessageBody {
+                text: "@bob @all ready?".into(),
+                mention_ids: vec![bob.user_id()],
+                mention_all: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    // An emoji in JSON (alice) and by shortcode in protobuf (carol): one reaction.
+    alice
+        .react(&group.id, m.seq, "\u{1F680}", false)
+        .await
+        .unwrap();
+    carol
+        .react(&group.id, m.seq, ":rocket:", false)
+        .await
+        .unwrap();
+    let err = carol
+        .react(&group.id, m.seq, "\u{1F680}", false)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("already_exists"));
+    let err = carol
+        .react(&group.id, m.seq, "rocket", false)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("invalid_argument"));
+    let undo = alice
+        .react(&group.id, m.seq, "\u{1F680}", true)
+        .await
+        .unwrap();
+    let got = bob_ev.timeline(&group.id, undo.seq as usize).await;
+    assert!(matches!(&got[1].body, Some(pb::event::Body::Message(b))
+        if b.mention_ids == [bob.user_id()] && b.mention_all));
+    let reactions: Vec<(String, bool)> = got
+        .iter()
+        .filter_map(|e| match &e.body {
+            Some(pb::event::Body::Reaction(r)) if r.target_seq == m.seq => {
+                Some((e.sender_id.clone(), r.remove))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        reactions,
+        [
+            (alice.user_id(), false),
+            (carol.user_id(), false),
+            (alice.user_id(), true)
+        ]
+    );
+    // A device that loads the message later sees its reactions with it.
+    let h = bob
+        .history(pb::HistoryRequest {
+            conversation_id: group.id.clone(),
+            from_seq: m.seq,
+            to_seq: m.seq,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(h.reactions.len(), 1);
+    assert_eq!(h.reactions[0].emoji, "\u{1F680}");
+    assert_eq!(h.reactions[0].user_ids, [carol.user_id()]);
+    // Mentioning someone who is not in the conversation is refused.
+    let (dave, _d) = node.user("dave").await;
+    let err = alice
+        .send_message(
+            &group.id,
+            pb::MessageBody {
+                text: "@dave".into(),
+                mention_ids: vec![dave.user_id()],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("invalid_argument"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -443,6 +443,7 @@ async fn conversations_are_sharded_over_storage_instances_that_keep_their_data()
                 parley_sdk::pb::MessageBody {
                     text: "x".into(),
                     reply_to_seq: 0,
+                    ..Default::default()
                 },
             )),
         },
@@ -484,6 +485,7 @@ async fn the_embedded_scenarios_hold_across_processes() {
         body: Some(pb::send::Body::Message(pb::MessageBody {
             text: "hi bob".into(),
             reply_to_seq: 0,
+            ..Default::default()
         })),
     };
     let first = alice.send(send.clone()).await.unwrap();

@@ -23,6 +23,7 @@ fn text(conv: &str, cmid: String) -> pb::AppendRequest {
             body: Some(pb::send::Body::Message(pb::MessageBody {
                 text: "x".repeat(100),
                 reply_to_seq: 0,
+                ..Default::default()
             })),
         }),
     }

@@ -44,11 +44,21 @@ pub(crate) fn take_page<T: Message>(
     limit: usize,
     budget: usize,
 ) -> (Vec<T>, bool) {
+    take_page_by(items, limit, budget, T::encoded_len)
+}
+
+/// [`take_page`] for items whose encoded size `size_of` tells.
+pub(crate) fn take_page_by<T>(
+    items: impl IntoIterator<Item = T>,
+    limit: usize,
+    budget: usize,
+    size_of: impl Fn(&T) -> usize,
+) -> (Vec<T>, bool) {
     let mut page = Vec::new();
     let mut used = 0;
     let mut items = items.into_iter().peekable();
     while let Some(item) = items.peek() {
-        let size = item.encoded_len() + 8;
+        let size = size_of(item) + 8;
         if page.len() == limit || (!page.is_empty() && used + size > budget) {
             return (page, true);
         }

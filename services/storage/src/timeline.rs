@@ -2,7 +2,9 @@
 
 use crate::access::{is_manager, require_member, user_caller};
 use crate::handlers::Handlers;
-use crate::pages::{DEFAULT_SYNC_LIMIT, MAX_SYNC_LIMIT, REPLY_BUDGET_BYTES, page_limit, take_page};
+use crate::pages::{
+    DEFAULT_SYNC_LIMIT, MAX_SYNC_LIMIT, REPLY_BUDGET_BYTES, page_limit, take_page_by,
+};
 use parley_core::ids::validate_id;
 use parley_core::{ServiceError, ServiceResult};
 use parley_ports::ReadRange;
@@ -14,6 +16,15 @@ const DEFAULT_HISTORY_LIMIT: u32 = 100;
 /// Largest seq span one history reply covers, so that a range across many
 /// holes still yields a bounded `skipped` list.
 pub(crate) const MAX_HISTORY_SPAN: u64 = 10_000;
+
+/// Encoded size of an event with its reactions, for the byte budget.
+fn paired_len((event, reactions): &(pb::Event, Vec<pb::ReactionSummary>)) -> usize {
+    prost::Message::encoded_len(event)
+        + reactions
+            .iter()
+            .map(|r| prost::Message::encoded_len(r) + 4)
+            .sum::<usize>()
+}
 
 impl Handlers {
     pub(crate) async fn append(&self, req: pb::AppendRequest) -> ServiceResult<pb::AppendReply> {
@@ -30,10 +41,18 @@ impl Handlers {
                     self.target_message(&send.conversation_id, m.reply_to_seq)
                         .await?;
                 }
+                self.check_mentions(&send.conversation_id, &m.mention_ids, m.mention_all)
+                    .await?;
                 pb::event::Body::Message(m)
             }
+            Some(pb::send::Body::Reaction(r)) => pb::event::Body::Reaction(
+                self.check_reaction(&send.conversation_id, &sender, &send.client_msg_id, r)
+                    .await?,
+            ),
             Some(pb::send::Body::Edit(e)) => {
                 self.check_text(&e.text)?;
+                self.check_mentions(&send.conversation_id, &e.mention_ids, e.mention_all)
+                    .await?;
                 let target = self
                     .target_message(&send.conversation_id, e.target_seq)
                     .await?;
@@ -57,7 +76,7 @@ impl Handlers {
             }
             None => {
                 return Err(ServiceError::InvalidArgument(
-                    "send has no body (message, edit or delete)".into(),
+                    "send has no body (message, edit, delete or reaction)".into(),
                 ));
             }
         };
@@ -83,8 +102,8 @@ impl Handlers {
         Ok(())
     }
 
-    /// The message event a reply, edit or delete refers to.
-    async fn target_message(&self, conv: &str, seq: u64) -> ServiceResult<pb::Event> {
+    /// The message event a reply, edit, delete or reaction refers to.
+    pub(crate) async fn target_message(&self, conv: &str, seq: u64) -> ServiceResult<pb::Event> {
         let range = ReadRange {
             from: seq,
             to: seq,
@@ -146,15 +165,19 @@ impl Handlers {
             )
             .await?;
         let read = events.len();
-        // Cut at the byte budget too: from the oldest end going forward,
-        // from the newest end going backward.
-        let (events, cut) = if h.backward {
-            let (mut page, cut) = take_page(events.into_iter().rev(), limit, REPLY_BUDGET_BYTES);
+        let reactions = self.reactions_of(conv, &events, head).await?;
+        let paired = events.into_iter().zip(reactions);
+        // Cut at the byte budget too (each event with its reactions): from
+        // the oldest end going forward, from the newest end going backward.
+        let (paired, cut) = if h.backward {
+            let (mut page, cut) = take_page_by(paired.rev(), limit, REPLY_BUDGET_BYTES, paired_len);
             page.reverse();
             (page, cut)
         } else {
-            take_page(events, limit, REPLY_BUDGET_BYTES)
+            take_page_by(paired, limit, REPLY_BUDGET_BYTES, paired_len)
         };
+        let (events, reactions): (Vec<pb::Event>, Vec<Vec<pb::ReactionSummary>>) =
+            paired.into_iter().unzip();
         let full = read == limit || cut;
         let (covered_from, covered_to) = match (h.backward, full) {
             (false, true) => (from, events.last().map_or(to, |e| e.seq)),
@@ -179,6 +202,7 @@ impl Handlers {
             covered_from,
             covered_to,
             has_more,
+            reactions: reactions.into_iter().flatten().collect(),
             ..empty
         })
     }

@@ -160,6 +160,7 @@ async fn roles_edit_delete_and_removal() {
             body: Some(pb::send::Body::Edit(pb::EditBody {
                 target_seq: m.seq,
                 text: "edited".into(),
+                ..Default::default()
             })),
         }),
     };
@@ -253,6 +254,7 @@ async fn bad_input_is_refused_clearly() {
             body: Some(pb::send::Body::Message(pb::MessageBody {
                 text: "re".into(),
                 reply_to_seq: 999,
+                ..Default::default()
             })),
         }),
     };
@@ -682,6 +684,13 @@ impl parley_ports::TimelineStore for SlowStore {
         r: parley_ports::ReadRange,
     ) -> parley_ports::StoreResult<Vec<pb::Event>> {
         self.0.read_range(c, r).await
+    }
+    async fn reactions(
+        &self,
+        c: &str,
+        t: u64,
+    ) -> parley_ports::StoreResult<Vec<parley_ports::ReactionRow>> {
+        self.0.reactions(c, t).await
     }
     async fn head(&self, c: &str) -> parley_ports::StoreResult<u64> {
         self.0.head(c).await

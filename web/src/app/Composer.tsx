@@ -1,4 +1,4 @@
-import { useEffect, useRef } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import type { ParleyClient } from "../sdk";
 
 export type Draft = { mode: "new" } | { mode: "reply"; seq: number } | { mode: "edit"; seq: number; text: string };
@@ -13,9 +13,44 @@ interface Props {
 /** Largest message the server takes (docs/protocol.md section 10), in UTF-8 bytes. */
 const MAX_TEXT_BYTES = 16 * 1024;
 
+/** The `@name` being typed just before the caret, if any. */
+function mentionAt(el: HTMLTextAreaElement): { start: number; prefix: string } | null {
+  const before = el.value.slice(0, el.selectionStart ?? el.value.length);
+  const m = /(^|[^\w@])@([A-Za-z0-9_.-]*)$/.exec(before);
+  const typed = m?.[2];
+  return typed === undefined ? null : { start: before.length - typed.length - 1, prefix: typed.toLowerCase() };
+}
+
 export function Composer({ client, id, draft, setDraft }: Props) {
   const input = useRef<HTMLTextAreaElement>(null);
   const conv = client.conversation(id)!;
+  const [suggest, setSuggest] = useState<{ start: number; names: string[] } | null>(null);
+
+  /** Members whose name starts with what follows the `@` (and "all" in a group). */
+  function updateSuggestions() {
+    const el = input.current;
+    const at = el && mentionAt(el);
+    if (!at) return setSuggest(null);
+    const names = [...conv.members.keys()]
+      .filter((m) => m !== client.me)
+      .map((m) => client.userName(m))
+      .concat(conv.kind === "group" ? ["all"] : [])
+      .filter((n) => n.toLowerCase().startsWith(at.prefix))
+      .sort()
+      .slice(0, 6);
+    setSuggest(names.length ? { start: at.start, names } : null);
+  }
+
+  function complete(name: string) {
+    const el = input.current;
+    if (!el || !suggest) return;
+    const end = el.selectionStart ?? el.value.length;
+    el.value = `${el.value.slice(0, suggest.start)}@${name} ${el.value.slice(end)}`;
+    const caret = suggest.start + name.length + 2;
+    el.setSelectionRange(caret, caret);
+    el.focus();
+    setSuggest(null);
+  }
 
   useEffect(() => {
     const el = input.current;
@@ -36,6 +71,7 @@ export function Composer({ client, id, draft, setDraft }: Props) {
     if (draft.mode === "edit") client.editMessage(id, draft.seq, text);
     else client.sendMessage(id, text, draft.mode === "reply" ? draft.seq : 0);
     el.value = "";
+    setSuggest(null);
     setDraft({ mode: "new" });
   }
 
@@ -59,6 +95,17 @@ export function Composer({ client, id, draft, setDraft }: Props) {
           </button>
         </div>
       )}
+      {suggest && (
+        <ul class="mention-suggest" role="listbox" data-testid="mention-suggest">
+          {suggest.names.map((n, i) => (
+            <li key={n} role="option" aria-selected={i === 0}>
+              <button type="button" class="link" onMouseDown={(e) => e.preventDefault()} onClick={() => complete(n)} data-testid="mention-option">
+                @{n}
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
       <form
         class="composer-row"
         onSubmit={(e) => {
@@ -71,9 +118,17 @@ export function Composer({ client, id, draft, setDraft }: Props) {
           rows={1}
           placeholder="Message"
           data-testid="composer-input"
-          onInput={() => client.typing(id)}
+          onInput={() => {
+            client.typing(id);
+            updateSuggestions();
+          }}
+          onBlur={() => setSuggest(null)}
           onKeyDown={(e) => {
-            if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+            if (suggest && (e.key === "Tab" || (e.key === "Enter" && !e.shiftKey && !e.isComposing))) {
+              // The first suggestion completes the name being typed.
+              e.preventDefault();
+              complete(suggest.names[0] ?? "");
+            } else if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
               e.preventDefault();
               submit();
             } else if (e.key === "Escape" && draft.mode !== "new") {

@@ -2,6 +2,7 @@ import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { Item, ParleyClient } from "../sdk";
 import { Composer, type Draft } from "./Composer";
 import { lastSeen, notice, time } from "./format";
+import { ReactButton, ReactionChips } from "./Reactions";
 import { splitNames } from "./NewChat";
 import { errorText, useSubmit } from "./useSubmit";
 
@@ -218,7 +219,7 @@ function Message({ client, conv, item, mine, showSender, canDelete, receipt, onR
           </div>
         ) : (
           <div class="text" data-testid="text">
-            {item.text}
+            <TextWithMentions client={client} item={item} />
           </div>
         )}
         <div class="meta">
@@ -231,9 +232,11 @@ function Message({ client, conv, item, mine, showSender, canDelete, receipt, onR
             </span>
           )}
         </div>
+        {!item.deleted && <ReactionChips client={client} conv={conv} seq={item.seq} />}
       </div>
       {!item.deleted && (
         <div class="msg-actions">
+          <ReactButton client={client} conv={conv} seq={item.seq} />
           <button class="link" onClick={onReply} data-testid="reply">
             Reply
           </button>
@@ -254,6 +257,30 @@ function Message({ client, conv, item, mine, showSender, canDelete, receipt, onR
         </div>
       )}
     </div>
+  );
+}
+
+/** A message's text with the @-names it mentions highlighted (mine stronger). */
+function TextWithMentions({ client, item }: { client: ParleyClient; item: Item }) {
+  if (!item.mentionAll && !item.mentionIds.length) return <>{item.text}</>;
+  const names = new Map(item.mentionIds.map((id) => [client.userName(id).toLowerCase(), id]));
+  const parts = item.text.split(/(@[A-Za-z0-9_.-]+)/);
+  return (
+    <>
+      {parts.map((p, i) => {
+        if (!p.startsWith("@")) return p;
+        const name = p.slice(1).replace(/[.-]+$/, "").toLowerCase();
+        const id = names.get(name);
+        const all = name === "all" && item.mentionAll;
+        if (!id && !all) return p;
+        const me = all || id === client.me;
+        return (
+          <span key={i} class={`mention${me ? " me" : ""}`} data-testid="mention">
+            {p}
+          </span>
+        );
+      })}
+    </>
   );
 }
 

@@ -53,6 +53,7 @@ export function Sidebar({ client, selected, onSelect }: Props) {
         {convs.map((c) => {
           const title = client.title(c);
           const unread = c.unread(me);
+          const mentions = c.mentionsOfMe(me);
           const last = [...c.items].reverse().find((i) => i.kind === "message");
           const partner = client.dmPartner(c);
           const online = partner ? client.presence(partner)?.online : undefined;
@@ -74,6 +75,11 @@ export function Sidebar({ client, selected, onSelect }: Props) {
                     {last ? (last.deleted ? "Message deleted" : `${last.senderId === me ? "You: " : c.kind === "group" ? `${client.userName(last.senderId)}: ` : ""}${last.text}`) : ""}
                   </span>
                 </span>
+                {mentions > 0 && (
+                  <span class="badge mention-badge" title={`${mentions} mention${mentions > 1 ? "s" : ""} of you`} data-testid="mention-badge">
+                    @
+                  </span>
+                )}
                 {unread.count > 0 && (
                   <span class="badge" data-testid="unread-badge">
                     {unread.count}

@@ -13,7 +13,16 @@ import { AuthApi } from "./http";
 import { Outbox, type OutboxItem } from "./outbox";
 import { SessionStore, type KeyValueStore, type Session } from "./session";
 import { Timeline } from "./timeline";
-import { int, type Conversation, type Event, type Member, type Push, type SendBody, type User } from "./protocol";
+import {
+  int,
+  type Conversation,
+  type Event,
+  type Member,
+  type MessageBody,
+  type Push,
+  type SendBody,
+  type User,
+} from "./protocol";
 
 export interface ClientOptions {
   /** The gateway's base URL, e.g. `https://chat.example.com` (no trailing slash). */
@@ -243,13 +252,46 @@ export class ParleyClient {
 
   // ---- actions ------------------------------------------------------------
 
+  /**
+   * Sends a message. `@name` of a member mentions them, `@all` everyone in a
+   * group (the ids go with the message, for notifications and counts).
+   */
   sendMessage(conversationId: string, text: string, replyToSeq = 0): void {
-    this.enqueue(conversationId, { message: replyToSeq ? { text, replyToSeq } : { text } });
+    const message: MessageBody = { text, ...this.mentionsIn(conversationId, text) };
+    if (replyToSeq) message.replyToSeq = replyToSeq;
+    this.enqueue(conversationId, { message });
     this.typingSent.delete(conversationId);
   }
 
+  /** The members `@name`d in `text` (and `@all` in a group). */
+  mentionsIn(conversationId: string, text: string): { mentionIds?: string[]; mentionAll?: boolean } {
+    const c = this.convs.get(conversationId);
+    if (!c) return {};
+    const byName = new Map<string, string>();
+    for (const id of c.members.keys()) byName.set(this.userName(id).toLowerCase(), id);
+    const ids = new Set<string>();
+    let all = false;
+    for (const m of text.matchAll(/(^|[^\w@])@([A-Za-z0-9_.-]+)/g)) {
+      const name = (m[2] ?? "").replace(/[.-]+$/, "").toLowerCase();
+      if (name === "all" && c.kind === "group") all = true;
+      const id = byName.get(name);
+      if (id && ids.size < 50) ids.add(id);
+    }
+    const out: { mentionIds?: string[]; mentionAll?: boolean } = {};
+    if (ids.size) out.mentionIds = [...ids];
+    if (all) out.mentionAll = true;
+    return out;
+  }
+
+  /** Adds my reaction to a message, or takes it back if I reacted so already. */
+  toggleReaction(conversationId: string, seq: number, emoji: string): void {
+    const c = this.convs.get(conversationId);
+    const remove = c?.reactions.mine(seq, emoji, this.me) ?? false;
+    this.enqueue(conversationId, { reaction: { targetSeq: seq, emoji, remove } });
+  }
+
   editMessage(conversationId: string, seq: number, text: string): void {
-    this.enqueue(conversationId, { edit: { targetSeq: seq, text } });
+    this.enqueue(conversationId, { edit: { targetSeq: seq, text, ...this.mentionsIn(conversationId, text) } });
   }
 
   deleteMessage(conversationId: string, seq: number): void {
@@ -305,6 +347,7 @@ export class ParleyClient {
         backward: true,
       });
       for (const e of h.events ?? []) c.apply(e);
+      c.applyHistoryReactions(h);
       this.lookup((h.events ?? []).map((e) => e.senderId ?? ""));
       c.oldestLoaded = Math.min(c.oldestLoaded, int(h.coveredFrom) || c.oldestLoaded);
     } catch {
@@ -447,6 +490,7 @@ export class ParleyClient {
         c.timeline = new Timeline(from - 1);
         c.oldestLoaded = from;
         c.headSeq = Math.max(c.headSeq, int(h.headSeq));
+        c.applyHistoryReactions(h);
         this.deliver(c, c.timeline.applyHistory(h.events, h.skipped));
         const early = c.early;
         c.early = [];
@@ -460,6 +504,7 @@ export class ParleyClient {
         const h = await this.request("history", { conversationId: c.id, fromSeq: t.delivered + 1, toSeq: to, limit: 500 });
         c.headSeq = Math.max(c.headSeq, int(h.headSeq));
         const before = t.delivered;
+        c.applyHistoryReactions(h);
         this.deliver(c, t.applyHistory(h.events, h.skipped));
         if (t.delivered === before) break;
       }

@@ -59,4 +59,34 @@ describe("ConversationModel", () => {
     expect(c.apply(msg(4, "hi"))).toBe(false);
     expect(c.headSeq).toBe(4);
   });
+
+  it("counts unread mentions of me, by name or @all, with edits replacing mentions", () => {
+    const c = new ConversationModel("c");
+    c.apply({ conversationId: "c", seq: "1", senderId: "a", message: { text: "@me hi", mentionIds: ["me"] } });
+    c.apply({ conversationId: "c", seq: "2", senderId: "a", message: { text: "@all standup", mentionAll: true } });
+    c.apply({ conversationId: "c", seq: "3", senderId: "a", message: { text: "@bob only", mentionIds: ["bob"] } });
+    c.apply({ conversationId: "c", seq: "4", senderId: "me", message: { text: "@all mine", mentionAll: true } });
+    expect(c.mentionsOfMe("me")).toBe(2);
+    // An edit that drops the mention; one that adds it (edits arrive before their target too).
+    c.apply({ conversationId: "c", seq: "5", senderId: "a", edit: { targetSeq: "1", text: "hi" } });
+    c.apply({ conversationId: "c", seq: "7", senderId: "a", edit: { targetSeq: "6", text: "@me late", mentionIds: ["me"] } });
+    c.apply({ conversationId: "c", seq: "6", senderId: "a", message: { text: "late" } });
+    expect(c.item(1)?.mentionIds).toEqual([]);
+    expect(c.item(6)?.mentionIds).toEqual(["me"]);
+    expect(c.mentionsOfMe("me")).toBe(2);
+    c.readSeq = 6;
+    expect(c.mentionsOfMe("me")).toBe(0);
+  });
+
+  it("folds reaction events and history summaries into the message's reactions", () => {
+    const c = new ConversationModel("c");
+    c.apply({ conversationId: "c", seq: "9", senderId: "b", reaction: { targetSeq: "1", emoji: "👍" } });
+    c.applyHistoryReactions({
+      conversationId: "c",
+      headSeq: "8",
+      events: [msg(1, "old")],
+      reactions: [{ targetSeq: "1", emoji: "👍", count: 3, userIds: ["x", "y", "z"] }],
+    });
+    expect(c.reactions.of(1, "me").map((r) => [r.emoji, r.count])).toEqual([["👍", 4]]);
+  });
 });

@@ -4,7 +4,8 @@
 // and older pages loaded when the user scrolls up.
 
 import { Timeline } from "./timeline";
-import { int, type Conversation, type Event, type Role } from "./protocol";
+import { ReactionBook } from "./reactions";
+import { int, type Conversation, type Event, type HistoryReply, type Role } from "./protocol";
 
 export type ConversationKind = "direct" | "group";
 
@@ -22,6 +23,9 @@ export interface Item {
   kind: "message" | "created" | "members_added" | "member_removed";
   text: string;
   replyToSeq: number;
+  /** Members the message mentions, and whether it mentions everyone. */
+  mentionIds: string[];
+  mentionAll: boolean;
   edited: boolean;
   deleted: boolean;
   /** For membership notices: who joined or left. */
@@ -33,6 +37,8 @@ export interface Item {
 interface Patch {
   editSeq: number;
   text?: string;
+  mentionIds?: string[];
+  mentionAll?: boolean;
   deleted: boolean;
 }
 
@@ -58,7 +64,11 @@ export class ConversationModel {
   early: Event[] = [];
   /** I am no longer a member. */
   left = false;
+  /** Grows with every change of reactions (for views that memoize). */
+  version = 0;
   lastActivityMs = 0;
+  /** Reactions of the messages (see reactions.ts). */
+  readonly reactions = new ReactionBook();
 
   private readonly bySeq = new Map<number, Item>();
   private sorted: Item[] = [];
@@ -138,16 +148,35 @@ export class ConversationModel {
       sentAtMs,
       text: "",
       replyToSeq: 0,
+      mentionIds: [] as string[],
+      mentionAll: false,
       edited: false,
       deleted: false,
       userIds: [] as string[],
       editSeq: 0,
     };
     if (e.message) {
-      this.put({ ...base, kind: "message", text: e.message.text ?? "", replyToSeq: int(e.message.replyToSeq) });
+      this.put({
+        ...base,
+        kind: "message",
+        text: e.message.text ?? "",
+        replyToSeq: int(e.message.replyToSeq),
+        mentionIds: e.message.mentionIds ?? [],
+        mentionAll: e.message.mentionAll ?? false,
+      });
+    } else if (e.reaction) {
+      const r = e.reaction;
+      this.reactions.apply(seq, int(r.targetSeq), r.emoji, e.senderId ?? "", r.remove ?? false);
+      this.version++;
     } else if (e.edit) {
       // A delete is final: an edit never brings a deleted message back.
-      this.patch(int(e.edit.targetSeq), { editSeq: seq, text: e.edit.text ?? "", deleted: false });
+      this.patch(int(e.edit.targetSeq), {
+        editSeq: seq,
+        text: e.edit.text ?? "",
+        mentionIds: e.edit.mentionIds ?? [],
+        mentionAll: e.edit.mentionAll ?? false,
+        deleted: false,
+      });
     } else if (e.delete) {
       this.patch(int(e.delete.targetSeq), { editSeq: 0, deleted: true });
     } else if (e.created) {
@@ -162,6 +191,25 @@ export class ConversationModel {
     return false;
   }
 
+  /** Takes the reaction summaries of a history reply (before or after its events). */
+  applyHistoryReactions(h: HistoryReply): void {
+    const targets = (h.events ?? []).filter((e) => e.message).map((e) => int(e.seq));
+    if (!targets.length) return;
+    this.reactions.snapshot(int(h.headSeq), targets, h.reactions ?? []);
+    this.version++;
+  }
+
+  /** Messages that mention me (by name or @all) above my read watermark. */
+  mentionsOfMe(me: string): number {
+    let n = 0;
+    for (const it of this.items) {
+      if (it.seq > this.readSeq && it.kind === "message" && !it.deleted && it.senderId !== me) {
+        if (it.mentionAll || it.mentionIds.includes(me)) n++;
+      }
+    }
+    return n;
+  }
+
   private put(item: Item): void {
     if (this.bySeq.has(item.seq)) return;
     const p = this.patches.get(item.seq);
@@ -169,6 +217,8 @@ export class ConversationModel {
       this.patches.delete(item.seq);
       if (p.text !== undefined && p.editSeq > item.editSeq) {
         item.text = p.text;
+        item.mentionIds = p.mentionIds ?? [];
+        item.mentionAll = p.mentionAll ?? false;
         item.edited = true;
         item.editSeq = p.editSeq;
       }
@@ -183,9 +233,12 @@ export class ConversationModel {
     if (!item) {
       // The target is older than what is loaded: keep the latest change for it.
       const old = this.patches.get(target);
+      const newer = p.editSeq >= (old?.editSeq ?? 0) && p.text !== undefined;
       const merged: Patch = {
         editSeq: Math.max(old?.editSeq ?? 0, p.editSeq),
-        text: p.editSeq >= (old?.editSeq ?? 0) && p.text !== undefined ? p.text : old?.text,
+        text: newer ? p.text : old?.text,
+        mentionIds: newer ? p.mentionIds : old?.mentionIds,
+        mentionAll: newer ? p.mentionAll : old?.mentionAll,
         deleted: (old?.deleted ?? false) || p.deleted,
       };
       this.patches.set(target, merged);
@@ -194,6 +247,8 @@ export class ConversationModel {
     if (p.deleted) item.deleted = true;
     if (p.text !== undefined && p.editSeq > item.editSeq) {
       item.text = p.text;
+      item.mentionIds = p.mentionIds ?? [];
+      item.mentionAll = p.mentionAll ?? false;
       item.edited = true;
       item.editSeq = p.editSeq;
     }

@@ -119,8 +119,14 @@ export class Outbox {
         } catch (e) {
           const err = e instanceof ParleyError ? e : new ParleyError("internal", String(e));
           if (!err.retryable) {
-            next.state = "failed";
-            next.error = err.message;
+            if (!("message" in next.body)) {
+              // An edit, delete or reaction the server refused (e.g. a
+              // reaction that is already there): nothing to show or retry.
+              this.items = this.items.filter((i) => i !== next);
+            } else {
+              next.state = "failed";
+              next.error = err.message;
+            }
             this.save();
             continue;
           }

@@ -48,13 +48,34 @@ export interface MembersPage {
 export interface MessageBody {
   text?: string;
   replyToSeq?: Int64;
+  /** Members the message mentions (ids), checked by the server. */
+  mentionIds?: string[];
+  /** @all (groups only). */
+  mentionAll?: boolean;
 }
 export interface EditBody {
   targetSeq?: Int64;
   text?: string;
+  mentionIds?: string[];
+  mentionAll?: boolean;
 }
 export interface DeleteBody {
   targetSeq?: Int64;
+}
+/** Adds (or with `remove`, takes back) my reaction to a message. */
+export interface ReactionBody {
+  targetSeq?: Int64;
+  /** One Unicode emoji or its shortcode (":thumbsup:"); sent back fully qualified. */
+  emoji: string;
+  remove?: boolean;
+}
+/** A message's reactions with one emoji, as of a history reply's head seq. */
+export interface ReactionSummary {
+  targetSeq?: Int64;
+  emoji: string;
+  count?: number;
+  /** The first 20 reactors, in order. */
+  userIds?: string[];
 }
 
 export interface Event {
@@ -66,6 +87,7 @@ export interface Event {
   message?: MessageBody;
   edit?: EditBody;
   delete?: DeleteBody;
+  reaction?: ReactionBody;
   membersAdded?: { userIds?: string[]; role?: Role };
   memberRemoved?: { userId?: string };
   created?: { kind?: ConversationKind; title?: string; memberIds?: string[] };
@@ -75,7 +97,8 @@ export interface Event {
 export type SendBody =
   | { message: MessageBody }
   | { edit: EditBody }
-  | { delete: DeleteBody };
+  | { delete: DeleteBody }
+  | { reaction: ReactionBody };
 
 export type Send = { conversationId: string; clientMsgId: string } & SendBody;
 
@@ -95,6 +118,8 @@ export interface HistoryReply {
   coveredTo?: Int64;
   headSeq?: Int64;
   hasMore?: boolean;
+  /** Reactions of the returned messages as of headSeq. */
+  reactions?: ReactionSummary[];
 }
 
 export interface ConversationState {

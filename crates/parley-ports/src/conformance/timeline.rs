@@ -1,5 +1,5 @@
 use super::unique;
-use crate::{ReadRange, TimelineStore};
+use crate::{ReactionRow, ReadRange, TimelineStore};
 use parley_proto::v1 as pb;
 use std::sync::Arc;
 
@@ -32,7 +32,7 @@ fn event(conv: &str, seq: u64, sender: &str, cmid: &str) -> pb::Event {
         sent_at_ms: 42,
         body: Some(pb::event::Body::Message(pb::MessageBody {
             text: format!("m{seq}"),
-            reply_to_seq: 0,
+            ..Default::default()
         })),
     }
 }
@@ -53,6 +53,7 @@ pub async fn run(store: Arc<dyn TimelineStore>) {
     append_read_and_dedup(&*store).await;
     ranges_and_holes(&*store).await;
     read_watermarks(&*store).await;
+    reactions(&*store).await;
 }
 
 async fn conversations_and_members(s: &dyn TimelineStore) {
@@ -172,6 +173,8 @@ async fn append_read_and_dedup(s: &dyn TimelineStore) {
     e.body = Some(pb::event::Body::Message(pb::MessageBody {
         text: "héllo \u{1F600}\0".into(),
         reply_to_seq: 3,
+        mention_ids: vec!["bob".into()],
+        mention_all: true,
     }));
     s.append(std::slice::from_ref(&e)).await.unwrap();
     assert_eq!(s.read_range(&c, all(7, 7)).await.unwrap(), vec![e]);
@@ -271,5 +274,91 @@ async fn read_watermarks(s: &dyn TimelineStore) {
     assert!(
         s.member(&c, "stranger").await.unwrap().is_none(),
         "set_read never creates members"
+    );
+}
+
+fn reaction(conv: &str, seq: u64, user: &str, target: u64, emoji: &str, remove: bool) -> pb::Event {
+    pb::Event {
+        body: Some(pb::event::Body::Reaction(pb::ReactionBody {
+            target_seq: target,
+            emoji: emoji.into(),
+            remove,
+        })),
+        ..event(conv, seq, user, &format!("r{seq}"))
+    }
+}
+
+fn row(emoji: &str, user: &str, seq: u64) -> ReactionRow {
+    ReactionRow {
+        emoji: emoji.into(),
+        user_id: user.into(),
+        seq,
+    }
+}
+
+async fn reactions(s: &dyn TimelineStore) {
+    let c = unique("c");
+    s.append(&[event(&c, 1, "alice", "m1"), event(&c, 2, "alice", "m2")])
+        .await
+        .unwrap();
+    assert!(s.reactions(&c, 1).await.unwrap().is_empty());
+    // A multi-codepoint emoji, a shortcode, several users, two messages.
+    let family = "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}";
+    s.append(&[
+        reaction(&c, 3, "bob", 1, "\u{1F44D}", false),
+        reaction(&c, 4, "carol", 1, family, false),
+    ])
+    .await
+    .unwrap();
+    s.append(&[reaction(&c, 5, "alice", 1, "\u{1F44D}", false)])
+        .await
+        .unwrap();
+    s.append(&[reaction(&c, 6, "bob", 2, ":party_parrot:", false)])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.reactions(&c, 1).await.unwrap(),
+        vec![
+            row("\u{1F44D}", "bob", 3),
+            row(family, "carol", 4),
+            row("\u{1F44D}", "alice", 5)
+        ],
+        "rows in the order they were made"
+    );
+    assert_eq!(
+        s.reactions(&c, 2).await.unwrap(),
+        vec![row(":party_parrot:", "bob", 6)]
+    );
+    // A removal deletes the row; the event stays in the timeline.
+    s.append(&[reaction(&c, 7, "bob", 1, "\u{1F44D}", true)])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.reactions(&c, 1).await.unwrap(),
+        vec![row(family, "carol", 4), row("\u{1F44D}", "alice", 5)]
+    );
+    assert_eq!(s.read_range(&c, all(7, 7)).await.unwrap().len(), 1);
+    // Adding again after a removal is a new row under the new seq.
+    s.append(&[reaction(&c, 8, "bob", 1, "\u{1F44D}", false)])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.reactions(&c, 1).await.unwrap().last(),
+        Some(&row("\u{1F44D}", "bob", 8))
+    );
+    // Another message's or conversation's reactions do not leak in (seq
+    // 256 shares a byte with seq 1 in big-endian keys; an id extending
+    // this one's shares its prefix).
+    s.append(&[reaction(&c, 9, "dave", 256, "\u{1F44D}", false)])
+        .await
+        .unwrap();
+    let c2 = format!("{c}0");
+    s.append(&[reaction(&c2, 1, "erin", 1, "\u{1F44D}", false)])
+        .await
+        .unwrap();
+    assert_eq!(s.reactions(&c, 1).await.unwrap().len(), 3);
+    assert_eq!(
+        s.reactions(&c, 256).await.unwrap(),
+        vec![row("\u{1F44D}", "dave", 9)]
     );
 }

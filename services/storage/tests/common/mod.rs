@@ -67,6 +67,7 @@ pub fn text(conv: &str, sender: &str, cmid: &str, t: &str) -> pb::AppendRequest 
             body: Some(pb::send::Body::Message(pb::MessageBody {
                 text: t.into(),
                 reply_to_seq: 0,
+                ..Default::default()
             })),
         }),
     }
