@@ -80,11 +80,23 @@ async fn run(
             batch.push(next);
         }
         metrics::histogram!("parley_storage_publish_batch_events").record(batch.len() as f64);
-        // The batch's span continues the trace of its first send.
+        // The batch's span continues the trace of its first send; every
+        // other send of the batch gets a span of its own in its own trace,
+        // open for as long as the batch's publication (a trace shows its
+        // send's publication whichever send it was batched with).
         let first = &batch[0].event;
         let span = tracing::info_span!("publish_stored", conversation = %first.conversation_id, seq = first.seq, events = batch.len());
         parley_core::trace::set_parent(&span, &batch[0].trace);
+        let batched: Vec<tracing::Span> = batch[1..]
+            .iter()
+            .map(|s| {
+                let span = tracing::info_span!("publish_stored", conversation = %s.event.conversation_id, seq = s.event.seq, events = batch.len(), batched_with = first.seq);
+                parley_core::trace::set_parent(&span, &s.trace);
+                span
+            })
+            .collect();
         tracing::Instrument::instrument(publish_until_done(&*bus, &batch), span).await;
+        drop(batched);
         let backlog = pending.fetch_sub(batch.len(), Ordering::Relaxed) - batch.len();
         metrics::gauge!("parley_storage_publish_backlog").set(backlog as f64);
         batch.clear();
