@@ -77,4 +77,32 @@ describe("a group of three", () => {
     await expect.poll(() => pages.carol!.getByTestId("conv-subtitle").textContent()).toMatch(/^3 members/);
     await shot(pages.carol!, SUITE, "member-left");
   });
+
+  it("lets the owner rename and describe the group, appoint an admin and hand ownership over", async () => {
+    const carol = pages.carol!;
+    const dave = pages.dave!;
+    await carol.getByTestId("group-settings-toggle").click();
+    await carol.getByTestId("group-name").fill("Launch v2");
+    await carol.getByTestId("group-description").fill("Everything about the launch");
+    await shot(carol, SUITE, "group-settings");
+    await carol.getByTestId("group-save").click();
+    for (const page of [carol, dave]) {
+      await expect.poll(() => page.getByTestId("conv-title").textContent(), { timeout: 15_000 }).toBe("Launch v2");
+    }
+    await expect.poll(() => dave.locator("[data-testid=notice]").last().textContent()).toBe("carol renamed the group to “Launch v2” and changed the description");
+    // Dave, a member, sees the settings read-only.
+    await dave.getByTestId("group-settings-toggle").click();
+    await expect.poll(() => dave.getByTestId("group-description").inputValue()).toBe("Everything about the launch");
+    expect(await dave.getByTestId("group-save").count()).toBe(0);
+    await dave.getByTestId("group-settings-toggle").click();
+    // Carol makes Dave an admin, then the owner.
+    await carol.getByTestId("group-settings-toggle").click();
+    await carol.locator('[data-testid=member-role][data-user="dave"] [data-testid=role-select]').selectOption("ROLE_ADMIN");
+    await expect.poll(() => dave.locator("[data-testid=notice]").last().textContent(), { timeout: 15_000 }).toBe("carol made dave an admin");
+    await carol.locator('[data-testid=member-role][data-user="dave"] [data-testid=make-owner]').click();
+    await expect.poll(() => dave.locator("[data-testid=notice]").last().textContent(), { timeout: 15_000 }).toBe("You are now the owner");
+    await expect.poll(() => carol.locator('[data-testid=member-role][data-user="dave"]').getAttribute("data-role")).toBe("ROLE_OWNER");
+    await expect.poll(() => carol.locator('[data-testid=member-role][data-user="carol"]').getAttribute("data-role")).toBe("ROLE_ADMIN");
+    await shot(carol, SUITE, "ownership-handed-over");
+  });
 });

@@ -1,7 +1,8 @@
-// Reactions and mentions in a group: @-name autocomplete in the composer,
-// the mention highlighted and badged for the person named, reactions picked,
-// counted and toggled live on every screen, and a member who opens the group
-// later sees the reactions with the messages (history summaries).
+// Reactions, mentions and pins in a group: @-name autocomplete in the
+// composer, the mention highlighted and badged for the person named,
+// reactions picked, counted and toggled live on every screen, a member who
+// opens the group later sees the reactions with the messages (history
+// summaries), and a pinned message listed for everyone until unpinned.
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
@@ -32,7 +33,7 @@ async function chip(page: Page, emoji: string): Promise<{ count: string; mine: s
   return { count: (await c.locator(".count").textContent()) ?? "", mine: await c.getAttribute("aria-pressed") };
 }
 
-describe("reactions and mentions", () => {
+describe("reactions, mentions and pins", () => {
   it("sets up a group of three", async () => {
     for (const name of ["gina", "hugo", "ines"]) await signUp(pages[name]!, name);
     const gina = pages.gina!;
@@ -100,5 +101,25 @@ describe("reactions and mentions", () => {
     const msg = ines.locator("[data-testid=message][data-state=delivered]").nth(-2);
     await expect.poll(() => msg.locator("[data-testid=reaction]").evaluateAll((els) => els.map((e) => e.textContent?.replace(/\s+/g, " ").trim()))).toEqual(["👍 1", "🎉 1"]);
     await shot(ines, SUITE, "late-reader");
+  });
+
+  it("pins a message for everyone, lists it, and unpins it", async () => {
+    const hugo = pages.hugo!;
+    const gina = pages.gina!;
+    const first = hugo.locator("[data-testid=message][data-state=delivered]").first();
+    await first.hover();
+    await first.getByTestId("pin").click();
+    for (const page of [hugo, gina, pages.ines!]) {
+      await expect.poll(() => page.getByTestId("pinned-toggle").textContent(), { timeout: 15_000 }).toContain("1 pinned");
+    }
+    await gina.getByTestId("pinned-toggle").click();
+    await expect.poll(() => gina.getByTestId("pinned-item").allTextContents()).toEqual(["gina: @hugo can you check the mockups?"]);
+    await expect.poll(() => gina.getByTestId("pinned-mark").count()).toBe(1);
+    await shot(gina, SUITE, "pinned-list");
+    // Unpinned by someone else: gone everywhere.
+    const ginaFirst = gina.locator("[data-testid=message][data-state=delivered]").first();
+    await ginaFirst.hover();
+    await ginaFirst.getByTestId("unpin").click();
+    for (const page of [hugo, gina]) await expect.poll(() => page.getByTestId("pinned-bar").count()).toBe(0);
   });
 });

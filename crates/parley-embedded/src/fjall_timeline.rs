@@ -20,7 +20,7 @@
 
 use async_trait::async_trait;
 use fjall::{Database, Keyspace, PersistMode};
-use parley_ports::{ReactionRow, ReadRange, StoreError, StoreResult, TimelineStore};
+use parley_ports::{PinRow, ReactionRow, ReadRange, StoreError, StoreResult, TimelineStore};
 use parley_proto::v1 as pb;
 use prost::Message;
 use std::collections::{HashMap, HashSet};
@@ -60,9 +60,12 @@ enum Ks {
     /// conversation \0 target seq (u64 BE) \0 emoji \0 user -> seq (u64 BE)
     /// of the reaction event (emoji are validated to hold no NUL)
     Reactions = 6,
+    /// conversation \0 target seq (u64 BE) -> seq of the pin event (u64
+    /// BE) followed by the user who pinned
+    Pins = 7,
 }
 
-const KEYSPACES: [(Ks, &str); 7] = [
+const KEYSPACES: [(Ks, &str); 8] = [
     (Ks::Conversations, "conversations"),
     (Ks::Members, "members"),
     (Ks::UserConvs, "user_conversations"),
@@ -70,6 +73,7 @@ const KEYSPACES: [(Ks, &str); 7] = [
     (Ks::Events, "events"),
     (Ks::Dedup, "dedup"),
     (Ks::Reactions, "reactions"),
+    (Ks::Pins, "pins"),
 ];
 
 fn key(parts: &[&[u8]]) -> Vec<u8> {
@@ -100,6 +104,20 @@ fn reaction_write(e: &pb::Event) -> Option<(Vec<u8>, bool)> {
     let mut k = reactions_prefix(&e.conversation_id, r.target_seq);
     k.extend_from_slice(&key(&[r.emoji.as_bytes(), e.sender_id.as_bytes()]));
     Some((k, r.remove))
+}
+
+/// The pin row an event writes (with its value) or deletes, if it is a pin.
+fn pin_write(e: &pb::Event) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
+    let Some(pb::event::Body::Pin(p)) = &e.body else {
+        return None;
+    };
+    let k = event_key(&e.conversation_id, p.target_seq);
+    let value = (!p.unpin).then(|| {
+        let mut v = e.seq.to_be_bytes().to_vec();
+        v.extend_from_slice(e.sender_id.as_bytes());
+        v
+    });
+    Some((k, value))
 }
 
 fn u64_of(bytes: &[u8]) -> StoreResult<u64> {
@@ -328,6 +346,8 @@ struct AppendRow {
     dedup: Option<Vec<u8>>,
     /// The reaction row, and whether the event removes it.
     reaction: Option<(Vec<u8>, bool)>,
+    /// The pin row, and its value (None: the event unpins).
+    pin: Option<(Vec<u8>, Option<Vec<u8>>)>,
     seq: u64,
     bytes: Vec<u8>,
 }
@@ -418,6 +438,27 @@ impl TimelineStore for FjallTimelineStore {
                 return Err(StoreError::AlreadyExists(format!("conversation {id}")));
             }
             txn.put(Ks::Conversations, id.into_bytes(), bytes);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn update_conversation(&self, conv: &pb::Conversation) -> StoreResult<()> {
+        let (id, title, description) = (
+            conv.id.clone(),
+            conv.title.clone(),
+            conv.description.clone(),
+        );
+        self.write(move |txn| {
+            let Some(old) = txn.get(Ks::Conversations, id.as_bytes())? else {
+                return Err(StoreError::NotFound(format!("conversation {id}")));
+            };
+            let meta = pb::Conversation {
+                title,
+                description,
+                ..decode(&old)?
+            };
+            txn.put(Ks::Conversations, id.into_bytes(), meta.encode_to_vec());
             Ok(())
         })
         .await
@@ -543,6 +584,7 @@ impl TimelineStore for FjallTimelineStore {
                     key: event_key(&e.conversation_id, e.seq),
                     dedup,
                     reaction: reaction_write(e),
+                    pin: pin_write(e),
                     seq: e.seq,
                     bytes: e.encode_to_vec(),
                 }
@@ -566,6 +608,11 @@ impl TimelineStore for FjallTimelineStore {
                 match row.reaction {
                     Some((k, false)) => txn.put(Ks::Reactions, k, seq),
                     Some((k, true)) => txn.remove(Ks::Reactions, k),
+                    None => {}
+                }
+                match row.pin {
+                    Some((k, Some(v))) => txn.put(Ks::Pins, k, v),
+                    Some((k, None)) => txn.remove(Ks::Pins, k),
                     None => {}
                 }
             }
@@ -630,6 +677,28 @@ impl TimelineStore for FjallTimelineStore {
                     emoji: text(&rest[..cut])?,
                     user_id: text(&rest[cut + 1..])?,
                     seq: u64_of(&v)?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        rows.sort_unstable_by_key(|r| r.seq);
+        Ok(rows)
+    }
+
+    async fn pins(&self, conv: &str) -> StoreResult<Vec<PinRow>> {
+        let prefix = key(&[conv.as_bytes(), b""]);
+        let mut rows = self
+            .shared()
+            .scan(Ks::Pins, &prefix)?
+            .into_iter()
+            .map(|(k, v)| {
+                if v.len() < 8 {
+                    return Err(StoreError::Corrupt("pin row too short".into()));
+                }
+                Ok(PinRow {
+                    target_seq: u64_of(&k[prefix.len()..])?,
+                    pinned_by: String::from_utf8(v[8..].to_vec())
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    seq: u64_of(&v[..8])?,
                 })
             })
             .collect::<StoreResult<Vec<_>>>()?;

@@ -2,7 +2,7 @@
 
 use crate::db::{EmbeddedDb, be, open_or_empty};
 use async_trait::async_trait;
-use parley_ports::{ReactionRow, ReadRange, StoreError, StoreResult, TimelineStore};
+use parley_ports::{PinRow, ReactionRow, ReadRange, StoreError, StoreResult, TimelineStore};
 use parley_proto::v1 as pb;
 use prost::Message;
 use redb::{ReadableTable, TableDefinition};
@@ -23,6 +23,8 @@ pub(crate) const EVENTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::
 pub(crate) const DEDUP: TableDefinition<(&str, &str, &str), u64> = TableDefinition::new("dedup");
 /// (conversation, target seq, emoji, user) -> seq of the reaction event
 const REACTIONS: TableDefinition<(&str, u64, &str, &str), u64> = TableDefinition::new("reactions");
+/// (conversation, target seq) -> (seq of the pin event, who pinned)
+const PINS: TableDefinition<(&str, u64), (u64, &str)> = TableDefinition::new("pins");
 /// conversation -> highest written seq
 const HEADS: TableDefinition<&str, u64> = TableDefinition::new("heads");
 
@@ -56,6 +58,31 @@ impl TimelineStore for RedbTimelineStore {
                     return Err(StoreError::AlreadyExists(format!("conversation {id}")));
                 }
                 t.insert(id.as_str(), bytes.as_slice()).map_err(be)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn update_conversation(&self, conv: &pb::Conversation) -> StoreResult<()> {
+        let (id, title, description) = (
+            conv.id.clone(),
+            conv.title.clone(),
+            conv.description.clone(),
+        );
+        self.db
+            .write(move |txn| {
+                let mut t = txn.open_table(CONVERSATIONS).map_err(be)?;
+                let old: pb::Conversation = match t.get(id.as_str()).map_err(be)? {
+                    Some(v) => decode(v.value())?,
+                    None => return Err(StoreError::NotFound(format!("conversation {id}"))),
+                };
+                let meta = pb::Conversation {
+                    title,
+                    description,
+                    ..old
+                };
+                t.insert(id.as_str(), meta.encode_to_vec().as_slice())
+                    .map_err(be)?;
                 Ok(())
             })
             .await
@@ -192,6 +219,19 @@ impl TimelineStore for RedbTimelineStore {
                 _ => None,
             })
             .collect();
+        let pins: Vec<(String, u64, u64, String, bool)> = events
+            .iter()
+            .filter_map(|e| match &e.body {
+                Some(pb::event::Body::Pin(p)) => Some((
+                    e.conversation_id.clone(),
+                    p.target_seq,
+                    e.seq,
+                    e.sender_id.clone(),
+                    p.unpin,
+                )),
+                _ => None,
+            })
+            .collect();
         self.db
             .write(move |txn| {
                 let mut ev = txn.open_table(EVENTS).map_err(be)?;
@@ -227,6 +267,17 @@ impl TimelineStore for RedbTimelineStore {
                             rt.remove(k).map_err(be)?;
                         } else {
                             rt.insert(k, *seq).map_err(be)?;
+                        }
+                    }
+                }
+                if !pins.is_empty() {
+                    let mut pt = txn.open_table(PINS).map_err(be)?;
+                    for (conv, target, seq, user, unpin) in &pins {
+                        if *unpin {
+                            pt.remove((conv.as_str(), *target)).map_err(be)?;
+                        } else {
+                            pt.insert((conv.as_str(), *target), (*seq, user.as_str()))
+                                .map_err(be)?;
                         }
                     }
                 }
@@ -283,6 +334,23 @@ impl TimelineStore for RedbTimelineStore {
                 emoji: emoji.to_string(),
                 user_id: user.to_string(),
                 seq: v.value(),
+            });
+        }
+        out.sort_unstable_by_key(|r| r.seq);
+        Ok(out)
+    }
+
+    async fn pins(&self, conv: &str) -> StoreResult<Vec<PinRow>> {
+        let txn = self.db.read()?;
+        let t = open_or_empty!(txn, PINS, Vec::new());
+        let mut out = Vec::new();
+        for row in t.range((conv, 0)..=(conv, u64::MAX)).map_err(be)? {
+            let (k, v) = row.map_err(be)?;
+            let (seq, user) = v.value();
+            out.push(PinRow {
+                target_seq: k.value().1,
+                pinned_by: user.to_string(),
+                seq,
             });
         }
         out.sort_unstable_by_key(|r| r.seq);

@@ -8,6 +8,8 @@ pub type BusResult<T> = Result<T, BusError>;
 pub enum StoreError {
     #[error("already exists: {0}")]
     AlreadyExists(String),
+    #[error("not found: {0}")]
+    NotFound(String),
     #[error("backend unavailable: {0}")]
     Unavailable(String),
     #[error("corrupt record: {0}")]
@@ -20,6 +22,7 @@ impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::AlreadyExists(m) => ServiceError::AlreadyExists(m),
+            StoreError::NotFound(m) => ServiceError::NotFound(m),
             StoreError::Unavailable(m) => ServiceError::Unavailable(m),
             other => ServiceError::Internal(other.to_string()),
         }

@@ -25,6 +25,16 @@ pub struct ReactionRow {
     pub seq: u64,
 }
 
+/// A pinned message: kept by `append` from pin events (a pin writes it,
+/// an unpin deletes it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinRow {
+    pub target_seq: u64,
+    pub pinned_by: String,
+    /// The seq of the pin event.
+    pub seq: u64,
+}
+
 /// Durable conversations, members, timelines, seq leases, dedup keys and read
 /// watermarks. Implementations: embedded (redb) and ScyllaDB.
 ///
@@ -33,6 +43,9 @@ pub struct ReactionRow {
 pub trait TimelineStore: Send + Sync + 'static {
     /// Stores a new conversation (without members). `AlreadyExists` if taken.
     async fn create_conversation(&self, conv: &pb::Conversation) -> StoreResult<()>;
+    /// Replaces a stored conversation's title and description (the rest
+    /// of its metadata never changes). `NotFound` if it does not exist.
+    async fn update_conversation(&self, conv: &pb::Conversation) -> StoreResult<()>;
     /// The conversation's metadata (`members` left empty).
     async fn conversation(&self, id: &str) -> StoreResult<Option<pb::Conversation>>;
 
@@ -53,7 +66,7 @@ pub trait TimelineStore: Send + Sync + 'static {
     /// `client_msg_id`, their dedup keys (conversation, sender, client_msg_id).
     /// Raises each conversation's head to its highest written seq. A
     /// reaction event writes (or, with `remove`, deletes) the sender's
-    /// reaction row in the same write.
+    /// reaction row in the same write; a pin event its pin row.
     async fn append(&self, events: &[pb::Event]) -> StoreResult<()>;
     async fn dedup_lookup(
         &self,
@@ -65,6 +78,8 @@ pub trait TimelineStore: Send + Sync + 'static {
     /// The current reactions to the message at `target`, in the order they
     /// were made (by seq).
     async fn reactions(&self, conv: &str, target: u64) -> StoreResult<Vec<ReactionRow>>;
+    /// The pinned messages of `conv`, oldest pin first (by seq).
+    async fn pins(&self, conv: &str) -> StoreResult<Vec<PinRow>>;
     /// Highest seq written for `conv` (0 when none).
     async fn head(&self, conv: &str) -> StoreResult<u64>;
 

@@ -27,6 +27,16 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "reactions",
         cql: include_str!("../migrations/0002_reactions.cql"),
     },
+    Migration {
+        version: 3,
+        name: "pins",
+        cql: include_str!("../migrations/0003_pins.cql"),
+    },
+    Migration {
+        version: 4,
+        name: "descriptions",
+        cql: include_str!("../migrations/0004_descriptions.cql"),
+    },
 ];
 
 const CREATE_VERSIONS: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\

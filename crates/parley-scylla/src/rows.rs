@@ -88,6 +88,7 @@ pub fn conversation_from_row(row: ConversationSelectRow) -> pb::Conversation {
         created_by: created_by.unwrap_or_default(),
         members: vec![],
         member_count: 0,
+        ..Default::default()
     }
 }
 
@@ -196,6 +197,7 @@ mod tests {
             created_by: "u1".into(),
             members: vec![],
             member_count: 0,
+            ..Default::default()
         };
         let (id, kind, title, at, by) = conversation_to_row(&c);
         assert_eq!(

@@ -65,6 +65,9 @@ statements! {
     // Conversations and members.
     INSERT_CONVERSATION = lwt("INSERT INTO conversations (conversation_id, kind, title, created_at_ms, created_by) VALUES (?, ?, ?, ?, ?) IF NOT EXISTS");
     SELECT_CONVERSATION = idem("SELECT conversation_id, kind, title, created_at_ms, created_by FROM conversations WHERE conversation_id = ?");
+    RENAME_CONVERSATION = lwt("UPDATE conversations SET title = ? WHERE conversation_id = ? IF EXISTS");
+    SET_DESCRIPTION = idem("INSERT INTO conversation_descriptions (conversation_id, description) VALUES (?, ?)");
+    SELECT_DESCRIPTION = idem("SELECT description FROM conversation_descriptions WHERE conversation_id = ?");
     UPSERT_MEMBER = idem("INSERT INTO members (conversation_id, user_id, role) VALUES (?, ?, ?)");
     INSERT_USER_CONVERSATION = idem("INSERT INTO user_conversations (user_id, conversation_id) VALUES (?, ?)");
     DELETE_MEMBER = idem("DELETE FROM members WHERE conversation_id = ? AND user_id = ?");
@@ -92,6 +95,9 @@ statements! {
     INSERT_REACTION = idem("INSERT INTO reactions (conversation_id, target_seq, emoji, user_id, seq) VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?");
     DELETE_REACTION = idem("DELETE FROM reactions USING TIMESTAMP ? WHERE conversation_id = ? AND target_seq = ? AND emoji = ? AND user_id = ?");
     SELECT_REACTIONS = idem("SELECT emoji, user_id, seq FROM reactions WHERE conversation_id = ? AND target_seq = ?");
+    INSERT_PIN = idem("INSERT INTO pins (conversation_id, target_seq, pinned_by, seq) VALUES (?, ?, ?, ?) USING TIMESTAMP ?");
+    DELETE_PIN = idem("DELETE FROM pins USING TIMESTAMP ? WHERE conversation_id = ? AND target_seq = ?");
+    SELECT_PINS = idem("SELECT target_seq, pinned_by, seq FROM pins WHERE conversation_id = ?");
     SELECT_EVENTS_DESC = idem("SELECT conversation_id, seq, sender_id, client_msg_id, sent_at_ms, body FROM events WHERE conversation_id = ? AND bucket = ? AND seq >= ? AND seq <= ? ORDER BY seq DESC LIMIT ?");
 
     // Accounts and sessions.
@@ -140,7 +146,7 @@ mod tests {
 
     /// table -> columns, from the CREATE TABLE statements.
     fn schema() -> HashMap<String, HashSet<String>> {
-        let mut tables = HashMap::new();
+        let mut tables: HashMap<String, HashSet<String>> = HashMap::new();
         for m in MIGRATIONS {
             for s in statements(m.cql) {
                 let Some(rest) = s.strip_prefix("CREATE TABLE IF NOT EXISTS ") else {

@@ -10,7 +10,7 @@ use crate::rows::{
 };
 use crate::session::ScyllaSession;
 use async_trait::async_trait;
-use parley_ports::{ReactionRow, ReadRange, StoreError, StoreResult, TimelineStore};
+use parley_ports::{PinRow, ReactionRow, ReadRange, StoreError, StoreResult, TimelineStore};
 use parley_proto::v1 as pb;
 use scylla::serialize::row::SerializeRow;
 use scylla::statement::batch::{Batch, BatchType};
@@ -18,6 +18,9 @@ use scylla::statement::prepared::PreparedStatement;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
+
+/// A statement and its values, written beside an event in its batch.
+type Annotation = (PreparedStatement, Box<dyn SerializeRow + Send + Sync>);
 
 /// Compare-and-set attempts of one lease before giving up (each failed
 /// attempt means another instance leased in between: real contention on
@@ -94,8 +97,8 @@ impl ScyllaTimelineStore {
         let row = event_to_row(e)?;
         let seq = row.2;
         let head = (e.conversation_id.clone(), seq, seq);
-        if let Some(pb::event::Body::Reaction(r)) = &e.body {
-            return self.append_reaction(e, r, row, head).await;
+        if let Some(extra) = self.annotation(e)? {
+            return self.append_annotated(e, row, head, extra).await;
         }
         // One logged batch: the event, its dedup key and the head are
         // written all or none, so an acked send always has its dedup key.
@@ -120,20 +123,56 @@ impl ScyllaTimelineStore {
         Ok(())
     }
 
-    /// A reaction event: the event, its dedup key, the head and the
-    /// reaction row (written, or deleted for a removal) in one logged
-    /// batch, the row at timestamp = seq so the latest event wins.
-    async fn append_reaction(
+    /// The row a reaction or pin event writes or deletes beside itself:
+    /// the statement and its values, at timestamp = seq so the latest
+    /// event of a (message, emoji, user) or a pinned message wins.
+    fn annotation(&self, e: &pb::Event) -> Result<Option<Annotation>, ScyllaError> {
+        let p = &self.s.prepared;
+        let seq = seq_to_cql(e.seq)?;
+        let conv = e.conversation_id.clone();
+        let user = e.sender_id.clone();
+        Ok(match &e.body {
+            Some(pb::event::Body::Reaction(r)) => {
+                let target = seq_to_cql(r.target_seq)?;
+                let emoji = r.emoji.clone();
+                Some(if r.remove {
+                    (
+                        p.DELETE_REACTION.clone(),
+                        Box::new((seq, conv, target, emoji, user)),
+                    )
+                } else {
+                    (
+                        p.INSERT_REACTION.clone(),
+                        Box::new((conv, target, emoji, user, seq, seq)),
+                    )
+                })
+            }
+            Some(pb::event::Body::Pin(pin)) => {
+                let target = seq_to_cql(pin.target_seq)?;
+                Some(if pin.unpin {
+                    (p.DELETE_PIN.clone(), Box::new((seq, conv, target)))
+                } else {
+                    (
+                        p.INSERT_PIN.clone(),
+                        Box::new((conv, target, user, seq, seq)),
+                    )
+                })
+            }
+            _ => None,
+        })
+    }
+
+    /// An event with a row beside it (a reaction, a pin): the event, its
+    /// dedup key, the head and the row in one logged batch.
+    async fn append_annotated(
         &self,
         e: &pb::Event,
-        r: &pb::ReactionBody,
         row: impl SerializeRow + Send + Sync + 'static,
         head: (String, i64, i64),
+        (statement, extra): Annotation,
     ) -> Result<(), ScyllaError> {
         let p = &self.s.prepared;
         let seq = head.1;
-        let target = seq_to_cql(r.target_seq)?;
-        let conv = e.conversation_id.clone();
         let mut batch = Batch::new(BatchType::Logged);
         let mut values: Vec<Box<dyn SerializeRow + Send + Sync>> = Vec::new();
         batch.append_statement(p.INSERT_EVENT.clone());
@@ -141,7 +180,7 @@ impl ScyllaTimelineStore {
         if !e.client_msg_id.is_empty() {
             batch.append_statement(p.INSERT_DEDUP.clone());
             values.push(Box::new((
-                conv.clone(),
+                e.conversation_id.clone(),
                 e.sender_id.clone(),
                 e.client_msg_id.clone(),
                 seq,
@@ -150,26 +189,8 @@ impl ScyllaTimelineStore {
         }
         batch.append_statement(p.RAISE_HEAD.clone());
         values.push(Box::new(head));
-        if r.remove {
-            batch.append_statement(p.DELETE_REACTION.clone());
-            values.push(Box::new((
-                seq,
-                conv,
-                target,
-                r.emoji.clone(),
-                e.sender_id.clone(),
-            )));
-        } else {
-            batch.append_statement(p.INSERT_REACTION.clone());
-            values.push(Box::new((
-                conv,
-                target,
-                r.emoji.clone(),
-                e.sender_id.clone(),
-                seq,
-                seq,
-            )));
-        }
+        batch.append_statement(statement);
+        values.push(extra);
         batch.set_is_idempotent(true);
         self.s.session.batch(&batch, values).await?;
         Ok(())
@@ -245,12 +266,38 @@ impl TimelineStore for ScyllaTimelineStore {
         }
     }
 
-    async fn conversation(&self, id: &str) -> StoreResult<Option<pb::Conversation>> {
-        let row: Option<ConversationSelectRow> = self
+    async fn update_conversation(&self, conv: &pb::Conversation) -> StoreResult<()> {
+        let p = &self.s.prepared;
+        let result = self
             .s
-            .first(&self.s.prepared.SELECT_CONVERSATION, (id,))
-            .await?;
-        Ok(row.map(conversation_from_row))
+            .session
+            .execute_unpaged(&p.RENAME_CONVERSATION, (&conv.title, &conv.id))
+            .await
+            .map_err(ScyllaError::from)?;
+        if let Lwt::NotApplied(_) = applied(result)? {
+            return Err(StoreError::NotFound(format!("conversation {}", conv.id)));
+        }
+        self.s
+            .session
+            .execute_unpaged(&p.SET_DESCRIPTION, (&conv.id, &conv.description))
+            .await
+            .map_err(ScyllaError::from)?;
+        Ok(())
+    }
+
+    async fn conversation(&self, id: &str) -> StoreResult<Option<pb::Conversation>> {
+        let p = &self.s.prepared;
+        let (row, description) = tokio::join!(
+            self.s
+                .first::<ConversationSelectRow>(&p.SELECT_CONVERSATION, (id,)),
+            self.s
+                .first::<(Option<String>,)>(&p.SELECT_DESCRIPTION, (id,))
+        );
+        let description = description?.and_then(|(d,)| d).unwrap_or_default();
+        Ok(row?.map(|row| pb::Conversation {
+            description,
+            ..conversation_from_row(row)
+        }))
     }
 
     async fn put_members(&self, conv: &str, members: &[pb::Member]) -> StoreResult<()> {
@@ -377,6 +424,23 @@ impl TimelineStore for ScyllaTimelineStore {
                 Ok(ReactionRow {
                     emoji,
                     user_id,
+                    seq: seq.map(seq_from_cql).transpose()?.unwrap_or(0),
+                })
+            })
+            .collect::<Result<Vec<_>, ScyllaError>>()?;
+        out.sort_unstable_by_key(|r| r.seq);
+        Ok(out)
+    }
+
+    async fn pins(&self, conv: &str) -> StoreResult<Vec<PinRow>> {
+        let rows: Vec<(i64, Option<String>, Option<i64>)> =
+            self.s.rows(&self.s.prepared.SELECT_PINS, (conv,)).await?;
+        let mut out = rows
+            .into_iter()
+            .map(|(target, by, seq)| {
+                Ok(PinRow {
+                    target_seq: seq_from_cql(target)?,
+                    pinned_by: by.unwrap_or_default(),
                     seq: seq.map(seq_from_cql).transpose()?.unwrap_or(0),
                 })
             })

@@ -19,7 +19,7 @@ use scylla::client::execution_profile::ExecutionProfile;
 /// DELETE ... USING TIMESTAMP). Others it prepares while ignoring what it does not parse (IF ...,
 /// USING TTL/TIMESTAMP after VALUES, ORDER BY, range conditions): those
 /// prepare here, but their semantics are only checked by a real server.
-const KASSANDRA_CANNOT_PARSE: &[&str] = &["SPEND_REFRESH", "DELETE_REACTION"];
+const KASSANDRA_CANNOT_PARSE: &[&str] = &["SPEND_REFRESH", "DELETE_REACTION", "DELETE_PIN"];
 
 #[tokio::test(flavor = "current_thread")]
 async fn schema_statements_and_row_mapping_against_kassandra() {
@@ -123,6 +123,13 @@ async fn exercise(addr: std::net::SocketAddr) -> Result<(), String> {
                     .reactions("c1", 1)
                     .await
                     .map_err(|e| format!("reactions: {e}"))?
+                    .is_empty()
+            );
+            assert!(
+                timeline
+                    .pins("c1")
+                    .await
+                    .map_err(|e| format!("pins: {e}"))?
                     .is_empty()
             );
             assert_eq!(

@@ -104,6 +104,60 @@ impl Client {
         .await
     }
 
+    /// Pins the message at `target_seq` to the conversation, or with
+    /// `unpin` takes the pin away.
+    pub async fn pin(
+        &self,
+        conversation_id: &str,
+        target_seq: u64,
+        unpin: bool,
+    ) -> Result<pb::SendAck, SdkError> {
+        self.send(pb::Send {
+            conversation_id: conversation_id.into(),
+            client_msg_id: new_client_msg_id(),
+            body: Some(pb::send::Body::Pin(pb::PinBody { target_seq, unpin })),
+        })
+        .await
+    }
+
+    /// Renames and/or describes a group (admins and the owner); `None`
+    /// keeps a field as it is.
+    pub async fn update_conversation(
+        &self,
+        conversation_id: &str,
+        title: Option<&str>,
+        description: Option<&str>,
+    ) -> Result<pb::SendAck, SdkError> {
+        self.send(pb::Send {
+            conversation_id: conversation_id.into(),
+            client_msg_id: new_client_msg_id(),
+            body: Some(pb::send::Body::Update(pb::ConversationUpdate {
+                title: title.map(str::to_string),
+                description: description.map(str::to_string),
+            })),
+        })
+        .await
+    }
+
+    /// Changes a member's role (the owner only); `Role::Owner` hands
+    /// ownership over (the caller becomes an admin).
+    pub async fn set_role(
+        &self,
+        conversation_id: &str,
+        user_id: &str,
+        role: pb::Role,
+    ) -> Result<pb::SendAck, SdkError> {
+        self.send(pb::Send {
+            conversation_id: conversation_id.into(),
+            client_msg_id: new_client_msg_id(),
+            body: Some(pb::send::Body::Role(pb::RoleChange {
+                user_id: user_id.into(),
+                role: role as i32,
+            })),
+        })
+        .await
+    }
+
     pub async fn create_direct(&self, user_id: &str) -> Result<pb::Conversation, SdkError> {
         conversation(
             self.request_retrying(Request::CreateDirect(pb::CreateDirect {

@@ -366,6 +366,69 @@ async fn reactions_and_mentions_travel_as_events_and_history_sums_them_up() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pins_are_events_and_conversations_carry_them() {
+    let node = TestNode::start().await;
+    let (alice, _a) = node.user("alice").await;
+    let (bob, mut bob_ev) = node.user("bob").await;
+    let dm = alice.create_direct(&bob.user_id()).await.unwrap();
+    let m = alice.send_text(&dm.id, "the address").await.unwrap();
+    let p = bob.pin(&dm.id, m.seq, false).await.unwrap();
+    let err = alice.pin(&dm.id, m.seq, false).await.unwrap_err();
+    assert_eq!(err.code(), Some("already_exists"));
+    let got = bob_ev.timeline(&dm.id, p.seq as usize).await;
+    assert!(
+        matches!(&got.last().unwrap().body, Some(pb::event::Body::Pin(x)) if x.target_seq == m.seq)
+    );
+    let sync = alice.sync().await.unwrap();
+    let conv = sync.conversations[0].conversation.as_ref().unwrap();
+    assert_eq!(conv.pins.len(), 1);
+    assert_eq!(
+        (conv.pins[0].target_seq, conv.pins[0].pinned_by.as_str()),
+        (m.seq, bob.user_id().as_str())
+    );
+    alice.pin(&dm.id, m.seq, true).await.unwrap();
+    let err = alice.pin(&dm.id, m.seq, true).await.unwrap_err();
+    assert_eq!(err.code(), Some("not_found"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_are_renamed_and_handed_over_through_events() {
+    let node = TestNode::start().await;
+    let (alice, _a) = node.user_with("alice", Encoding::Json).await;
+    let (bob, mut bob_ev) = node.user("bob").await;
+    let group = alice.create_group("draft", &[bob.user_id()]).await.unwrap();
+    alice
+        .update_conversation(&group.id, Some("Launch"), Some("All things launch"))
+        .await
+        .unwrap();
+    let err = bob
+        .update_conversation(&group.id, Some("mine"), None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("forbidden"));
+    let handover = alice
+        .set_role(&group.id, &bob.user_id(), pb::Role::Owner)
+        .await
+        .unwrap();
+    let got = bob_ev.timeline(&group.id, handover.seq as usize).await;
+    assert!(matches!(&got[1].body, Some(pb::event::Body::Updated(u))
+        if u.title.as_deref() == Some("Launch") && u.description.as_deref() == Some("All things launch")));
+    assert!(matches!(&got[2].body, Some(pb::event::Body::RolesChanged(r)) if r.changes.len() == 2));
+    let sync = bob.sync().await.unwrap();
+    let conv = sync.conversations[0].conversation.as_ref().unwrap();
+    assert_eq!(
+        (conv.title.as_str(), conv.description.as_str()),
+        ("Launch", "All things launch")
+    );
+    // The new owner may now change roles; the old one may not.
+    let err = alice
+        .set_role(&group.id, &bob.user_id(), pb::Role::Member)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("forbidden"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typing_receipts_and_presence_reach_the_other_side() {
     let node = TestNode::start().await;
     let (alice, mut alice_ev) = node.user("alice").await;

@@ -46,10 +46,11 @@ impl Handlers {
                 (direct_id(&creator, other), String::new(), members)
             }
             pb::ConversationKind::Group => {
-                if req.title.chars().count() > 200 {
-                    return Err(ServiceError::InvalidArgument(
-                        "title is longer than 200 characters".into(),
-                    ));
+                if req.title.chars().count() > crate::group_admin::MAX_TITLE_CHARS {
+                    return Err(ServiceError::InvalidArgument(format!(
+                        "title is longer than {} characters",
+                        crate::group_admin::MAX_TITLE_CHARS
+                    )));
                 }
                 let others: BTreeSet<&String> =
                     req.member_ids.iter().filter(|m| **m != creator).collect();
@@ -83,6 +84,7 @@ impl Handlers {
             created_by: creator.clone(),
             members: vec![],
             member_count: 0,
+            ..Default::default()
         };
         match self.store.create_conversation(&conv).await {
             Ok(()) => {}
@@ -133,9 +135,12 @@ impl Handlers {
         let member_count = all.len() as u32;
         let limit = DEFAULT_MEMBERS_LIMIT as usize;
         let (members, _) = take_page(all, limit, REPLY_BUDGET_BYTES);
+        let (pins, pins_seq) = self.pins_of(&conv.id).await?;
         Ok(pb::Conversation {
             members,
             member_count,
+            pins,
+            pins_seq,
             ..conv
         })
     }
@@ -219,6 +224,18 @@ impl Handlers {
                 "you may not remove this member".into(),
             ));
         }
+        if leaving
+            && role_of(&actor) == pb::Role::Owner
+            && let Some(handover) = self.succession(&req.conversation_id, &actor_id).await?
+        {
+            // Recorded before the leave, so the group never reads ownerless.
+            self.commit_membership(
+                &req.conversation_id,
+                &actor_id,
+                pb::event::Body::RolesChanged(handover),
+            )
+            .await?;
+        }
         let removed = self
             .store
             .remove_member(&req.conversation_id, &req.user_id)
@@ -291,7 +308,7 @@ impl Handlers {
     /// Writes member rows; the list's version changes once they are
     /// durable (also after a failure: a version that changes for nothing
     /// only costs a cache refill).
-    async fn put_members(&self, conv: &str, rows: &[pb::Member]) -> ServiceResult<()> {
+    pub(crate) async fn put_members(&self, conv: &str, rows: &[pb::Member]) -> ServiceResult<()> {
         let written = self.store.put_members(conv, rows).await;
         self.sequencer.members.changed(conv);
         Ok(written?)

@@ -7,10 +7,12 @@
 mod access;
 mod config;
 mod conversations;
+mod group_admin;
 mod handlers;
 mod member_versions;
 mod mentions;
 mod pages;
+mod pins;
 mod publisher;
 mod reactions;
 mod sequencer;

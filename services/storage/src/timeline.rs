@@ -45,6 +45,18 @@ impl Handlers {
                     .await?;
                 pb::event::Body::Message(m)
             }
+            Some(pb::send::Body::Update(u)) => {
+                self.update_conversation(&send.conversation_id, &member, &send.client_msg_id, u)
+                    .await?
+            }
+            Some(pb::send::Body::Role(r)) => {
+                self.change_role(&send.conversation_id, &member, &send.client_msg_id, r)
+                    .await?
+            }
+            Some(pb::send::Body::Pin(p)) => pb::event::Body::Pin(
+                self.check_pin(&send.conversation_id, &sender, &send.client_msg_id, p)
+                    .await?,
+            ),
             Some(pb::send::Body::Reaction(r)) => pb::event::Body::Reaction(
                 self.check_reaction(&send.conversation_id, &sender, &send.client_msg_id, r)
                     .await?,
@@ -76,7 +88,8 @@ impl Handlers {
             }
             None => {
                 return Err(ServiceError::InvalidArgument(
-                    "send has no body (message, edit, delete or reaction)".into(),
+                    "send has no body (message, edit, delete, reaction, pin, update or role)"
+                        .into(),
                 ));
             }
         };
@@ -260,6 +273,7 @@ impl Handlers {
             conv.members = self.store.members(id).await?;
             conv.member_count = conv.members.len() as u32;
         }
+        (conv.pins, conv.pins_seq) = self.pins_of(id).await?;
         let head_seq = self.sequencer.stable_head(id).await?;
         Ok(Some(pb::ConversationState {
             conversation: Some(conv),

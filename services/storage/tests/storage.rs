@@ -692,6 +692,12 @@ impl parley_ports::TimelineStore for SlowStore {
     ) -> parley_ports::StoreResult<Vec<parley_ports::ReactionRow>> {
         self.0.reactions(c, t).await
     }
+    async fn update_conversation(&self, c: &pb::Conversation) -> parley_ports::StoreResult<()> {
+        self.0.update_conversation(c).await
+    }
+    async fn pins(&self, c: &str) -> parley_ports::StoreResult<Vec<parley_ports::PinRow>> {
+        self.0.pins(c).await
+    }
     async fn head(&self, c: &str) -> parley_ports::StoreResult<u64> {
         self.0.head(c).await
     }

@@ -2,6 +2,8 @@ import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { Item, ParleyClient } from "../sdk";
 import { Composer, type Draft } from "./Composer";
 import { lastSeen, notice, time } from "./format";
+import { GroupSettings } from "./GroupSettings";
+import { PinButton, PinnedBar } from "./Pins";
 import { ReactButton, ReactionChips } from "./Reactions";
 import { splitNames } from "./NewChat";
 import { errorText, useSubmit } from "./useSubmit";
@@ -20,6 +22,7 @@ export function ConversationPane({ client, id, onBack }: Props) {
   const prepend = useRef<{ height: number; top: number } | null>(null);
   const [draft, setDraft] = useState<Draft>({ mode: "new" });
   const [adding, setAdding] = useState(false);
+  const [settings, setSettings] = useState(false);
 
   useEffect(() => client.ensureMembers(id), [client, id, conv.membersLoaded]);
 
@@ -95,6 +98,9 @@ export function ConversationPane({ client, id, onBack }: Props) {
         </div>
         {conv.kind === "group" && (
           <div class="pane-actions">
+            <button onClick={() => setSettings(!settings)} data-testid="group-settings-toggle">
+              Settings
+            </button>
             {canManage && (
               <button onClick={() => setAdding(!adding)} data-testid="add-people">
                 Add people
@@ -107,6 +113,8 @@ export function ConversationPane({ client, id, onBack }: Props) {
         )}
       </header>
       {adding && <AddPeople client={client} id={id} onDone={() => setAdding(false)} />}
+      {settings && conv.kind === "group" && <GroupSettings client={client} id={id} onClose={() => setSettings(false)} />}
+      <PinnedBar client={client} id={id} />
       <div class="messages" ref={listRef} onScroll={onScroll} data-testid="messages">
         {conv.hasOlder ? (
           <button class="older" onClick={loadOlder} disabled={conv.loadingOlder} data-testid="load-older">
@@ -223,6 +231,7 @@ function Message({ client, conv, item, mine, showSender, canDelete, receipt, onR
           </div>
         )}
         <div class="meta">
+          {client.conversation(conv)?.pins.isPinned(item.seq) && <span data-testid="pinned-mark">📌 </span>}
           {item.edited && !item.deleted && <span data-testid="edited">edited · </span>}
           {time(item.sentAtMs)}
           {receipt && (
@@ -240,6 +249,7 @@ function Message({ client, conv, item, mine, showSender, canDelete, receipt, onR
           <button class="link" onClick={onReply} data-testid="reply">
             Reply
           </button>
+          <PinButton client={client} conv={conv} seq={item.seq} />
           {mine && (
             <button class="link" onClick={onEdit} data-testid="edit">
               Edit

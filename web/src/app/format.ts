@@ -28,6 +28,25 @@ export function notice(client: ParleyClient, it: Item): string {
       return `${who} added ${names}`;
     case "member_removed":
       return it.userIds[0] === it.senderId ? `${names} left` : `${who} removed ${names}`;
+    case "updated": {
+      const parts: string[] = [];
+      if (it.text) parts.push(`renamed the group to “${it.text}”`);
+      if (it.description !== undefined) parts.push("changed the description");
+      return `${who} ${parts.join(" and ") || "updated the group"}`;
+    }
+    case "roles_changed":
+      return it.userIds
+        .map((id, i) => [id, i] as const)
+        // A handover also makes the old owner (the sender) an admin: implied.
+        .filter(([id, i]) => !(id === it.senderId && it.roles[i] !== "ROLE_OWNER" && it.roles.includes("ROLE_OWNER")))
+        .map(([id, i]) => {
+          const name = client.userName(id);
+          const role = it.roles[i];
+          if (role === "ROLE_OWNER") return id === client.me ? "You are now the owner" : `${name} is now the owner`;
+          if (role === "ROLE_ADMIN") return `${who} made ${name} an admin`;
+          return `${who} made ${name} a member`;
+        })
+        .join("; ");
     default:
       return "";
   }

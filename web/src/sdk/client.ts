@@ -20,6 +20,7 @@ import {
   type Member,
   type MessageBody,
   type Push,
+  type Role,
   type SendBody,
   type User,
 } from "./protocol";
@@ -70,6 +71,8 @@ export class ParleyClient {
   private readonly convs = new Map<string, ConversationModel>();
   private readonly users = new Map<string, string>();
   private readonly lookingUp = new Set<string>();
+  /** Messages fetched to show out of their list (pins), by "conversation/seq". */
+  private readonly fetchedMessages = new Map<string, Event | undefined>();
   private readonly presenceMap = new Map<string, Presence>();
   private readonly typingMap = new Map<string, Map<string, number>>();
   private readonly typingSent = new Map<string, number>();
@@ -243,6 +246,7 @@ export class ParleyClient {
     this.signedOutReason = reason;
     this.outboxStore = null;
     this.convs.clear();
+    this.fetchedMessages.clear();
     this.presenceMap.clear();
     this.typingMap.clear();
     this.synced = false;
@@ -281,6 +285,47 @@ export class ParleyClient {
     if (ids.size) out.mentionIds = [...ids];
     if (all) out.mentionAll = true;
     return out;
+  }
+
+  /** Renames and/or describes a group (admins and the owner). */
+  updateGroup(conversationId: string, update: { title?: string; description?: string }): void {
+    this.enqueue(conversationId, { update });
+  }
+
+  /** Changes a member's role (the owner only); "ROLE_OWNER" hands ownership over. */
+  setRole(conversationId: string, userId: string, role: Role): void {
+    this.enqueue(conversationId, { role: { userId, role } });
+  }
+
+  /** Pins a message, or unpins it if it is pinned. */
+  togglePin(conversationId: string, seq: number): void {
+    const unpin = this.convs.get(conversationId)?.pins.isPinned(seq) ?? false;
+    this.enqueue(conversationId, { pin: { targetSeq: seq, unpin } });
+  }
+
+  /**
+   * A message by seq for showing it out of the list (a pinned message):
+   * the loaded one, or one fetched from history on the first call
+   * (undefined until it arrives; a change notification follows).
+   */
+  messageAt(conversationId: string, seq: number): Event | undefined {
+    const c = this.convs.get(conversationId);
+    const loaded = c?.item(seq);
+    if (loaded) {
+      return { conversationId, seq: String(seq), senderId: loaded.senderId, message: { text: loaded.deleted ? "" : loaded.text } };
+    }
+    const key = `${conversationId}/${seq}`;
+    if (!this.fetchedMessages.has(key) && this.conn?.online) {
+      this.fetchedMessages.set(key, undefined);
+      this.request("history", { conversationId, fromSeq: seq, toSeq: seq, limit: 1 })
+        .then((h) => {
+          this.fetchedMessages.set(key, (h.events ?? [])[0]);
+          this.lookup((h.events ?? []).map((e) => e.senderId ?? ""));
+          this.notify();
+        })
+        .catch(() => this.fetchedMessages.delete(key));
+    }
+    return this.fetchedMessages.get(key);
   }
 
   /** Adds my reaction to a message, or takes it back if I reacted so already. */

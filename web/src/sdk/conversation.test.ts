@@ -89,4 +89,17 @@ describe("ConversationModel", () => {
     });
     expect(c.reactions.of(1, "me").map((r) => [r.emoji, r.count])).toEqual([["👍", 4]]);
   });
+
+  it("applies renames and role changes newer than the metadata it has, not older ones", () => {
+    const c = new ConversationModel("c");
+    c.applyMeta({ id: "c", kind: "CONVERSATION_KIND_GROUP", title: "new", description: "d2", pinsSeq: "10", members: [{ userId: "a", role: "ROLE_MEMBER" }] }, true);
+    // An older rename loaded from history does not undo the newer title.
+    c.apply({ conversationId: "c", seq: "5", senderId: "o", updated: { title: "old" } });
+    expect(c.title).toBe("new");
+    c.apply({ conversationId: "c", seq: "11", senderId: "o", updated: { description: "d3" } });
+    expect([c.title, c.description]).toEqual(["new", "d3"]);
+    expect(c.apply({ conversationId: "c", seq: "12", senderId: "o", rolesChanged: { changes: [{ userId: "a", role: "ROLE_ADMIN" }] } })).toBe(true);
+    expect(c.members.get("a")?.role).toBe("ROLE_ADMIN");
+    expect(c.items.map((i) => i.kind)).toEqual(["updated", "updated", "roles_changed"]);
+  });
 });

@@ -4,6 +4,7 @@
 // and older pages loaded when the user scrolls up.
 
 import { Timeline } from "./timeline";
+import { PinBook } from "./pins";
 import { ReactionBook } from "./reactions";
 import { int, type Conversation, type Event, type HistoryReply, type Role } from "./protocol";
 
@@ -20,7 +21,7 @@ export interface Item {
   senderId: string;
   clientMsgId: string;
   sentAtMs: number;
-  kind: "message" | "created" | "members_added" | "member_removed";
+  kind: "message" | "created" | "members_added" | "member_removed" | "updated" | "roles_changed";
   text: string;
   replyToSeq: number;
   /** Members the message mentions, and whether it mentions everyone. */
@@ -28,8 +29,12 @@ export interface Item {
   mentionAll: boolean;
   edited: boolean;
   deleted: boolean;
-  /** For membership notices: who joined or left. */
+  /** For membership notices: who joined or left (or whose role changed). */
   userIds: string[];
+  /** For role changes: the new role of each of `userIds`. */
+  roles: Role[];
+  /** For a group update: the new description, if it changed. */
+  description?: string;
   /** Seq of the edit whose text is shown (0: the original). */
   editSeq: number;
 }
@@ -45,6 +50,9 @@ interface Patch {
 export class ConversationModel {
   kind: ConversationKind = "group";
   title = "";
+  description = "";
+  /** The seq the metadata (title, description, roles) is known as of. */
+  private metaSeq = 0;
   members = new Map<string, MemberState>();
   membersLoaded = false;
   /** The head seq as last heard from the server or seen in an event. */
@@ -69,6 +77,8 @@ export class ConversationModel {
   lastActivityMs = 0;
   /** Reactions of the messages (see reactions.ts). */
   readonly reactions = new ReactionBook();
+  /** Pinned messages (see pins.ts). */
+  readonly pins = new PinBook();
 
   private readonly bySeq = new Map<number, Item>();
   private sorted: Item[] = [];
@@ -80,8 +90,15 @@ export class ConversationModel {
   /** Applies conversation metadata (from sync, create or getConversation). */
   applyMeta(c: Conversation, withMembers: boolean): void {
     this.kind = c.kind === "CONVERSATION_KIND_DIRECT" ? "direct" : "group";
-    this.title = c.title ?? "";
+    // A reply older than an update already applied does not undo it.
+    const asOf = int(c.pinsSeq);
+    if (asOf >= this.metaSeq || asOf === 0) {
+      this.title = c.title ?? "";
+      this.description = c.description ?? "";
+      this.metaSeq = Math.max(this.metaSeq, asOf);
+    }
     this.lastActivityMs = Math.max(this.lastActivityMs, int(c.createdAtMs));
+    this.pins.setSnapshot(int(c.pinsSeq), c.pins ?? []);
     if (withMembers && c.members) {
       const next = new Map<string, MemberState>();
       for (const m of c.members) {
@@ -153,6 +170,7 @@ export class ConversationModel {
       edited: false,
       deleted: false,
       userIds: [] as string[],
+      roles: [] as Role[],
       editSeq: 0,
     };
     if (e.message) {
@@ -164,6 +182,25 @@ export class ConversationModel {
         mentionIds: e.message.mentionIds ?? [],
         mentionAll: e.message.mentionAll ?? false,
       });
+    } else if (e.updated) {
+      const u = e.updated;
+      if (seq > this.metaSeq) {
+        if (u.title !== undefined) this.title = u.title;
+        if (u.description !== undefined) this.description = u.description;
+        this.metaSeq = seq;
+      }
+      this.put({ ...base, kind: "updated", text: u.title ?? "", description: u.description });
+    } else if (e.rolesChanged) {
+      const changes = e.rolesChanged.changes ?? [];
+      for (const ch of changes) {
+        const m = this.members.get(ch.userId);
+        if (m && seq > this.metaSeq) m.role = ch.role;
+      }
+      this.put({ ...base, kind: "roles_changed", userIds: changes.map((c) => c.userId), roles: changes.map((c) => c.role) });
+      return true;
+    } else if (e.pin) {
+      this.pins.apply(seq, int(e.pin.targetSeq), e.senderId ?? "", e.pin.unpin ?? false);
+      this.version++;
     } else if (e.reaction) {
       const r = e.reaction;
       this.reactions.apply(seq, int(r.targetSeq), r.emoji, e.senderId ?? "", r.remove ?? false);

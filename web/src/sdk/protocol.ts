@@ -35,6 +35,35 @@ export interface Conversation {
    * `memberCount` is not larger. The rest come from `listMembers`. */
   members?: Member[];
   memberCount?: number;
+  /** Pinned messages, oldest pin first, as of `pinsSeq` (apply later pin events on top). */
+  pins?: Pin[];
+  pinsSeq?: Int64;
+  /** What the group is about. */
+  description?: string;
+}
+
+/** Renames and/or describes a group (admins and the owner); a field left out stays. */
+export interface ConversationUpdate {
+  title?: string;
+  description?: string;
+}
+
+/** A member's new role (the owner only); ROLE_OWNER hands ownership over. */
+export interface RoleChange {
+  userId: string;
+  role: Role;
+}
+
+export interface Pin {
+  targetSeq?: Int64;
+  pinnedBy?: string;
+  seq?: Int64;
+}
+
+/** Pins a message to its conversation (any member), or with `unpin` takes the pin away. */
+export interface PinBody {
+  targetSeq?: Int64;
+  unpin?: boolean;
 }
 
 /** One page of a conversation's members, sorted by user id. */
@@ -88,6 +117,9 @@ export interface Event {
   edit?: EditBody;
   delete?: DeleteBody;
   reaction?: ReactionBody;
+  pin?: PinBody;
+  updated?: ConversationUpdate;
+  rolesChanged?: { changes?: RoleChange[] };
   membersAdded?: { userIds?: string[]; role?: Role };
   memberRemoved?: { userId?: string };
   created?: { kind?: ConversationKind; title?: string; memberIds?: string[] };
@@ -98,7 +130,10 @@ export type SendBody =
   | { message: MessageBody }
   | { edit: EditBody }
   | { delete: DeleteBody }
-  | { reaction: ReactionBody };
+  | { reaction: ReactionBody }
+  | { pin: PinBody }
+  | { update: ConversationUpdate }
+  | { role: RoleChange };
 
 export type Send = { conversationId: string; clientMsgId: string } & SendBody;
 

@@ -1,5 +1,5 @@
 use super::unique;
-use crate::{ReactionRow, ReadRange, TimelineStore};
+use crate::{PinRow, ReactionRow, ReadRange, TimelineStore};
 use parley_proto::v1 as pb;
 use std::sync::Arc;
 
@@ -12,6 +12,7 @@ fn conv(id: &str) -> pb::Conversation {
         created_by: "u".into(),
         members: vec![],
         member_count: 0,
+        ..Default::default()
     }
 }
 
@@ -54,6 +55,7 @@ pub async fn run(store: Arc<dyn TimelineStore>) {
     ranges_and_holes(&*store).await;
     read_watermarks(&*store).await;
     reactions(&*store).await;
+    pins(&*store).await;
 }
 
 async fn conversations_and_members(s: &dyn TimelineStore) {
@@ -68,6 +70,24 @@ async fn conversations_and_members(s: &dyn TimelineStore) {
         ),
         "creating a conversation twice must fail"
     );
+    // Title and description change; nothing else does.
+    let renamed = pb::Conversation {
+        title: "renamed".into(),
+        description: "what we do".into(),
+        ..conv(&c)
+    };
+    s.update_conversation(&pb::Conversation {
+        kind: 0,
+        created_by: "someone else".into(),
+        ..renamed.clone()
+    })
+    .await
+    .unwrap();
+    assert_eq!(s.conversation(&c).await.unwrap().unwrap(), renamed);
+    assert!(matches!(
+        s.update_conversation(&conv(&unique("c"))).await,
+        Err(crate::StoreError::NotFound(_))
+    ));
     let (a, b) = (unique("a"), unique("b"));
     s.put_members(
         &c,
@@ -361,4 +381,45 @@ async fn reactions(s: &dyn TimelineStore) {
         s.reactions(&c, 256).await.unwrap(),
         vec![row("\u{1F44D}", "dave", 9)]
     );
+}
+
+fn pin(conv: &str, seq: u64, user: &str, target: u64, unpin: bool) -> pb::Event {
+    pb::Event {
+        body: Some(pb::event::Body::Pin(pb::PinBody {
+            target_seq: target,
+            unpin,
+        })),
+        ..event(conv, seq, user, &format!("p{seq}"))
+    }
+}
+
+async fn pins(s: &dyn TimelineStore) {
+    let c = unique("c");
+    assert!(s.pins(&c).await.unwrap().is_empty());
+    s.append(&[pin(&c, 5, "bob", 256, false), pin(&c, 6, "alice", 1, false)])
+        .await
+        .unwrap();
+    s.append(&[pin(&c, 7, "carol", 3, false)]).await.unwrap();
+    let row = |target_seq: u64, by: &str, seq: u64| PinRow {
+        target_seq,
+        pinned_by: by.into(),
+        seq,
+    };
+    assert_eq!(
+        s.pins(&c).await.unwrap(),
+        vec![row(256, "bob", 5), row(1, "alice", 6), row(3, "carol", 7)],
+        "oldest pin first"
+    );
+    s.append(&[pin(&c, 8, "alice", 256, true)]).await.unwrap();
+    // Pinned again later: a new row under the new seq.
+    s.append(&[pin(&c, 9, "dave", 256, false)]).await.unwrap();
+    assert_eq!(
+        s.pins(&c).await.unwrap(),
+        vec![row(1, "alice", 6), row(3, "carol", 7), row(256, "dave", 9)]
+    );
+    // Another conversation's pins do not leak in.
+    s.append(&[pin(&format!("{c}0"), 1, "erin", 1, false)])
+        .await
+        .unwrap();
+    assert_eq!(s.pins(&c).await.unwrap().len(), 3);
 }

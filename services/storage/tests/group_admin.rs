@@ -1,0 +1,250 @@
+//! Managing a group through sends: rename and describe (admins, owner),
+//! roles and handing ownership over (owner), and an owner who leaves.
+
+use parley_core::ServiceError;
+use parley_core::services::StorageApi;
+use parley_proto::v1 as pb;
+
+mod common;
+use common::*;
+
+fn send(conv: &str, who: &str, cmid: &str, body: pb::send::Body) -> pb::AppendRequest {
+    pb::AppendRequest {
+        caller: user(who),
+        send: Some(pb::Send {
+            conversation_id: conv.into(),
+            client_msg_id: cmid.into(),
+            body: Some(body),
+        }),
+    }
+}
+
+fn role(user_id: &str, role: pb::Role) -> pb::send::Body {
+    pb::send::Body::Role(pb::RoleChange {
+        user_id: user_id.into(),
+        role: role as i32,
+    })
+}
+
+fn rename(title: Option<&str>, description: Option<&str>) -> pb::send::Body {
+    pb::send::Body::Update(pb::ConversationUpdate {
+        title: title.map(str::to_string),
+        description: description.map(str::to_string),
+    })
+}
+
+async fn roles(s: &parley_storage::StorageService, conv: &str) -> Vec<(String, i32)> {
+    let c = s
+        .get_conversation(pb::ConversationRequest {
+            conversation_id: conv.into(),
+            caller: user("carol"),
+        })
+        .await
+        .unwrap();
+    c.members.into_iter().map(|m| (m.user_id, m.role)).collect()
+}
+
+#[tokio::test]
+async fn admins_rename_and_describe_and_everyone_sees_it() {
+    let f = fixture();
+    let s = &f.storage;
+    let id = s
+        .create_conversation(group("alice", &["bob", "carol"]))
+        .await
+        .unwrap()
+        .id;
+    assert!(matches!(
+        s.append(send(&id, "bob", "b1", rename(Some("mine"), None)))
+            .await,
+        Err(ServiceError::PermissionDenied(_))
+    ));
+    let e = s
+        .append(send(
+            &id,
+            "alice",
+            "a1",
+            rename(Some("Launch"), Some("Everything about the launch")),
+        ))
+        .await
+        .unwrap()
+        .event
+        .unwrap();
+    assert!(
+        matches!(&e.body, Some(pb::event::Body::Updated(u)) if u.title.as_deref() == Some("Launch"))
+    );
+    let c = s
+        .get_conversation(pb::ConversationRequest {
+            conversation_id: id.clone(),
+            caller: user("bob"),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (c.title.as_str(), c.description.as_str()),
+        ("Launch", "Everything about the launch")
+    );
+    // Only the description this time; the title stays.
+    s.append(send(&id, "alice", "a2", rename(None, Some("v2"))))
+        .await
+        .unwrap();
+    let c = s
+        .get_conversation(pb::ConversationRequest {
+            conversation_id: id.clone(),
+            caller: user("bob"),
+        })
+        .await
+        .unwrap();
+    assert_eq!((c.title.as_str(), c.description.as_str()), ("Launch", "v2"));
+    // Nothing changes: refused, no seq used; a retry is the duplicate.
+    assert!(matches!(
+        s.append(send(&id, "alice", "a3", rename(Some("Launch"), None)))
+            .await,
+        Err(ServiceError::AlreadyExists(_))
+    ));
+    assert!(
+        s.append(send(&id, "alice", "a2", rename(None, Some("v2"))))
+            .await
+            .unwrap()
+            .duplicate
+    );
+    let long = "x".repeat(1001);
+    assert!(matches!(
+        s.append(send(&id, "alice", "a4", rename(None, Some(&long))))
+            .await,
+        Err(ServiceError::InvalidArgument(_))
+    ));
+    // A DM has no name to change.
+    let dm = s
+        .create_conversation(pb::CreateConversationRequest {
+            caller: user("alice"),
+            kind: pb::ConversationKind::Direct as i32,
+            member_ids: vec!["bob".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .id;
+    assert!(matches!(
+        s.append(send(&dm, "alice", "d1", rename(Some("x"), None)))
+            .await,
+        Err(ServiceError::InvalidArgument(_))
+    ));
+}
+
+#[tokio::test]
+async fn the_owner_changes_roles_and_hands_ownership_over() {
+    let f = fixture();
+    let s = &f.storage;
+    let id = s
+        .create_conversation(group("alice", &["bob", "carol"]))
+        .await
+        .unwrap()
+        .id;
+    let (owner, admin, member) = (
+        pb::Role::Owner as i32,
+        pb::Role::Admin as i32,
+        pb::Role::Member as i32,
+    );
+    s.append(send(&id, "alice", "a1", role("bob", pb::Role::Admin)))
+        .await
+        .unwrap();
+    assert_eq!(
+        roles(s, &id).await,
+        [
+            ("alice".into(), owner),
+            ("bob".into(), admin),
+            ("carol".into(), member)
+        ]
+    );
+    // Admins do not change roles; no-op changes are refused.
+    assert!(matches!(
+        s.append(send(&id, "bob", "b1", role("carol", pb::Role::Admin)))
+            .await,
+        Err(ServiceError::PermissionDenied(_))
+    ));
+    assert!(matches!(
+        s.append(send(&id, "alice", "a2", role("bob", pb::Role::Admin)))
+            .await,
+        Err(ServiceError::AlreadyExists(_))
+    ));
+    assert!(matches!(
+        s.append(send(&id, "alice", "a3", role("mallory", pb::Role::Admin)))
+            .await,
+        Err(ServiceError::NotFound(_))
+    ));
+    // Handover: one event, two changes.
+    let e = s
+        .append(send(&id, "alice", "a4", role("carol", pb::Role::Owner)))
+        .await
+        .unwrap()
+        .event
+        .unwrap();
+    let Some(pb::event::Body::RolesChanged(rc)) = &e.body else {
+        panic!("{e:?}")
+    };
+    assert_eq!(rc.changes.len(), 2);
+    assert_eq!(
+        roles(s, &id).await,
+        [
+            ("alice".into(), admin),
+            ("bob".into(), admin),
+            ("carol".into(), owner)
+        ]
+    );
+    // The old owner is an admin now: no more role changes.
+    assert!(matches!(
+        s.append(send(&id, "alice", "a5", role("bob", pb::Role::Member)))
+            .await,
+        Err(ServiceError::PermissionDenied(_))
+    ));
+}
+
+#[tokio::test]
+async fn an_owner_who_leaves_passes_ownership_on_first() {
+    let f = fixture();
+    let s = &f.storage;
+    let id = s
+        .create_conversation(group("alice", &["bob", "carol", "dave"]))
+        .await
+        .unwrap()
+        .id;
+    s.append(send(&id, "alice", "a1", role("dave", pb::Role::Admin)))
+        .await
+        .unwrap();
+    let left = s
+        .remove_member(pb::RemoveMemberRequest {
+            conversation_id: id.clone(),
+            caller: user("alice"),
+            user_id: "alice".into(),
+        })
+        .await
+        .unwrap()
+        .event
+        .unwrap();
+    // The handover (to the admin) is the event just before the leave.
+    let h = s
+        .history(history(&id, "dave", left.seq - 1, left.seq, 10, false))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&h.events[0].body, Some(pb::event::Body::RolesChanged(rc))
+        if rc.changes[0].user_id == "dave" && rc.changes[0].role == pb::Role::Owner as i32)
+    );
+    let r: Vec<(String, i32)> = roles(s, &id).await;
+    assert!(r.contains(&("dave".into(), pb::Role::Owner as i32)));
+    // Without an admin, the first member by id inherits.
+    s.remove_member(pb::RemoveMemberRequest {
+        conversation_id: id.clone(),
+        caller: user("dave"),
+        user_id: "dave".into(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        roles(s, &id).await,
+        [
+            ("bob".into(), pb::Role::Owner as i32),
+            ("carol".into(), pb::Role::Member as i32)
+        ]
+    );
+}
