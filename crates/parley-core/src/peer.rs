@@ -139,7 +139,8 @@ macro_rules! caller_fields {
 caller_fields! {
     with: pb::CreateConversationRequest, pb::ConversationRequest, pb::AddMembersRequest,
         pb::RemoveMemberRequest, pb::AppendRequest, pb::UserHistoryRequest,
-        pb::SyncPageRequest, pb::MarkReadRequest, pb::MembersRequest, pb::CallerRequest;
+        pb::SyncPageRequest, pb::MarkReadRequest, pb::MembersRequest, pb::CallerRequest,
+        pb::SettingsRequest;
     without: pb::Credentials, pb::LoginRequest, pb::RefreshRequest, pb::Empty,
         pb::LookupUsersRequest, pb::PresenceSession, pb::PresenceQuery, pb::TypingSignal,
         pb::PresenceInfo, pb::ReceiptSignal,

@@ -78,6 +78,7 @@ routed_by! {
     pb::AddMembersRequest => |r| &r.conversation_id;
     pb::RemoveMemberRequest => |r| &r.conversation_id;
     pb::MarkReadRequest => |r| &r.conversation_id;
+    pb::SettingsRequest => |r| &r.conversation_id;
     pb::AppendRequest => |r| r.send.as_ref().map_or("", |s| s.conversation_id.as_str());
     pb::UserHistoryRequest => |r| r.request.as_ref().map_or("", |h| h.conversation_id.as_str());
 }
@@ -227,6 +228,10 @@ impl StorageApi for StorageRouter {
 
     async fn member_ids(&self, req: pb::MembersRequest) -> ServiceResult<pb::MemberIdsReply> {
         self.pick(&req).member_ids(req).await
+    }
+
+    async fn update_settings(&self, req: pb::SettingsRequest) -> ServiceResult<pb::SettingsReply> {
+        self.pick(&req).update_settings(req).await
     }
 
     async fn contacts(&self, req: pb::CallerRequest) -> ServiceResult<pb::ContactsReply> {

@@ -19,6 +19,7 @@ crate::rpc_service! {
     fn list_members(pb::MembersRequest) -> pb::MembersPage;
     fn contacts(pb::CallerRequest) -> pb::ContactsReply;
     fn member_ids(pb::MembersRequest) -> pb::MemberIdsReply;
+    fn update_settings(pb::SettingsRequest) -> pb::SettingsReply;
 }
 
 crate::rpc_service! {

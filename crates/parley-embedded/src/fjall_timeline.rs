@@ -63,9 +63,11 @@ enum Ks {
     /// conversation \0 target seq (u64 BE) -> seq of the pin event (u64
     /// BE) followed by the user who pinned
     Pins = 7,
+    /// conversation \0 user -> ConversationSettings (the member's own)
+    Settings = 8,
 }
 
-const KEYSPACES: [(Ks, &str); 8] = [
+const KEYSPACES: [(Ks, &str); 9] = [
     (Ks::Conversations, "conversations"),
     (Ks::Members, "members"),
     (Ks::UserConvs, "user_conversations"),
@@ -74,6 +76,7 @@ const KEYSPACES: [(Ks, &str); 8] = [
     (Ks::Dedup, "dedup"),
     (Ks::Reactions, "reactions"),
     (Ks::Pins, "pins"),
+    (Ks::Settings, "member_settings"),
 ];
 
 fn key(parts: &[&[u8]]) -> Vec<u8> {
@@ -716,6 +719,30 @@ impl TimelineStore for FjallTimelineStore {
             }
             None => Ok(0),
         }
+    }
+
+    async fn settings(&self, conv: &str, user: &str) -> StoreResult<pb::ConversationSettings> {
+        Ok(self
+            .shared()
+            .get(Ks::Settings, &key(&[conv.as_bytes(), user.as_bytes()]))?
+            .map(|v| decode(&v))
+            .transpose()?
+            .unwrap_or_default())
+    }
+
+    async fn put_settings(
+        &self,
+        conv: &str,
+        user: &str,
+        settings: &pb::ConversationSettings,
+    ) -> StoreResult<()> {
+        let k = key(&[conv.as_bytes(), user.as_bytes()]);
+        let v = settings.encode_to_vec();
+        self.write(move |txn| {
+            txn.put(Ks::Settings, k, v);
+            Ok(())
+        })
+        .await
     }
 
     async fn set_read(&self, conv: &str, user: &str, seq: u64) -> StoreResult<u64> {

@@ -25,6 +25,8 @@ pub(crate) const DEDUP: TableDefinition<(&str, &str, &str), u64> = TableDefiniti
 const REACTIONS: TableDefinition<(&str, u64, &str, &str), u64> = TableDefinition::new("reactions");
 /// (conversation, target seq) -> (seq of the pin event, who pinned)
 const PINS: TableDefinition<(&str, u64), (u64, &str)> = TableDefinition::new("pins");
+/// (conversation, user) -> ConversationSettings (the member's own)
+const SETTINGS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("member_settings");
 /// conversation -> highest written seq
 const HEADS: TableDefinition<&str, u64> = TableDefinition::new("heads");
 
@@ -361,6 +363,33 @@ impl TimelineStore for RedbTimelineStore {
         let txn = self.db.read()?;
         let t = open_or_empty!(txn, HEADS, 0);
         Ok(t.get(conv).map_err(be)?.map(|v| v.value()).unwrap_or(0))
+    }
+
+    async fn settings(&self, conv: &str, user: &str) -> StoreResult<pb::ConversationSettings> {
+        let txn = self.db.read()?;
+        let t = open_or_empty!(txn, SETTINGS, pb::ConversationSettings::default());
+        t.get((conv, user))
+            .map_err(be)?
+            .map(|v| decode(v.value()))
+            .transpose()
+            .map(Option::unwrap_or_default)
+    }
+
+    async fn put_settings(
+        &self,
+        conv: &str,
+        user: &str,
+        settings: &pb::ConversationSettings,
+    ) -> StoreResult<()> {
+        let (conv, user, bytes) = (conv.to_string(), user.to_string(), settings.encode_to_vec());
+        self.db
+            .write(move |txn| {
+                let mut t = txn.open_table(SETTINGS).map_err(be)?;
+                t.insert((conv.as_str(), user.as_str()), bytes.as_slice())
+                    .map_err(be)?;
+                Ok(())
+            })
+            .await
     }
 
     async fn set_read(&self, conv: &str, user: &str, seq: u64) -> StoreResult<u64> {

@@ -83,6 +83,16 @@ pub trait TimelineStore: Send + Sync + 'static {
     /// Highest seq written for `conv` (0 when none).
     async fn head(&self, conv: &str) -> StoreResult<u64>;
 
+    /// `user`'s own settings of `conv` (defaults when never set).
+    async fn settings(&self, conv: &str, user: &str) -> StoreResult<pb::ConversationSettings>;
+    /// Replaces `user`'s own settings of `conv`.
+    async fn put_settings(
+        &self,
+        conv: &str,
+        user: &str,
+        settings: &pb::ConversationSettings,
+    ) -> StoreResult<()>;
+
     /// Raises `user`'s read watermark in `conv` to `seq` (never lowers it)
     /// and returns the resulting watermark. No-op for non-members.
     async fn set_read(&self, conv: &str, user: &str, seq: u64) -> StoreResult<u64>;

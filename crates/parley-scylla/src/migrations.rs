@@ -37,6 +37,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "descriptions",
         cql: include_str!("../migrations/0004_descriptions.cql"),
     },
+    Migration {
+        version: 5,
+        name: "member_settings",
+        cql: include_str!("../migrations/0005_member_settings.cql"),
+    },
 ];
 
 const CREATE_VERSIONS: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\

@@ -74,6 +74,8 @@ statements! {
     DELETE_USER_CONVERSATION = idem("DELETE FROM user_conversations WHERE user_id = ? AND conversation_id = ?");
     SELECT_MEMBER = idem("SELECT user_id, role FROM members WHERE conversation_id = ? AND user_id = ?");
     SELECT_MEMBERS = idem("SELECT user_id, role FROM members WHERE conversation_id = ?");
+    PUT_SETTINGS = idem("INSERT INTO member_settings (conversation_id, user_id, settings) VALUES (?, ?, ?)");
+    SELECT_SETTINGS = idem("SELECT settings FROM member_settings WHERE conversation_id = ? AND user_id = ?");
     SELECT_USER_CONVERSATIONS = idem("SELECT conversation_id FROM user_conversations WHERE user_id = ?");
 
     // Read watermarks: a max register (see the schema).

@@ -453,6 +453,33 @@ impl TimelineStore for ScyllaTimelineStore {
         Ok(self.head_of(conv).await?)
     }
 
+    async fn settings(&self, conv: &str, user: &str) -> StoreResult<pb::ConversationSettings> {
+        let row: Option<(Option<Vec<u8>>,)> = self
+            .s
+            .first(&self.s.prepared.SELECT_SETTINGS, (conv, user))
+            .await?;
+        match row.and_then(|(b,)| b) {
+            Some(bytes) => prost::Message::decode(bytes.as_slice())
+                .map_err(|e| StoreError::Corrupt(e.to_string())),
+            None => Ok(pb::ConversationSettings::default()),
+        }
+    }
+
+    async fn put_settings(
+        &self,
+        conv: &str,
+        user: &str,
+        settings: &pb::ConversationSettings,
+    ) -> StoreResult<()> {
+        let bytes = prost::Message::encode_to_vec(settings);
+        self.s
+            .session
+            .execute_unpaged(&self.s.prepared.PUT_SETTINGS, (conv, user, bytes))
+            .await
+            .map_err(ScyllaError::from)?;
+        Ok(())
+    }
+
     async fn set_read(&self, conv: &str, user: &str, seq: u64) -> StoreResult<u64> {
         let p = &self.s.prepared;
         let (member, current) = tokio::join!(

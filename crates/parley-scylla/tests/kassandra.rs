@@ -125,6 +125,22 @@ async fn exercise(addr: std::net::SocketAddr) -> Result<(), String> {
                     .map_err(|e| format!("reactions: {e}"))?
                     .is_empty()
             );
+            let quiet = pb::ConversationSettings {
+                muted_until_ms: -1,
+                archived: true,
+                ..Default::default()
+            };
+            timeline
+                .put_settings("c1", "alice", &quiet)
+                .await
+                .map_err(|e| format!("put_settings: {e}"))?;
+            assert_eq!(
+                timeline
+                    .settings("c1", "alice")
+                    .await
+                    .map_err(|e| format!("settings: {e}"))?,
+                quiet
+            );
             assert!(
                 timeline
                     .pins("c1")

@@ -230,6 +230,25 @@ impl Client {
         })
     }
 
+    /// Replaces the caller's own settings of a conversation (mute, archive,
+    /// pin to the top, marked unread); returns what was stored.
+    pub async fn update_settings(
+        &self,
+        conversation_id: &str,
+        settings: pb::ConversationSettings,
+    ) -> Result<pb::ConversationSettings, SdkError> {
+        let r = Request::UpdateSettings(pb::UpdateSettings {
+            conversation_id: conversation_id.into(),
+            settings: Some(settings),
+        });
+        match self.request_retrying(r).await? {
+            Payload::Settings(s) => Ok(s.settings.unwrap_or_default()),
+            other => Err(SdkError::Protocol(format!(
+                "expected settings, got {other:?}"
+            ))),
+        }
+    }
+
     /// One sync page: conversations after the id `after` (empty: the first
     /// page), at most `limit` (0: the server's default).
     pub async fn sync_page(&self, after: &str, limit: u32) -> Result<pb::SyncReply, SdkError> {

@@ -126,6 +126,12 @@ mod tests {
         ) -> ServiceResult<pb::Conversation> {
             Err(ServiceError::Internal("unused".into()))
         }
+        async fn update_settings(
+            &self,
+            _: pb::SettingsRequest,
+        ) -> ServiceResult<pb::SettingsReply> {
+            Err(ServiceError::Internal("unused".into()))
+        }
         async fn get_conversation(
             &self,
             _: pb::ConversationRequest,

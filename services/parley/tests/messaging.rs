@@ -429,6 +429,69 @@ async fn groups_are_renamed_and_handed_over_through_events() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_tells_each_member_their_settings_unread_mentions_and_last_message() {
+    let node = TestNode::start().await;
+    let (alice, _a) = node.user("alice").await;
+    let (bob, _b) = node.user_with("bob", Encoding::Json).await;
+    let group = alice.create_group("team", &[bob.user_id()]).await.unwrap();
+    alice.send_text(&group.id, "one").await.unwrap();
+    alice
+        .send_message(
+            &group.id,
+            pb::MessageBody {
+                text: "@bob two".into(),
+                mention_ids: vec![bob.user_id()],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let three = alice.send_text(&group.id, "three").await.unwrap();
+    alice
+        .react(&group.id, three.seq, ":tada:", false)
+        .await
+        .unwrap();
+    bob.send_text(&group.id, "mine").await.unwrap();
+    let quiet = pb::ConversationSettings {
+        muted_until_ms: -1,
+        archived: true,
+        pinned_at_ms: 1_700_000_000_000,
+        marked_unread: false,
+    };
+    assert_eq!(bob.update_settings(&group.id, quiet).await.unwrap(), quiet);
+    let state = |sync: pb::SyncReply| sync.conversations.into_iter().next().unwrap();
+    let s = state(bob.sync().await.unwrap());
+    assert_eq!(s.settings, Some(quiet));
+    // Three messages from alice (bob's own and the reaction do not count).
+    assert_eq!(
+        (s.unread_count, s.mention_count, s.unread_capped),
+        (3, 1, false)
+    );
+    assert_eq!(text_of(s.last_message.as_ref().unwrap()), "mine");
+    // Alice sees none of bob's settings.
+    let a = state(alice.sync().await.unwrap());
+    assert_eq!(a.settings, Some(pb::ConversationSettings::default()));
+    // Marked unread is cleared by reading.
+    bob.update_settings(
+        &group.id,
+        pb::ConversationSettings {
+            marked_unread: true,
+            ..quiet
+        },
+    )
+    .await
+    .unwrap();
+    bob.mark_read(&group.id, s.head_seq).await.unwrap();
+    let s = state(bob.sync().await.unwrap());
+    assert!(!s.settings.unwrap().marked_unread);
+    assert_eq!((s.unread_count, s.mention_count), (0, 0));
+    // Not a member: not found.
+    let (carol, _c) = node.user("carol").await;
+    let err = carol.update_settings(&group.id, quiet).await.unwrap_err();
+    assert_eq!(err.code(), Some("not_found"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typing_receipts_and_presence_reach_the_other_side() {
     let node = TestNode::start().await;
     let (alice, mut alice_ev) = node.user("alice").await;

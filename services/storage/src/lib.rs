@@ -9,6 +9,7 @@ mod config;
 mod conversations;
 mod group_admin;
 mod handlers;
+mod member_state;
 mod member_versions;
 mod mentions;
 mod pages;

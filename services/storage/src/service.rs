@@ -102,4 +102,9 @@ impl StorageApi for StorageService {
         self.shard.check(&req)?;
         self.handlers.member_ids(req).await
     }
+
+    async fn update_settings(&self, req: pb::SettingsRequest) -> ServiceResult<pb::SettingsReply> {
+        self.shard.check(&req)?;
+        self.handlers.update_settings(req).await
+    }
 }

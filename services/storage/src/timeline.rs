@@ -275,10 +275,16 @@ impl Handlers {
         }
         (conv.pins, conv.pins_seq) = self.pins_of(id).await?;
         let head_seq = self.sequencer.stable_head(id).await?;
+        let view = self.member_view(id, user, me.read_seq, head_seq).await?;
         Ok(Some(pb::ConversationState {
             conversation: Some(conv),
             head_seq,
             read_seq: me.read_seq,
+            settings: Some(view.settings),
+            unread_count: view.unread_count,
+            mention_count: view.mention_count,
+            unread_capped: view.unread_capped,
+            last_message: view.last_message,
         }))
     }
 
@@ -291,6 +297,8 @@ impl Handlers {
         let read_seq = self
             .store
             .set_read(&req.conversation_id, &reader, req.seq.min(head))
+            .await?;
+        self.clear_marked_unread(&req.conversation_id, &reader)
             .await?;
         Ok(pb::ReadState {
             conversation_id: req.conversation_id,

@@ -695,6 +695,21 @@ impl parley_ports::TimelineStore for SlowStore {
     async fn update_conversation(&self, c: &pb::Conversation) -> parley_ports::StoreResult<()> {
         self.0.update_conversation(c).await
     }
+    async fn settings(
+        &self,
+        c: &str,
+        u: &str,
+    ) -> parley_ports::StoreResult<pb::ConversationSettings> {
+        self.0.settings(c, u).await
+    }
+    async fn put_settings(
+        &self,
+        c: &str,
+        u: &str,
+        s: &pb::ConversationSettings,
+    ) -> parley_ports::StoreResult<()> {
+        self.0.put_settings(c, u, s).await
+    }
     async fn pins(&self, c: &str) -> parley_ports::StoreResult<Vec<parley_ports::PinRow>> {
         self.0.pins(c).await
     }

@@ -2,6 +2,7 @@ import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { Item, ParleyClient } from "../sdk";
 import { Composer, type Draft } from "./Composer";
 import { lastSeen, notice, time } from "./format";
+import { ConversationMenu } from "./ConversationMenu";
 import { GroupSettings } from "./GroupSettings";
 import { PinButton, PinnedBar } from "./Pins";
 import { ReactButton, ReactionChips } from "./Reactions";
@@ -96,6 +97,7 @@ export function ConversationPane({ client, id, onBack }: Props) {
             {subtitle}
           </span>
         </div>
+        <ConversationMenu client={client} id={id} onBack={onBack} />
         {conv.kind === "group" && (
           <div class="pane-actions">
             <button onClick={() => setSettings(!settings)} data-testid="group-settings-toggle">

@@ -12,8 +12,11 @@ interface Props {
 
 export function Sidebar({ client, selected, onSelect }: Props) {
   const [dialog, setDialog] = useState<"" | "direct" | "group">("");
+  const [showArchived, setShowArchived] = useState(false);
   const me = client.me;
-  const convs = client.conversations();
+  const all = client.conversations();
+  const archived = all.filter((c) => c.settings.archived);
+  const convs = showArchived ? archived : all.filter((c) => !c.settings.archived);
 
   return (
     <aside class="sidebar">
@@ -70,7 +73,19 @@ export function Sidebar({ client, selected, onSelect }: Props) {
                   {partner && <span class={online ? "dot online" : "dot"} data-testid="presence-dot" data-online={online ? "true" : "false"} />}
                 </span>
                 <span class="conv-main">
-                  <span class="conv-title">{title}</span>
+                  <span class="conv-title">
+                    {c.settings.pinnedAtMs > 0 && (
+                      <span class="conv-flag" title="Pinned to the top" data-testid="conv-pinned">
+                        📌{" "}
+                      </span>
+                    )}
+                    {c.muted() && (
+                      <span class="conv-flag" title="Muted" data-testid="conv-muted">
+                        🔕{" "}
+                      </span>
+                    )}
+                    {title}
+                  </span>
                   <span class="conv-last">
                     {last ? (last.deleted ? "Message deleted" : `${last.senderId === me ? "You: " : c.kind === "group" ? `${client.userName(last.senderId)}: ` : ""}${last.text}`) : ""}
                   </span>
@@ -80,17 +95,28 @@ export function Sidebar({ client, selected, onSelect }: Props) {
                     @
                   </span>
                 )}
-                {unread.count > 0 && (
-                  <span class="badge" data-testid="unread-badge">
+                {unread.count > 0 ? (
+                  <span class={c.muted() ? "badge muted" : "badge"} data-testid="unread-badge">
                     {unread.count}
                     {unread.more ? "+" : ""}
                   </span>
+                ) : (
+                  c.settings.markedUnread && (
+                    <span class="badge" title="Marked unread" data-testid="marked-unread">
+                      •
+                    </span>
+                  )
                 )}
               </button>
             </li>
           );
         })}
       </ul>
+      {(archived.length > 0 || showArchived) && (
+        <button class="link archived-toggle" onClick={() => setShowArchived(!showArchived)} data-testid="archived-toggle">
+          {showArchived ? "‹ Back to conversations" : `Archived (${archived.length})`}
+        </button>
+      )}
     </aside>
   );
 }

@@ -121,11 +121,36 @@ export class ParleyClient {
     return this.synced;
   }
 
-  /** Conversations, most recently active first. */
+  /** Conversations: pinned ones first (latest pin first), then the most recently active. */
   conversations(): ConversationModel[] {
     return [...this.convs.values()]
       .filter((c) => !c.left)
-      .sort((a, b) => b.lastActivityMs - a.lastActivityMs || a.id.localeCompare(b.id));
+      .sort(
+        (a, b) =>
+          b.settings.pinnedAtMs - a.settings.pinnedAtMs || b.lastActivityMs - a.lastActivityMs || a.id.localeCompare(b.id),
+      );
+  }
+
+  /**
+   * Changes my own settings of a conversation (mute until a time or -1 for
+   * ever, archive, pin to the top, mark unread): shown at once, stored by
+   * the server, and put back if it refuses.
+   */
+  async updateSettings(conversationId: string, change: Partial<ConversationModel["settings"]>): Promise<void> {
+    const c = this.convs.get(conversationId);
+    if (!c) return;
+    const before = { ...c.settings };
+    c.settings = { ...c.settings, ...change };
+    this.notify();
+    try {
+      const r = await this.request("updateSettings", { conversationId, settings: c.settings });
+      if (r.settings) c.applySettings(r.settings);
+    } catch (e) {
+      c.settings = before;
+      throw e;
+    } finally {
+      this.notify();
+    }
   }
 
   conversation(id: string): ConversationModel | undefined {
@@ -233,8 +258,11 @@ export class ParleyClient {
   }
 
   /** Unread messages over all conversations (for the page title). */
+  /** Unread messages of conversations that are neither muted nor archived. */
   totalUnread(): number {
-    return this.conversations().reduce((n, c) => n + c.unread(this.me).count, 0);
+    return this.conversations()
+      .filter((c) => !c.muted() && !c.settings.archived)
+      .reduce((n, c) => n + c.unread(this.me).count, 0);
   }
 
   private signOut(reason: string): void {
@@ -406,6 +434,10 @@ export class ParleyClient {
   /** Marks everything delivered in a conversation as read (call while it is on screen). */
   markRead(conversationId: string): void {
     const c = this.convs.get(conversationId);
+    // Opening a conversation I marked unread takes the mark away.
+    if (c?.settings.markedUnread && this.conn?.online) {
+      this.updateSettings(conversationId, { markedUnread: false }).catch(() => undefined);
+    }
     if (!c || !this.conn?.online || c.delivered <= c.readSeq) return;
     // One request in flight per conversation: a burst of messages read as
     // they arrive becomes a few receipts, not one per message.
@@ -483,6 +515,7 @@ export class ParleyClient {
             c.applyMeta(st.conversation, st.conversation.kind === "CONVERSATION_KIND_DIRECT");
             c.headSeq = Math.max(c.headSeq, int(st.headSeq));
             c.readSeq = Math.max(c.readSeq, int(st.readSeq));
+            c.applyState(st);
             this.lookup((st.conversation.members ?? []).map((m) => m.userId));
             void this.catchUp(c);
           }

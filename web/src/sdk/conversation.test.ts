@@ -102,4 +102,15 @@ describe("ConversationModel", () => {
     expect(c.members.get("a")?.role).toBe("ROLE_ADMIN");
     expect(c.items.map((i) => i.kind)).toEqual(["updated", "updated", "roles_changed"]);
   });
+
+  it("uses the server's unread count until the loaded messages reach my watermark", () => {
+    const c = new ConversationModel("c");
+    c.readSeq = 3;
+    c.applyState({ conversation: { id: "c" }, readSeq: "3", unreadCount: 42, mentionCount: 2, unreadCapped: false, settings: { mutedUntilMs: "-1", archived: true } });
+    expect(c.unread("me")).toEqual({ count: 42, more: false });
+    expect(c.muted()).toBe(true);
+    expect(c.settings.archived).toBe(true);
+    c.applySettings({ mutedUntilMs: String(Date.now() - 1) });
+    expect(c.muted()).toBe(false);
+  });
 });

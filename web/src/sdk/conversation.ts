@@ -6,7 +6,7 @@
 import { Timeline } from "./timeline";
 import { PinBook } from "./pins";
 import { ReactionBook } from "./reactions";
-import { int, type Conversation, type Event, type HistoryReply, type Role } from "./protocol";
+import { int, type Conversation, type ConversationSettings, type ConversationState, type Event, type HistoryReply, type Role } from "./protocol";
 
 export type ConversationKind = "direct" | "group";
 
@@ -74,6 +74,15 @@ export class ConversationModel {
   left = false;
   /** Grows with every change of reactions (for views that memoize). */
   version = 0;
+  /** My private settings (mute, archive, pin to the top, marked unread). */
+  settings: Required<{ [K in keyof ConversationSettings]: NonNullable<ConversationSettings[K]> }> & { mutedUntilMs: number; pinnedAtMs: number } = {
+    mutedUntilMs: 0,
+    archived: false,
+    pinnedAtMs: 0,
+    markedUnread: false,
+  };
+  /** The server's unread and mention counts as of the last sync, and its last message. */
+  synced: { readSeq: number; unread: number; mentions: number; capped: boolean; lastMessage?: Event } | null = null;
   lastActivityMs = 0;
   /** Reactions of the messages (see reactions.ts). */
   readonly reactions = new ReactionBook();
@@ -135,6 +144,12 @@ export class ConversationModel {
 
   /** Messages from others above my read watermark; `more` when some are not loaded. */
   unread(me: string): { count: number; more: boolean } {
+    // Before the messages are loaded, or when they do not reach back to my
+    // watermark, the server's count (as of sync) is the better answer.
+    const gap = this.timeline === null || this.readSeq + 1 < this.oldestLoaded;
+    if (gap && this.synced && this.synced.readSeq === this.readSeq) {
+      return { count: this.synced.unread, more: this.synced.capped };
+    }
     let count = 0;
     for (const it of this.items) {
       if (it.seq > this.readSeq && it.kind === "message" && !it.deleted && it.senderId !== me) count++;
@@ -226,6 +241,34 @@ export class ConversationModel {
       return true;
     }
     return false;
+  }
+
+  /** Takes a sync entry's per-member view: my settings, the counts, the last message. */
+  applyState(st: ConversationState): void {
+    if (st.settings) this.applySettings(st.settings);
+    this.synced = {
+      readSeq: int(st.readSeq),
+      unread: st.unreadCount ?? 0,
+      mentions: st.mentionCount ?? 0,
+      capped: st.unreadCapped ?? false,
+      lastMessage: st.lastMessage,
+    };
+    if (st.lastMessage) this.lastActivityMs = Math.max(this.lastActivityMs, int(st.lastMessage.sentAtMs));
+  }
+
+  applySettings(s: ConversationSettings): void {
+    this.settings = {
+      mutedUntilMs: int(s.mutedUntilMs),
+      archived: s.archived ?? false,
+      pinnedAtMs: int(s.pinnedAtMs),
+      markedUnread: s.markedUnread ?? false,
+    };
+  }
+
+  /** Whether notifications are muted at `now`. */
+  muted(now = Date.now()): boolean {
+    const until = this.settings.mutedUntilMs;
+    return until === -1 || until > now;
   }
 
   /** Takes the reaction summaries of a history reply (before or after its events). */

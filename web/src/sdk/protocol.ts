@@ -161,6 +161,24 @@ export interface ConversationState {
   conversation: Conversation;
   headSeq?: Int64;
   readSeq?: Int64;
+  /** My own settings of the conversation. */
+  settings?: ConversationSettings;
+  /** Messages from others above readSeq (up to 500 events scanned: unreadCapped). */
+  unreadCount?: number;
+  mentionCount?: number;
+  unreadCapped?: boolean;
+  /** The newest message, for the conversation list. */
+  lastMessage?: Event;
+}
+
+/** My private settings of a conversation. */
+export interface ConversationSettings {
+  /** Muted until this time (ms); 0 not muted, -1 forever. */
+  mutedUntilMs?: Int64;
+  archived?: boolean;
+  /** Pinned to the top since this time (ms); 0 not pinned. */
+  pinnedAtMs?: Int64;
+  markedUnread?: boolean;
 }
 
 export interface User {
@@ -205,6 +223,7 @@ export interface Requests {
   lookupUsers: { usernames?: string[]; userIds?: string[] };
   queryPresence: { userIds: string[] };
   ping: { nonce: Int64 };
+  updateSettings: { conversationId: string; settings: ConversationSettings };
 }
 
 /** The reply payload each request gets (or an `error`). */
@@ -226,6 +245,7 @@ export interface Replies {
   lookupUsers: { users: { users?: User[] } };
   queryPresence: { presence: { users?: PresenceInfo[] } };
   ping: { pong: { nonce?: Int64 } };
+  updateSettings: { settings: { conversationId: string; settings?: ConversationSettings } };
 }
 
 export type RequestName = keyof Requests;

@@ -56,6 +56,7 @@ pub async fn run(store: Arc<dyn TimelineStore>) {
     read_watermarks(&*store).await;
     reactions(&*store).await;
     pins(&*store).await;
+    settings(&*store).await;
 }
 
 async fn conversations_and_members(s: &dyn TimelineStore) {
@@ -422,4 +423,32 @@ async fn pins(s: &dyn TimelineStore) {
         .await
         .unwrap();
     assert_eq!(s.pins(&c).await.unwrap().len(), 3);
+}
+
+async fn settings(s: &dyn TimelineStore) {
+    let c = unique("c");
+    assert_eq!(
+        s.settings(&c, "u").await.unwrap(),
+        pb::ConversationSettings::default()
+    );
+    let muted = pb::ConversationSettings {
+        muted_until_ms: -1,
+        archived: true,
+        pinned_at_ms: 7,
+        marked_unread: true,
+    };
+    s.put_settings(&c, "u", &muted).await.unwrap();
+    assert_eq!(s.settings(&c, "u").await.unwrap(), muted);
+    assert_eq!(
+        s.settings(&c, "v").await.unwrap(),
+        pb::ConversationSettings::default(),
+        "settings are per user"
+    );
+    s.put_settings(&c, "u", &pb::ConversationSettings::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        s.settings(&c, "u").await.unwrap(),
+        pb::ConversationSettings::default()
+    );
 }

@@ -89,6 +89,9 @@ pub(crate) async fn dispatch(
         Request::History(r) => run(&ctx, "history", messages::history(&ctx, r)).await,
         Request::MarkRead(r) => run(&ctx, "mark_read", receipts::mark_read(&ctx, r)).await,
         Request::Typing(r) => run(&ctx, "typing", receipts::typing(&ctx, r)).await,
+        Request::UpdateSettings(r) => {
+            run(&ctx, "update_settings", receipts::update_settings(&ctx, r)).await
+        }
         Request::LookupUsers(r) => run(&ctx, "lookup_users", users::lookup_users(&ctx, r)).await,
         Request::QueryPresence(r) => {
             run(&ctx, "query_presence", presence::query_presence(&ctx, r)).await

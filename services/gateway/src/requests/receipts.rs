@@ -1,10 +1,26 @@
-//! Per-conversation signals of one member: read receipts and typing.
+//! Per-conversation signals and state of one member: read receipts,
+//! typing, and their own settings of the conversation.
 
 use super::Ctx;
 use parley_core::ServiceResult;
 use parley_core::services::{FanoutApi, StorageApi};
 use parley_proto::v1 as pb;
 use pb::server_frame::Payload;
+
+/// Replaces the member's own settings of a conversation.
+pub(super) async fn update_settings(
+    ctx: &Ctx<'_>,
+    u: pb::UpdateSettings,
+) -> ServiceResult<Payload> {
+    let req = pb::SettingsRequest {
+        conversation_id: u.conversation_id,
+        caller: ctx.caller()?,
+        settings: u.settings,
+    };
+    Ok(Payload::Settings(
+        ctx.gw.storage.update_settings(req).await?,
+    ))
+}
 
 /// Moves the read watermark, then, if it rose, tells the members (off the
 /// request's path: the reply does not wait for the fan-out).
