@@ -7,6 +7,7 @@
 //! duplicate, reordering or seq mismatch fails, whatever its speed.
 
 pub mod chart;
+mod conversation_list;
 mod history;
 mod idle;
 mod ledger;
@@ -19,6 +20,7 @@ pub mod seconds;
 mod setup;
 
 pub use report::{
-    ConnectionReport, HistoryReport, Latency, ReconnectReport, Report, ServerSample, TimelinePoint,
+    ConnectionReport, ConversationListReport, HistoryReport, Latency, ReconnectReport, Report,
+    ServerSample, TimelinePoint,
 };
 pub use run::{LoadConfig, Scenario, reconnect_report, run};

@@ -67,6 +67,9 @@ struct Args {
     /// History scenario: messages to fill the conversation with.
     #[arg(long, default_value_t = 10_000)]
     messages: usize,
+    /// Conversations scenario: conversations of the user whose list is read.
+    #[arg(long, default_value_t = 5_000)]
+    list_conversations: usize,
     /// Reconnect scenario: shell command that restarts the gateway(s), run
     /// once every client is connected.
     #[arg(long)]
@@ -114,6 +117,7 @@ async fn main() -> std::process::ExitCode {
         connect_concurrency: a.connect_concurrency,
         source_addrs: a.source_addrs,
         messages: a.messages,
+        list_conversations: a.list_conversations,
         restart_cmd: a.restart_cmd,
         metrics_urls: a.metrics_urls,
         metric_prefixes: a.metric_prefixes,

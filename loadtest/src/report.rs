@@ -84,6 +84,23 @@ pub struct HistoryReport {
     pub page_latency: Latency,
 }
 
+/// The conversations scenario: listing a user's many conversations.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConversationListReport {
+    pub conversations: u64,
+    pub rounds: u64,
+    /// Entries listed over all rounds (conversations x rounds when complete).
+    pub listed: u64,
+    /// Entries with the expected unread count (1) and a last message.
+    pub checked: u64,
+    pub pages_per_round: u64,
+    pub setup_secs: f64,
+    /// One sync page.
+    pub page_latency: Latency,
+    /// The whole list, every page.
+    pub list_latency: Latency,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub scenario: String,
@@ -110,6 +127,8 @@ pub struct Report {
     pub connections: Option<ConnectionReport>,
     /// Only for the history scenario.
     pub history: Option<HistoryReport>,
+    /// Only for the conversations scenario.
+    pub conversation_list: Option<ConversationListReport>,
     /// Only for the reconnect scenario.
     pub reconnect: Option<ReconnectReport>,
     /// Delivery latency per second (dm and group scenarios).
@@ -129,6 +148,10 @@ impl Report {
     /// once, in order, with the same seq for all.
     pub fn correct(&self) -> bool {
         let history_ok = self.history.as_ref().is_none_or(|h| h.events == h.head_seq);
+        let list_ok = self
+            .conversation_list
+            .as_ref()
+            .is_none_or(|l| l.listed == l.conversations * l.rounds && l.checked == l.listed);
         let reconnect_ok = self
             .reconnect
             .as_ref()
@@ -139,6 +162,7 @@ impl Report {
             .is_none_or(|c| c.failures == 0 && c.open == c.attempted);
         connections_ok
             && history_ok
+            && list_ok
             && reconnect_ok
             && self.lost == 0
             && self.duplicates == 0
@@ -167,6 +191,18 @@ impl Report {
                 if self.correct() { "CORRECT" } else { "FAILED" },
             );
         }
+        if let Some(c) = &self.conversation_list {
+            s += &format!(
+                "{} conversations listed {} times ({} pages each; setup {:.1} s): page {}, whole list {} => {}\n",
+                c.conversations,
+                c.rounds,
+                c.pages_per_round,
+                c.setup_secs,
+                l(&c.page_latency),
+                l(&c.list_latency),
+                if self.correct() { "CORRECT" } else { "FAILED" },
+            );
+        }
         if let Some(r) = &self.reconnect {
             s += &format!(
                 "reconnect storm: {} of {} clients dropped, {} back, all within {:.2} s of the restart ({:.2} s to restart), {:.0} reconnects/s, p50 {:.0} p99 {:.0} max {:.0} ms => {}\n",
@@ -182,7 +218,11 @@ impl Report {
                 if self.correct() { "CORRECT" } else { "FAILED" },
             );
         }
-        if self.connections.is_none() && self.history.is_none() && self.reconnect.is_none() {
+        if self.connections.is_none()
+            && self.history.is_none()
+            && self.reconnect.is_none()
+            && self.conversation_list.is_none()
+        {
             s += &format!(
                 "scenario {}: {} clients, {} conversations, fan-out {}\n\
              publishes {} ({:.0}/s, target {:.0}/s), acked {}, send errors {}\n\

@@ -23,6 +23,9 @@ pub enum Scenario {
     /// One conversation filled with `messages` messages, then read back
     /// through history pages by a device that was never online.
     History,
+    /// One user in `conversations` groups with an unread message each;
+    /// a fresh sign-in lists them all (every sync page), five times.
+    Conversations,
     /// `clients` connected clients, then `restart_cmd` (e.g. restarting a
     /// gateway): how long until every client is connected again.
     Reconnect,
@@ -64,6 +67,8 @@ pub struct LoadConfig {
     pub source_addrs: u8,
     /// History scenario: messages in the conversation.
     pub messages: usize,
+    /// Conversations scenario: conversations of the listing user.
+    pub list_conversations: usize,
     /// Reconnect scenario: shell command that restarts the gateway(s).
     pub restart_cmd: Option<String>,
     /// Server /metrics endpoints to scrape every second, and which series.
@@ -94,6 +99,7 @@ impl LoadConfig {
             connect_concurrency: 128,
             source_addrs: 1,
             messages: 10_000,
+            list_conversations: 5_000,
             restart_cmd: None,
             metrics_urls: Vec::new(),
             metric_prefixes: Vec::new(),
@@ -180,6 +186,18 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
             Ok(())
         };
         return reconnect_report(&cfg, restart).await;
+    }
+    if cfg.scenario == Scenario::Conversations {
+        let c = crate::conversation_list::run(
+            &cfg.urls,
+            &cfg.user_prefix,
+            cfg.list_conversations,
+            cfg.encoding,
+        )
+        .await?;
+        let mut r = empty_report("conversations");
+        r.conversation_list = Some(c);
+        return Ok(r);
     }
     if cfg.scenario == Scenario::History {
         let h =
@@ -424,6 +442,7 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
         servers,
         connections: None,
         history: None,
+        conversation_list: None,
         reconnect: None,
         timeline: shared
             .per_second
@@ -522,6 +541,7 @@ fn empty_report(scenario: &str) -> Report {
         servers: Vec::new(),
         connections: None,
         history: None,
+        conversation_list: None,
         reconnect: None,
         timeline: Vec::new(),
         timeline_start_unix_ms: 0,

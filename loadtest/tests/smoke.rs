@@ -102,6 +102,21 @@ async fn history_is_read_back_completely() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_conversation_list_comes_in_pages_with_unread_counts() {
+    let (_dir, node) = node().await;
+    let mut cfg = LoadConfig::new(format!("http://{}", node.addr));
+    cfg.scenario = Scenario::Conversations;
+    cfg.list_conversations = 230;
+    let report = run(cfg).await.unwrap();
+    println!("{}", report.summary());
+    assert!(report.correct(), "{}", report.summary());
+    let c = report.conversation_list.unwrap();
+    // 230 conversations are two pages of the default 200.
+    assert_eq!((c.listed, c.checked, c.pages_per_round), (1150, 1150, 2));
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_client_comes_back_after_a_restart() {
     let (dir, node) = node().await;
     let addr = node.addr;

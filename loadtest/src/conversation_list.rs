@@ -1,0 +1,96 @@
+//! The conversation list of a user in many conversations: one user is put
+//! in `conversations` groups, each with one unread message, then a fresh
+//! sign-in lists them all (every sync page) several times, as an app does
+//! at start. Each entry must carry its unread count (1) and last message.
+
+use crate::report::{ConversationListReport, Latency};
+use crate::setup::clients;
+use hdrhistogram::Histogram;
+use parley_sdk::Encoding;
+use std::time::Instant;
+
+/// Conversations created at a time.
+const CREATE_CONCURRENCY: usize = 16;
+/// Times the whole list is read.
+const ROUNDS: u64 = 5;
+
+pub(crate) async fn run(
+    urls: &[String],
+    prefix: &str,
+    conversations: usize,
+    encoding: Encoding,
+) -> anyhow::Result<ConversationListReport> {
+    let people = clients(urls, prefix, 2, 2, encoding).await?;
+    let (owner, other) = (&people[0].client, &people[1].client);
+    let setup = Instant::now();
+    let per = conversations.div_ceil(CREATE_CONCURRENCY);
+    let mut tasks = Vec::new();
+    for t in 0..CREATE_CONCURRENCY {
+        let (other, member) = (other.clone(), owner.user_id());
+        let n = per.min(conversations.saturating_sub(t * per));
+        tasks.push(tokio::spawn(async move {
+            for i in 0..n {
+                let title = format!("list {t}-{i}");
+                // One connection creates them all: past its frame rate the
+                // gateway says when to come back (sends wait by themselves).
+                let g = loop {
+                    match other
+                        .create_group(&title, std::slice::from_ref(&member))
+                        .await
+                    {
+                        Err(parley_sdk::SdkError::Server {
+                            code,
+                            retry_after_ms,
+                            ..
+                        }) if code == "rate_limited" => {
+                            let wait = u64::from(retry_after_ms.max(10));
+                            tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+                        }
+                        other => break other?,
+                    }
+                };
+                other.send_text(&g.id, "unread").await?;
+            }
+            Ok::<_, parley_sdk::SdkError>(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let setup_secs = setup.elapsed().as_secs_f64();
+    let mut page = Histogram::<u64>::new_with_bounds(1, 300_000_000, 3).expect("valid bounds");
+    let mut whole = page.clone();
+    let (mut listed, mut checked, mut pages) = (0u64, 0u64, 0u64);
+    for _ in 0..ROUNDS {
+        let started = Instant::now();
+        let mut after = String::new();
+        loop {
+            let t = Instant::now();
+            let reply = owner.sync_page(&after, 0).await?;
+            let _ = page.record((t.elapsed().as_micros() as u64).max(1));
+            pages += 1;
+            for st in &reply.conversations {
+                listed += 1;
+                checked += u64::from(st.unread_count == 1 && st.last_message.is_some());
+            }
+            if !reply.has_more || reply.next_after.is_empty() {
+                break;
+            }
+            after = reply.next_after;
+        }
+        let _ = whole.record((started.elapsed().as_micros() as u64).max(1));
+    }
+    for p in &people {
+        p.client.close();
+    }
+    Ok(ConversationListReport {
+        conversations: conversations as u64,
+        rounds: ROUNDS,
+        listed,
+        checked,
+        pages_per_round: pages / ROUNDS,
+        setup_secs,
+        page_latency: Latency::from_us(&page),
+        list_latency: Latency::from_us(&whole),
+    })
+}
