@@ -198,11 +198,23 @@ impl Handlers {
         let rows: Vec<pb::Member> = new.iter().map(|u| member(u, role)).collect();
         self.put_members(&req.conversation_id, &rows).await?;
         let body = pb::event::Body::MembersAdded(pb::MembersAdded {
-            user_ids: new.into_iter().cloned().collect(),
+            user_ids: new.iter().map(|u| u.to_string()).collect(),
             role: role as i32,
         });
-        self.commit_membership(&req.conversation_id, &actor_id, body)
-            .await
+        let reply = self
+            .commit_membership(&req.conversation_id, &actor_id, body)
+            .await?;
+        // A new member starts with everything before their joining read:
+        // the group's earlier history is there to scroll back to, not to
+        // count as unread.
+        if let Some(joined) = &reply.event {
+            for u in new {
+                self.store
+                    .set_read(&req.conversation_id, u, joined.seq)
+                    .await?;
+            }
+        }
+        Ok(reply)
     }
 
     pub(crate) async fn remove_member(

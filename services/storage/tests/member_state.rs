@@ -102,3 +102,34 @@ async fn settings_are_checked_and_private() {
     );
     assert_eq!(state(s, "alice").await.settings.unwrap().muted_until_ms, 0);
 }
+
+#[tokio::test]
+async fn a_new_member_does_not_count_earlier_history_as_unread() {
+    let f = fixture();
+    let s = &f.storage;
+    let id = s
+        .create_conversation(group("alice", &["bob"]))
+        .await
+        .unwrap()
+        .id;
+    for i in 0..5 {
+        s.append(text(&id, "bob", &format!("b{i}"), "before"))
+            .await
+            .unwrap();
+    }
+    let joined = s
+        .add_members(pb::AddMembersRequest {
+            conversation_id: id.clone(),
+            caller: user("alice"),
+            user_ids: vec!["carol".into()],
+            role: 0,
+        })
+        .await
+        .unwrap()
+        .event
+        .unwrap();
+    s.append(text(&id, "bob", "after", "after")).await.unwrap();
+    let st = state(s, "carol").await;
+    assert_eq!(st.read_seq, joined.seq);
+    assert_eq!(st.unread_count, 1, "only what came after the join");
+}

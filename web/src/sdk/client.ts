@@ -603,7 +603,12 @@ export class ParleyClient {
       if (e.senderId === this.me && e.clientMsgId) this.outboxStore?.delivered(c.id, e.clientMsgId);
       if (e.senderId) this.typingMap.get(c.id)?.delete(e.senderId);
       if (e.memberRemoved?.userId === this.me) c.left = true;
-      if (e.membersAdded?.userIds?.includes(this.me)) c.left = false;
+      if (e.membersAdded?.userIds?.includes(this.me)) {
+        c.left = false;
+        // The server starts a new member's read watermark at the join: what
+        // came before is history, not unread.
+        c.readSeq = Math.max(c.readSeq, int(e.seq));
+      }
     }
     this.lookup(events.map((e) => e.senderId ?? ""));
     if (membership && c.kind === "group" && !c.left) void this.refreshMembers(c.id);
