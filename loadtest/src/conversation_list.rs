@@ -2,6 +2,8 @@
 //! in `conversations` groups, each with one unread message, then a fresh
 //! sign-in lists them all (every sync page) several times, as an app does
 //! at start. Each entry must carry its unread count (1) and last message.
+//! One user creates all the groups: raise the server's
+//! `gateway.conversations_per_hour` and `conversations_burst` first.
 
 use crate::report::{ConversationListReport, Latency};
 use crate::setup::clients;

@@ -11,6 +11,9 @@ async fn node() -> (tempfile::TempDir, parley::RunningNode) {
         ..Config::default()
     };
     config.auth.hash_concurrency = 2;
+    // One loader user creates every conversation of the list scenario.
+    config.gateway.conversations_per_hour = 100_000;
+    config.gateway.conversations_burst = 1_000;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let node = start_embedded(config, listener, None).await.unwrap();
     (dir, node)

@@ -58,6 +58,10 @@ pub struct GatewayConfig {
     /// Sign-ins (login, register: each a password hash) one address may
     /// have in progress; more get 429 at once.
     pub sign_ins_per_address: usize,
+    /// Conversations (groups, DMs) one user may start per hour on this
+    /// gateway, with bursts of `conversations_burst`; more get `rate_limited`.
+    pub conversations_per_hour: u32,
+    pub conversations_burst: u32,
 }
 
 impl Default for GatewayConfig {
@@ -84,6 +88,8 @@ impl Default for GatewayConfig {
             http_header_timeout_secs: 10,
             http_request_timeout_secs: 15,
             sign_ins_per_address: 2,
+            conversations_per_hour: 120,
+            conversations_burst: 30,
         }
     }
 }

@@ -51,6 +51,8 @@ pub struct Gateway {
     admission: Arc<Admission>,
     /// Sign-ins in progress per address.
     pub(crate) sign_ins: Arc<crate::per_address::PerAddress>,
+    /// Conversations each user may still start.
+    pub(crate) creations: crate::creation_limit::CreationLimit,
     ready: AtomicBool,
     /// Cancelled when the gateway starts draining.
     pub(crate) shutdown: CancellationToken,
@@ -74,6 +76,10 @@ impl Gateway {
             registry: Registry::start(deps.bus, config.max_connections_per_user).await?,
             outbound: GatewayBudget::new(config.outbound_bytes_total),
             sign_ins: crate::per_address::PerAddress::new(config.sign_ins_per_address),
+            creations: crate::creation_limit::CreationLimit::new(
+                config.conversations_per_hour,
+                config.conversations_burst,
+            ),
             admission: Admission::new(
                 config.max_connections(),
                 config.max_unauthenticated_per_address,

@@ -8,10 +8,12 @@
 //! - `http`: login/refresh endpoints, JWKS, health, readiness, metrics;
 //! - `http_server`, `admission`: the accept loop with header and request
 //!   timeouts, the connection cap and the per-address cap;
-//! - `web`: the browser app, embedded from web/dist.
+//! - `web`: the browser app, embedded from web/dist;
+//! - `creation_limit`: conversations a user may start per hour.
 
 mod admission;
 mod config;
+mod creation_limit;
 mod error;
 mod frames;
 mod gateway;

@@ -66,6 +66,8 @@ async fn sync_of_a_user_in_hundreds_of_conversations_is_paged() {
     let node = TestNode::start_with(|c| {
         c.gateway.rate_per_sec = 10_000;
         c.gateway.rate_burst = 10_000;
+        c.gateway.conversations_per_hour = 100_000;
+        c.gateway.conversations_burst = 1_000;
     })
     .await;
     let (alice, _a) = node.user("alice").await;
@@ -319,4 +321,31 @@ async fn malformed_input_matrix_leaves_bystanders_unaffected() {
         }
         assert_alive(&mut bystander, &format!("b{i}")).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_user_cannot_start_conversations_in_a_flood() {
+    let node = TestNode::start_with(|c| {
+        c.gateway.conversations_per_hour = 60;
+        c.gateway.conversations_burst = 5;
+    })
+    .await;
+    let (mallory, _m) = node.user("mallory").await;
+    let (bob, _b) = node.user("bob").await;
+    for i in 0..5 {
+        mallory
+            .create_group(&format!("spam {i}"), &[bob.user_id()])
+            .await
+            .unwrap();
+    }
+    let err = mallory
+        .create_group("spam 5", &[bob.user_id()])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("rate_limited"));
+    let err = mallory.create_direct(&bob.user_id()).await.unwrap_err();
+    assert_eq!(err.code(), Some("rate_limited"));
+    // Someone else is not affected, and nothing more was created for bob.
+    bob.create_direct(&mallory.user_id()).await.unwrap();
+    assert_eq!(bob.sync().await.unwrap().conversations.len(), 6);
 }

@@ -8,6 +8,7 @@ use parley_proto::v1 as pb;
 use pb::server_frame::Payload;
 
 pub(super) async fn create_direct(ctx: &Ctx<'_>, d: pb::CreateDirect) -> ServiceResult<Payload> {
+    ctx.gw.creations.check(ctx.me())?;
     require_users(ctx, std::slice::from_ref(&d.user_id)).await?;
     let req = pb::CreateConversationRequest {
         caller: ctx.caller()?,
@@ -21,6 +22,7 @@ pub(super) async fn create_direct(ctx: &Ctx<'_>, d: pb::CreateDirect) -> Service
 }
 
 pub(super) async fn create_group(ctx: &Ctx<'_>, g: pb::CreateGroup) -> ServiceResult<Payload> {
+    ctx.gw.creations.check(ctx.me())?;
     require_users(ctx, &g.member_ids).await?;
     let req = pb::CreateConversationRequest {
         caller: ctx.caller()?,
