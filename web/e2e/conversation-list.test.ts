@@ -87,6 +87,22 @@ describe("my settings of conversations", () => {
     await expect.poll(() => titles(kim)).toEqual(["lee", "Ops"]);
   });
 
+  it("shows a setting changed on another device at once", async () => {
+    const { page: kim2 } = await newUser(browser, parley.url);
+    await kim2.getByRole("tab", { name: "Log in" }).click();
+    await kim2.getByLabel("Username").fill("kim");
+    await kim2.getByLabel("Password").fill("correct horse battery");
+    await kim2.getByTestId("auth-submit").click();
+    await waitOnline(kim2);
+    await expect.poll(() => item(kim2, "lee").getByTestId("conv-muted").count(), { timeout: 15_000 }).toBe(1);
+    await openConversation(kim, "lee");
+    await menu(kim, "unmute");
+    await expect.poll(() => item(kim2, "lee").getByTestId("conv-muted").count(), { timeout: 15_000 }).toBe(0);
+    await menu(kim, "mute");
+    await expect.poll(() => item(kim2, "lee").getByTestId("conv-muted").count(), { timeout: 15_000 }).toBe(1);
+    await kim2.context().close();
+  });
+
   it("marks a conversation unread, across a reload, until it is opened", async () => {
     await openConversation(kim, "Ops");
     await menu(kim, "mark-unread");

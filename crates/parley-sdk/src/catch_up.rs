@@ -88,6 +88,7 @@ impl Client {
             Some(Payload::Typing(t)) => self.emit(ClientEvent::Typing(t)),
             Some(Payload::PresenceChanged(p)) => self.emit(ClientEvent::Presence(p)),
             Some(Payload::Receipt(r)) => self.emit(ClientEvent::Receipt(r)),
+            Some(Payload::SettingsChanged(s)) => self.emit(ClientEvent::SettingsChanged(s)),
             _ => {}
         }
     }

@@ -72,6 +72,8 @@ pub enum ClientEvent {
     Typing(pb::TypingPush),
     Presence(pb::PresenceInfo),
     Receipt(pb::ReceiptPush),
+    /// The user's own settings of a conversation changed (on any device).
+    SettingsChanged(pb::SettingsReply),
     /// The session was revoked: the client stopped; log in again.
     Revoked,
 }

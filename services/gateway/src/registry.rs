@@ -7,7 +7,8 @@
 
 use crate::ws::{CloseReason, ConnHandle};
 use parking_lot::RwLock;
-use parley_ports::{DeliverySink, EventBus, Push, Subscription};
+use parley_ports::{DeliverySink, EncodedFrame, EventBus, Push, Subscription};
+use parley_proto::v1 as pb;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -53,6 +54,16 @@ pub(crate) struct Registry {
 pub(crate) struct TooManyConnections;
 
 impl Registry {
+    /// Sends a frame to every connection of `user`, on any gateway.
+    pub(crate) async fn push_to_user(
+        &self,
+        user: &str,
+        frame: pb::ServerFrame,
+    ) -> Result<(), parley_ports::BusError> {
+        let push = Push::Frame(EncodedFrame::new(frame));
+        self.bus.deliver(&[user.to_string()], push).await
+    }
+
     /// Subscribes to this gateway's routed deliveries under a fresh id.
     pub(crate) async fn start(
         bus: Arc<dyn EventBus>,

@@ -458,7 +458,19 @@ async fn sync_tells_each_member_their_settings_unread_mentions_and_last_message(
         pinned_at_ms: 1_700_000_000_000,
         marked_unread: false,
     };
+    let (_bob_phone, mut phone_ev) = node.login("bob", Encoding::Proto).await;
     assert_eq!(bob.update_settings(&group.id, quiet).await.unwrap(), quiet);
+    // Bob's other device hears of it at once.
+    let pushed = phone_ev
+        .wait(|e| match e {
+            ClientEvent::SettingsChanged(s) => Some(s.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(
+        (pushed.conversation_id.as_str(), pushed.settings),
+        (group.id.as_str(), Some(quiet))
+    );
     let state = |sync: pb::SyncReply| sync.conversations.into_iter().next().unwrap();
     let s = state(bob.sync().await.unwrap());
     assert_eq!(s.settings, Some(quiet));

@@ -636,6 +636,12 @@ export class ParleyClient {
           if (c.timeline?.gap()) void this.catchUp(c);
         }, GAP_GRACE_MS);
       }
+    } else if (p.settingsChanged) {
+      const c = this.convs.get(p.settingsChanged.conversationId);
+      if (c && p.settingsChanged.settings) {
+        c.applySettings(p.settingsChanged.settings);
+        this.notify();
+      }
     } else if (p.receipt) {
       const c = this.convs.get(p.receipt.conversationId);
       if (!c) return;

@@ -257,6 +257,8 @@ export interface Push {
   presenceChanged?: PresenceInfo;
   receipt?: { conversationId: string; userId: string; readSeq?: Int64 };
   goodbye?: { reason?: string };
+  /** My own settings of a conversation changed (on any of my devices). */
+  settingsChanged?: { conversationId: string; settings?: ConversationSettings };
 }
 
 export interface ServerFrame extends Push {

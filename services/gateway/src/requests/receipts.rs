@@ -17,9 +17,19 @@ pub(super) async fn update_settings(
         caller: ctx.caller()?,
         settings: u.settings,
     };
-    Ok(Payload::Settings(
-        ctx.gw.storage.update_settings(req).await?,
-    ))
+    let stored = ctx.gw.storage.update_settings(req).await?;
+    // The user's other devices hear of it at once (off the request's path).
+    let frame = pb::ServerFrame {
+        id: String::new(),
+        payload: Some(Payload::SettingsChanged(stored.clone())),
+    };
+    let (gw, user) = (ctx.gw.clone(), ctx.me().to_string());
+    ctx.gw.tracker.spawn(async move {
+        if let Err(e) = gw.registry.push_to_user(&user, frame).await {
+            tracing::debug!(error = %e, "settings change not pushed");
+        }
+    });
+    Ok(Payload::Settings(stored))
 }
 
 /// Moves the read watermark, then, if it rose, tells the members (off the
