@@ -105,4 +105,23 @@ describe("a group of three", () => {
     await expect.poll(() => carol.locator('[data-testid=member-role][data-user="carol"]').getAttribute("data-role")).toBe("ROLE_ADMIN");
     await shot(carol, SUITE, "ownership-handed-over");
   });
+
+  it("hides earlier messages from members added later when the group says so", async () => {
+    const dave = pages.dave!;
+    await dave.getByTestId("group-settings-toggle").click();
+    await dave.getByTestId("history-for-new-members").uncheck();
+    await dave.getByTestId("group-save").click();
+    await expect.poll(() => dave.locator("[data-testid=notice]").last().textContent(), { timeout: 15_000 }).toBe("dave hid earlier messages from new members");
+    const gwen = (await newUser(browser, parley.url)).page;
+    await signUp(gwen, "gwen");
+    await dave.getByTestId("add-people").click();
+    await dave.getByTestId("add-usernames").fill("gwen");
+    await dave.getByTestId("add-submit").click();
+    await send(dave, "welcome gwen");
+    await openConversation(gwen, "Launch v2");
+    await expectTexts(gwen, ["welcome gwen"]);
+    expect(await texts(gwen)).toEqual(["welcome gwen"]);
+    await expect.poll(() => gwen.getByTestId("history-start").textContent()).toBe("Messages from before you joined are not shown in this group.");
+    await shot(gwen, SUITE, "history-since-joined");
+  });
 });

@@ -65,9 +65,11 @@ enum Ks {
     Pins = 7,
     /// conversation \0 user -> ConversationSettings (the member's own)
     Settings = 8,
+    /// conversation \0 user -> seq (u64 BE) of the event that added them
+    Joins = 9,
 }
 
-const KEYSPACES: [(Ks, &str); 9] = [
+const KEYSPACES: [(Ks, &str); 10] = [
     (Ks::Conversations, "conversations"),
     (Ks::Members, "members"),
     (Ks::UserConvs, "user_conversations"),
@@ -77,6 +79,7 @@ const KEYSPACES: [(Ks, &str); 9] = [
     (Ks::Reactions, "reactions"),
     (Ks::Pins, "pins"),
     (Ks::Settings, "member_settings"),
+    (Ks::Joins, "member_joins"),
 ];
 
 fn key(parts: &[&[u8]]) -> Vec<u8> {
@@ -447,10 +450,11 @@ impl TimelineStore for FjallTimelineStore {
     }
 
     async fn update_conversation(&self, conv: &pb::Conversation) -> StoreResult<()> {
-        let (id, title, description) = (
+        let (id, title, description, history_visibility) = (
             conv.id.clone(),
             conv.title.clone(),
             conv.description.clone(),
+            conv.history_visibility,
         );
         self.write(move |txn| {
             let Some(old) = txn.get(Ks::Conversations, id.as_bytes())? else {
@@ -459,6 +463,7 @@ impl TimelineStore for FjallTimelineStore {
             let meta = pb::Conversation {
                 title,
                 description,
+                history_visibility,
                 ..decode(&old)?
             };
             txn.put(Ks::Conversations, id.into_bytes(), meta.encode_to_vec());
@@ -719,6 +724,23 @@ impl TimelineStore for FjallTimelineStore {
             }
             None => Ok(0),
         }
+    }
+
+    async fn set_joined(&self, conv: &str, user: &str, seq: u64) -> StoreResult<()> {
+        let k = key(&[conv.as_bytes(), user.as_bytes()]);
+        self.write(move |txn| {
+            txn.put(Ks::Joins, k, seq.to_be_bytes().to_vec());
+            Ok(())
+        })
+        .await
+    }
+
+    async fn joined(&self, conv: &str, user: &str) -> StoreResult<u64> {
+        self.shared()
+            .get(Ks::Joins, &key(&[conv.as_bytes(), user.as_bytes()]))?
+            .map(|v| u64_of(&v))
+            .transpose()
+            .map(Option::unwrap_or_default)
     }
 
     async fn settings(&self, conv: &str, user: &str) -> StoreResult<pb::ConversationSettings> {

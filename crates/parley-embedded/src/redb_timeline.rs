@@ -27,6 +27,8 @@ const REACTIONS: TableDefinition<(&str, u64, &str, &str), u64> = TableDefinition
 const PINS: TableDefinition<(&str, u64), (u64, &str)> = TableDefinition::new("pins");
 /// (conversation, user) -> ConversationSettings (the member's own)
 const SETTINGS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("member_settings");
+/// (conversation, user) -> seq of the event that added them
+const JOINS: TableDefinition<(&str, &str), u64> = TableDefinition::new("member_joins");
 /// conversation -> highest written seq
 const HEADS: TableDefinition<&str, u64> = TableDefinition::new("heads");
 
@@ -66,10 +68,11 @@ impl TimelineStore for RedbTimelineStore {
     }
 
     async fn update_conversation(&self, conv: &pb::Conversation) -> StoreResult<()> {
-        let (id, title, description) = (
+        let (id, title, description, history_visibility) = (
             conv.id.clone(),
             conv.title.clone(),
             conv.description.clone(),
+            conv.history_visibility,
         );
         self.db
             .write(move |txn| {
@@ -81,6 +84,7 @@ impl TimelineStore for RedbTimelineStore {
                 let meta = pb::Conversation {
                     title,
                     description,
+                    history_visibility,
                     ..old
                 };
                 t.insert(id.as_str(), meta.encode_to_vec().as_slice())
@@ -363,6 +367,26 @@ impl TimelineStore for RedbTimelineStore {
         let txn = self.db.read()?;
         let t = open_or_empty!(txn, HEADS, 0);
         Ok(t.get(conv).map_err(be)?.map(|v| v.value()).unwrap_or(0))
+    }
+
+    async fn set_joined(&self, conv: &str, user: &str, seq: u64) -> StoreResult<()> {
+        let (conv, user) = (conv.to_string(), user.to_string());
+        self.db
+            .write(move |txn| {
+                let mut t = txn.open_table(JOINS).map_err(be)?;
+                t.insert((conv.as_str(), user.as_str()), seq).map_err(be)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn joined(&self, conv: &str, user: &str) -> StoreResult<u64> {
+        let txn = self.db.read()?;
+        let t = open_or_empty!(txn, JOINS, 0);
+        Ok(t.get((conv, user))
+            .map_err(be)?
+            .map(|v| v.value())
+            .unwrap_or(0))
     }
 
     async fn settings(&self, conv: &str, user: &str) -> StoreResult<pb::ConversationSettings> {

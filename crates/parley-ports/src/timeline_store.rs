@@ -43,8 +43,9 @@ pub struct PinRow {
 pub trait TimelineStore: Send + Sync + 'static {
     /// Stores a new conversation (without members). `AlreadyExists` if taken.
     async fn create_conversation(&self, conv: &pb::Conversation) -> StoreResult<()>;
-    /// Replaces a stored conversation's title and description (the rest
-    /// of its metadata never changes). `NotFound` if it does not exist.
+    /// Replaces a stored conversation's title, description and history
+    /// visibility (the rest of its metadata never changes). `NotFound` if
+    /// it does not exist.
     async fn update_conversation(&self, conv: &pb::Conversation) -> StoreResult<()>;
     /// The conversation's metadata (`members` left empty).
     async fn conversation(&self, id: &str) -> StoreResult<Option<pb::Conversation>>;
@@ -82,6 +83,13 @@ pub trait TimelineStore: Send + Sync + 'static {
     async fn pins(&self, conv: &str) -> StoreResult<Vec<PinRow>>;
     /// Highest seq written for `conv` (0 when none).
     async fn head(&self, conv: &str) -> StoreResult<u64>;
+
+    /// Records the seq of the event that added `user` to `conv` (their
+    /// latest joining).
+    async fn set_joined(&self, conv: &str, user: &str, seq: u64) -> StoreResult<()>;
+    /// The seq of the event that last added `user` to `conv`; 0 for a
+    /// founding member (or one added before this was recorded).
+    async fn joined(&self, conv: &str, user: &str) -> StoreResult<u64>;
 
     /// `user`'s own settings of `conv` (defaults when never set).
     async fn settings(&self, conv: &str, user: &str) -> StoreResult<pb::ConversationSettings>;

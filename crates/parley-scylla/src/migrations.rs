@@ -42,6 +42,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "member_settings",
         cql: include_str!("../migrations/0005_member_settings.cql"),
     },
+    Migration {
+        version: 6,
+        name: "history_visibility",
+        cql: include_str!("../migrations/0006_history_visibility.cql"),
+    },
 ];
 
 const CREATE_VERSIONS: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\

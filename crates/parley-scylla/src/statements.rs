@@ -67,6 +67,10 @@ statements! {
     SELECT_CONVERSATION = idem("SELECT conversation_id, kind, title, created_at_ms, created_by FROM conversations WHERE conversation_id = ?");
     RENAME_CONVERSATION = lwt("UPDATE conversations SET title = ? WHERE conversation_id = ? IF EXISTS");
     SET_DESCRIPTION = idem("INSERT INTO conversation_descriptions (conversation_id, description) VALUES (?, ?)");
+    SET_HISTORY_VISIBILITY = idem("INSERT INTO conversation_options (conversation_id, history_visibility) VALUES (?, ?)");
+    SELECT_HISTORY_VISIBILITY = idem("SELECT history_visibility FROM conversation_options WHERE conversation_id = ?");
+    SET_JOINED = idem("INSERT INTO member_joins (conversation_id, user_id, joined_seq) VALUES (?, ?, ?)");
+    SELECT_JOINED = idem("SELECT joined_seq FROM member_joins WHERE conversation_id = ? AND user_id = ?");
     SELECT_DESCRIPTION = idem("SELECT description FROM conversation_descriptions WHERE conversation_id = ?");
     UPSERT_MEMBER = idem("INSERT INTO members (conversation_id, user_id, role) VALUES (?, ?, ?)");
     INSERT_USER_CONVERSATION = idem("INSERT INTO user_conversations (user_id, conversation_id) VALUES (?, ?)");

@@ -282,20 +282,32 @@ impl TimelineStore for ScyllaTimelineStore {
             .execute_unpaged(&p.SET_DESCRIPTION, (&conv.id, &conv.description))
             .await
             .map_err(ScyllaError::from)?;
+        self.s
+            .session
+            .execute_unpaged(
+                &p.SET_HISTORY_VISIBILITY,
+                (&conv.id, conv.history_visibility),
+            )
+            .await
+            .map_err(ScyllaError::from)?;
         Ok(())
     }
 
     async fn conversation(&self, id: &str) -> StoreResult<Option<pb::Conversation>> {
         let p = &self.s.prepared;
-        let (row, description) = tokio::join!(
+        let (row, description, visibility) = tokio::join!(
             self.s
                 .first::<ConversationSelectRow>(&p.SELECT_CONVERSATION, (id,)),
             self.s
-                .first::<(Option<String>,)>(&p.SELECT_DESCRIPTION, (id,))
+                .first::<(Option<String>,)>(&p.SELECT_DESCRIPTION, (id,)),
+            self.s
+                .first::<(Option<i32>,)>(&p.SELECT_HISTORY_VISIBILITY, (id,))
         );
         let description = description?.and_then(|(d,)| d).unwrap_or_default();
+        let history_visibility = visibility?.and_then(|(v,)| v).unwrap_or_default();
         Ok(row?.map(|row| pb::Conversation {
             description,
+            history_visibility,
             ..conversation_from_row(row)
         }))
     }
@@ -451,6 +463,28 @@ impl TimelineStore for ScyllaTimelineStore {
 
     async fn head(&self, conv: &str) -> StoreResult<u64> {
         Ok(self.head_of(conv).await?)
+    }
+
+    async fn set_joined(&self, conv: &str, user: &str, seq: u64) -> StoreResult<()> {
+        let seq = seq_to_cql(seq).map_err(StoreError::from)?;
+        self.s
+            .session
+            .execute_unpaged(&self.s.prepared.SET_JOINED, (conv, user, seq))
+            .await
+            .map_err(ScyllaError::from)?;
+        Ok(())
+    }
+
+    async fn joined(&self, conv: &str, user: &str) -> StoreResult<u64> {
+        let row: Option<(Option<i64>,)> = self
+            .s
+            .first(&self.s.prepared.SELECT_JOINED, (conv, user))
+            .await?;
+        Ok(row
+            .and_then(|(s,)| s)
+            .map(seq_from_cql)
+            .transpose()?
+            .unwrap_or(0))
     }
 
     async fn settings(&self, conv: &str, user: &str) -> StoreResult<pb::ConversationSettings> {

@@ -125,6 +125,17 @@ async fn exercise(addr: std::net::SocketAddr) -> Result<(), String> {
                     .map_err(|e| format!("reactions: {e}"))?
                     .is_empty()
             );
+            timeline
+                .set_joined("c1", "alice", 9)
+                .await
+                .map_err(|e| format!("set_joined: {e}"))?;
+            assert_eq!(
+                timeline
+                    .joined("c1", "alice")
+                    .await
+                    .map_err(|e| format!("joined: {e}"))?,
+                9
+            );
             let quiet = pb::ConversationSettings {
                 muted_until_ms: -1,
                 archived: true,

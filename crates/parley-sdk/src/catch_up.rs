@@ -66,6 +66,9 @@ impl Client {
             {
                 let mut tl = self.inner.timelines.lock();
                 let t = tl.entry(conv.to_string()).or_default();
+                for out in t.start_at(h.visible_from) {
+                    let _ = self.inner.events.send(ClientEvent::Event(out));
+                }
                 for e in h.events {
                     for out in t.push(e) {
                         let _ = self.inner.events.send(ClientEvent::Event(out));

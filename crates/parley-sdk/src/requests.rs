@@ -134,6 +134,7 @@ impl Client {
             body: Some(pb::send::Body::Update(pb::ConversationUpdate {
                 title: title.map(str::to_string),
                 description: description.map(str::to_string),
+                history_visibility: None,
             })),
         })
         .await

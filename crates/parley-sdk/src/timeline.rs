@@ -52,6 +52,18 @@ impl Timeline {
         self.drain()
     }
 
+    /// Seqs below `from` are not the caller's to read (a group that shows
+    /// members added later only what came after they joined): they count
+    /// as delivered. Returns the events that become deliverable.
+    pub fn start_at(&mut self, from: u64) -> Vec<pb::Event> {
+        if from.saturating_sub(1) <= self.delivered {
+            return Vec::new();
+        }
+        self.pending.retain(|&s, _| s >= from);
+        self.delivered = from - 1;
+        self.drain()
+    }
+
     /// The missing seqs below the highest pending event, if any.
     pub fn gap(&self) -> Option<RangeInclusive<u64>> {
         let (&first, _) = self.pending.first_key_value()?;
@@ -78,6 +90,23 @@ impl Timeline {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seqs_before_where_reading_starts_count_as_delivered() {
+        let mut t = Timeline::starting_after(3);
+        let ev = |seq| pb::Event {
+            conversation_id: "c".into(),
+            seq,
+            ..Default::default()
+        };
+        assert!(t.push(ev(9)).is_empty());
+        assert_eq!(t.gap(), Some(4..=8));
+        assert!(t.start_at(8).is_empty());
+        let out: Vec<u64> = t.push(ev(8)).iter().map(|e| e.seq).collect();
+        assert_eq!(out, [8, 9]);
+        assert!(t.start_at(2).is_empty(), "never goes back");
+        assert_eq!(t.delivered(), 9);
+    }
     use proptest::prelude::*;
 
     fn ev(seq: u64) -> pb::Event {

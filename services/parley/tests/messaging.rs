@@ -504,6 +504,48 @@ async fn sync_tells_each_member_their_settings_unread_mentions_and_last_message(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_can_show_new_members_only_what_came_after_they_joined() {
+    let node = TestNode::start().await;
+    let (alice, _a) = node.user_with("alice", Encoding::Json).await;
+    let (bob, _b) = node.user("bob").await;
+    let group = alice.create_group("quiet", &[bob.user_id()]).await.unwrap();
+    alice.send_text(&group.id, "before").await.unwrap();
+    alice
+        .send(pb::Send {
+            conversation_id: group.id.clone(),
+            client_msg_id: parley_sdk::new_client_msg_id(),
+            body: Some(pb::send::Body::Update(pb::ConversationUpdate {
+                history_visibility: Some(pb::HistoryVisibility::SinceJoined as i32),
+                ..Default::default()
+            })),
+        })
+        .await
+        .unwrap();
+    let (carol, mut carol_ev) = node.user("carol").await;
+    let added = alice
+        .add_members(&group.id, &[carol.user_id()], pb::Role::Member)
+        .await
+        .unwrap();
+    let after = alice.send_text(&group.id, "after").await.unwrap();
+    let h = carol
+        .history(pb::HistoryRequest {
+            conversation_id: group.id.clone(),
+            from_seq: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(h.visible_from, added.seq);
+    assert_eq!(h.events.first().map(|e| e.seq), Some(added.seq));
+    // Carol's client delivers from her joining on, and nothing before.
+    let got = carol_ev.timeline(&group.id, 2).await;
+    assert_eq!(
+        got.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [added.seq, after.seq]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typing_receipts_and_presence_reach_the_other_side() {
     let node = TestNode::start().await;
     let (alice, mut alice_ev) = node.user("alice").await;

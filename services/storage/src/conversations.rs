@@ -212,6 +212,9 @@ impl Handlers {
                 self.store
                     .set_read(&req.conversation_id, u, joined.seq)
                     .await?;
+                self.store
+                    .set_joined(&req.conversation_id, u, joined.seq)
+                    .await?;
             }
         }
         Ok(reply)

@@ -1,6 +1,6 @@
-//! Managing a group: its name and description (admins and the owner), the
-//! members' roles (the owner), handing ownership over, and who owns a
-//! group its owner leaves. Each change is a timeline event, so every member
+//! Managing a group: its name, description and history visibility (admins
+//! and the owner), the members' roles (the owner), handing ownership over,
+//! and who owns a group its owner leaves. Each change is a timeline event, so every member
 //! and device learns it the way it learns messages.
 
 use crate::access::{is_manager, role_of};
@@ -44,11 +44,20 @@ impl Handlers {
                 "description is longer than {MAX_DESCRIPTION_CHARS} characters"
             )));
         }
+        if let Some(v) = u.history_visibility
+            && pb::HistoryVisibility::try_from(v).is_err()
+        {
+            return Err(ServiceError::InvalidArgument(
+                "unknown history_visibility".into(),
+            ));
+        }
         let retry = self.is_stored(conv, &actor.user_id, client_msg_id).await?;
         let changes = u.title.as_ref().is_some_and(|t| *t != meta.title)
             || u.description
                 .as_ref()
-                .is_some_and(|d| *d != meta.description);
+                .is_some_and(|d| *d != meta.description)
+            || u.history_visibility
+                .is_some_and(|v| visibility(v) != visibility(meta.history_visibility));
         if !changes && !retry {
             return Err(ServiceError::AlreadyExists(
                 "the group already has that title and description".into(),
@@ -59,6 +68,9 @@ impl Handlers {
         }
         if let Some(d) = &u.description {
             meta.description = d.clone();
+        }
+        if let Some(v) = u.history_visibility {
+            meta.history_visibility = v;
         }
         self.store.update_conversation(&meta).await?;
         Ok(pb::event::Body::Updated(u))
@@ -171,6 +183,20 @@ impl Handlers {
         Ok(meta)
     }
 
+    /// The first seq `user` may read in `conv`: 1, or in a group whose
+    /// history is visible only since joining, the event that added them
+    /// (founding members: 1).
+    pub(crate) async fn visible_from(
+        &self,
+        meta: &pb::Conversation,
+        user: &str,
+    ) -> ServiceResult<u64> {
+        if visibility(meta.history_visibility) != pb::HistoryVisibility::SinceJoined {
+            return Ok(1);
+        }
+        Ok(self.store.joined(&meta.id, user).await?.max(1))
+    }
+
     /// Whether a send with this key was stored already (a retry).
     async fn is_stored(
         &self,
@@ -183,5 +209,13 @@ impl Handlers {
             .dedup_lookup(conv, sender, client_msg_id)
             .await?
             .is_some())
+    }
+}
+
+/// A stored visibility, the unspecified default read as "all".
+fn visibility(v: i32) -> pb::HistoryVisibility {
+    match pb::HistoryVisibility::try_from(v) {
+        Ok(pb::HistoryVisibility::SinceJoined) => pb::HistoryVisibility::SinceJoined,
+        _ => pb::HistoryVisibility::All,
     }
 }

@@ -141,9 +141,12 @@ impl Handlers {
             .ok_or_else(|| ServiceError::InvalidArgument("request is required".into()))?;
         let conv = h.conversation_id.as_str();
         require_member(&*self.store, conv, &reader).await?;
+        let visible_from = self
+            .visible_from(&self.conversation_meta(conv).await?, &reader)
+            .await?;
         let head = self.sequencer.stable_head(conv).await?;
         let limit = page_limit("history", h.limit, DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT)?;
-        let requested_from = h.from_seq.max(1);
+        let requested_from = h.from_seq.max(visible_from);
         let requested_to = if h.to_seq == 0 {
             head
         } else {
@@ -153,6 +156,7 @@ impl Handlers {
         let empty = pb::HistoryReply {
             conversation_id: conv.to_string(),
             head_seq: head,
+            visible_from,
             ..Default::default()
         };
         if from > to {
@@ -275,7 +279,11 @@ impl Handlers {
         }
         (conv.pins, conv.pins_seq) = self.pins_of(id).await?;
         let head_seq = self.sequencer.stable_head(id).await?;
-        let view = self.member_view(id, user, me.read_seq, head_seq).await?;
+        let visible_from = self.visible_from(&conv, user).await?;
+        let view = self
+            .member_view(id, user, me.read_seq.max(visible_from - 1), head_seq)
+            .await?;
+        let last_message = view.last_message.filter(|m| m.seq >= visible_from);
         Ok(Some(pb::ConversationState {
             conversation: Some(conv),
             head_seq,
@@ -284,7 +292,7 @@ impl Handlers {
             unread_count: view.unread_count,
             mention_count: view.mention_count,
             unread_capped: view.unread_capped,
-            last_message: view.last_message,
+            last_message,
         }))
     }
 

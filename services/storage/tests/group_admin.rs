@@ -30,6 +30,7 @@ fn rename(title: Option<&str>, description: Option<&str>) -> pb::send::Body {
     pb::send::Body::Update(pb::ConversationUpdate {
         title: title.map(str::to_string),
         description: description.map(str::to_string),
+        history_visibility: None,
     })
 }
 
@@ -247,4 +248,84 @@ async fn an_owner_who_leaves_passes_ownership_on_first() {
             ("carol".into(), pb::Role::Member as i32)
         ]
     );
+}
+
+#[tokio::test]
+async fn new_members_see_history_only_since_joining_when_the_group_says_so() {
+    let f = fixture();
+    let s = &f.storage;
+    let id = s
+        .create_conversation(group("alice", &["bob"]))
+        .await
+        .unwrap()
+        .id;
+    s.append(text(&id, "bob", "b1", "before carol"))
+        .await
+        .unwrap();
+    let since_joined = pb::send::Body::Update(pb::ConversationUpdate {
+        history_visibility: Some(pb::HistoryVisibility::SinceJoined as i32),
+        ..Default::default()
+    });
+    // Members change nothing; admins and the owner do.
+    assert!(matches!(
+        s.append(send(&id, "bob", "b2", since_joined.clone())).await,
+        Err(ServiceError::PermissionDenied(_))
+    ));
+    s.append(send(&id, "alice", "a1", since_joined))
+        .await
+        .unwrap();
+    let joined = s
+        .add_members(pb::AddMembersRequest {
+            conversation_id: id.clone(),
+            caller: user("alice"),
+            user_ids: vec!["carol".into()],
+            role: 0,
+        })
+        .await
+        .unwrap()
+        .event
+        .unwrap();
+    s.append(text(&id, "bob", "b3", "after carol"))
+        .await
+        .unwrap();
+    let h = s
+        .history(history(&id, "carol", 1, 0, 100, false))
+        .await
+        .unwrap();
+    assert_eq!(h.visible_from, joined.seq);
+    assert_eq!(h.covered_from, joined.seq);
+    assert_eq!(h.events.first().unwrap().seq, joined.seq);
+    assert!(
+        !h.events.iter().any(|e| e.seq < joined.seq),
+        "nothing before the join"
+    );
+    // Asking for older history only is an empty reply, not an error.
+    let older = s
+        .history(history(&id, "carol", 1, joined.seq - 1, 100, false))
+        .await
+        .unwrap();
+    assert!(older.events.is_empty());
+    // Founding members still see everything.
+    let h = s
+        .history(history(&id, "bob", 1, 0, 100, false))
+        .await
+        .unwrap();
+    assert_eq!((h.visible_from, h.covered_from), (1, 1));
+    // Back to "all": carol sees everything.
+    s.append(send(
+        &id,
+        "alice",
+        "a2",
+        pb::send::Body::Update(pb::ConversationUpdate {
+            history_visibility: Some(pb::HistoryVisibility::All as i32),
+            ..Default::default()
+        }),
+    ))
+    .await
+    .unwrap();
+    let h = s
+        .history(history(&id, "carol", 1, 0, 100, false))
+        .await
+        .unwrap();
+    assert_eq!((h.visible_from, h.covered_from), (1, 1));
 }

@@ -695,6 +695,12 @@ impl parley_ports::TimelineStore for SlowStore {
     async fn update_conversation(&self, c: &pb::Conversation) -> parley_ports::StoreResult<()> {
         self.0.update_conversation(c).await
     }
+    async fn set_joined(&self, c: &str, u: &str, s: u64) -> parley_ports::StoreResult<()> {
+        self.0.set_joined(c, u, s).await
+    }
+    async fn joined(&self, c: &str, u: &str) -> parley_ports::StoreResult<u64> {
+        self.0.joined(c, u).await
+    }
     async fn settings(
         &self,
         c: &str,

@@ -123,7 +123,11 @@ export function ConversationPane({ client, id, onBack }: Props) {
             {conv.loadingOlder ? "Loading…" : "Load older messages"}
           </button>
         ) : (
-          conv.timeline && <div class="start">This is the beginning of the conversation.</div>
+          conv.timeline && (
+            <div class="start" data-testid="history-start">
+              {conv.visibleFrom > 1 ? "Messages from before you joined are not shown in this group." : "This is the beginning of the conversation."}
+            </div>
+          )
         )}
         {!conv.timeline && <div class="start">Loading…</div>}
         {items.map((it) =>

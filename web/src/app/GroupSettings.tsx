@@ -1,5 +1,5 @@
 import { useState } from "preact/hooks";
-import type { ParleyClient, Role } from "../sdk";
+import type { ConversationUpdate, ParleyClient, Role } from "../sdk";
 
 const ROLE_NAMES: Record<string, string> = { ROLE_OWNER: "Owner", ROLE_ADMIN: "Admin", ROLE_MEMBER: "Member" };
 
@@ -15,12 +15,16 @@ export function GroupSettings({ client, id, onClose }: { client: ParleyClient; i
   const isOwner = myRole === "ROLE_OWNER";
   const [title, setTitle] = useState(conv.title);
   const [description, setDescription] = useState(conv.description);
+  const [sinceJoined, setSinceJoined] = useState(conv.historyVisibility === "HISTORY_VISIBILITY_SINCE_JOINED");
 
   const save = (e: Event) => {
     e.preventDefault();
-    const update: { title?: string; description?: string } = {};
+    const update: ConversationUpdate = {};
     if (title.trim() && title.trim() !== conv.title) update.title = title.trim();
     if (description.trim() !== conv.description) update.description = description.trim();
+    if (sinceJoined !== (conv.historyVisibility === "HISTORY_VISIBILITY_SINCE_JOINED")) {
+      update.historyVisibility = sinceJoined ? "HISTORY_VISIBILITY_SINCE_JOINED" : "HISTORY_VISIBILITY_ALL";
+    }
     if (Object.keys(update).length) client.updateGroup(id, update);
     onClose();
   };
@@ -36,6 +40,10 @@ export function GroupSettings({ client, id, onClose }: { client: ParleyClient; i
         <label>
           Description
           <textarea value={description} maxLength={1000} rows={2} disabled={!canEdit} onInput={(e) => setDescription(e.currentTarget.value)} data-testid="group-description" />
+        </label>
+        <label class="check">
+          <input type="checkbox" checked={!sinceJoined} disabled={!canEdit} onChange={(e) => setSinceJoined(!e.currentTarget.checked)} data-testid="history-for-new-members" />
+          New members see earlier messages
         </label>
         <div class="row">
           {canEdit && (

@@ -32,6 +32,8 @@ export function notice(client: ParleyClient, it: Item): string {
       const parts: string[] = [];
       if (it.text) parts.push(`renamed the group to “${it.text}”`);
       if (it.description !== undefined) parts.push("changed the description");
+      if (it.historyVisibility === "HISTORY_VISIBILITY_SINCE_JOINED") parts.push("hid earlier messages from new members");
+      if (it.historyVisibility === "HISTORY_VISIBILITY_ALL") parts.push("showed earlier messages to new members");
       return `${who} ${parts.join(" and ") || "updated the group"}`;
     }
     case "roles_changed":

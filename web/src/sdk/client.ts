@@ -16,6 +16,7 @@ import { Timeline } from "./timeline";
 import {
   int,
   type Conversation,
+  type ConversationUpdate,
   type Event,
   type Member,
   type MessageBody,
@@ -316,7 +317,7 @@ export class ParleyClient {
   }
 
   /** Renames and/or describes a group (admins and the owner). */
-  updateGroup(conversationId: string, update: { title?: string; description?: string }): void {
+  updateGroup(conversationId: string, update: ConversationUpdate): void {
     this.enqueue(conversationId, { update });
   }
 
@@ -569,7 +570,7 @@ export class ParleyClient {
         c.oldestLoaded = from;
         c.headSeq = Math.max(c.headSeq, int(h.headSeq));
         c.applyHistoryReactions(h);
-        this.deliver(c, c.timeline.applyHistory(h.events, h.skipped));
+        this.deliver(c, c.timeline.applyHistory(h.events, h.skipped, h.visibleFrom));
         const early = c.early;
         c.early = [];
         for (const e of early) this.deliver(c, c.timeline.push(e));
@@ -583,7 +584,7 @@ export class ParleyClient {
         c.headSeq = Math.max(c.headSeq, int(h.headSeq));
         const before = t.delivered;
         c.applyHistoryReactions(h);
-        this.deliver(c, t.applyHistory(h.events, h.skipped));
+        this.deliver(c, t.applyHistory(h.events, h.skipped, h.visibleFrom));
         if (t.delivered === before) break;
       }
     } catch (e) {

@@ -6,7 +6,16 @@
 import { Timeline } from "./timeline";
 import { PinBook } from "./pins";
 import { ReactionBook } from "./reactions";
-import { int, type Conversation, type ConversationSettings, type ConversationState, type Event, type HistoryReply, type Role } from "./protocol";
+import {
+  int,
+  type Conversation,
+  type ConversationSettings,
+  type ConversationState,
+  type Event,
+  type HistoryReply,
+  type HistoryVisibility,
+  type Role,
+} from "./protocol";
 
 export type ConversationKind = "direct" | "group";
 
@@ -35,6 +44,8 @@ export interface Item {
   roles: Role[];
   /** For a group update: the new description, if it changed. */
   description?: string;
+  /** For a group update: the new history visibility, if it changed. */
+  historyVisibility?: HistoryVisibility;
   /** Seq of the edit whose text is shown (0: the original). */
   editSeq: number;
 }
@@ -51,6 +62,9 @@ export class ConversationModel {
   kind: ConversationKind = "group";
   title = "";
   description = "";
+  historyVisibility: HistoryVisibility = "HISTORY_VISIBILITY_ALL";
+  /** The first seq I may read (history replies say; 1 unless the group hides older history from new members). */
+  visibleFrom = 1;
   /** The seq the metadata (title, description, roles) is known as of. */
   private metaSeq = 0;
   members = new Map<string, MemberState>();
@@ -104,6 +118,7 @@ export class ConversationModel {
     if (asOf >= this.metaSeq || asOf === 0) {
       this.title = c.title ?? "";
       this.description = c.description ?? "";
+      this.historyVisibility = c.historyVisibility ?? "HISTORY_VISIBILITY_ALL";
       this.metaSeq = Math.max(this.metaSeq, asOf);
     }
     this.lastActivityMs = Math.max(this.lastActivityMs, int(c.createdAtMs));
@@ -139,7 +154,7 @@ export class ConversationModel {
   }
 
   get hasOlder(): boolean {
-    return this.timeline !== null && this.oldestLoaded > 1;
+    return this.timeline !== null && this.oldestLoaded > Math.max(1, this.visibleFrom);
   }
 
   /** Messages from others above my read watermark; `more` when some are not loaded. */
@@ -202,9 +217,10 @@ export class ConversationModel {
       if (seq > this.metaSeq) {
         if (u.title !== undefined) this.title = u.title;
         if (u.description !== undefined) this.description = u.description;
+        if (u.historyVisibility !== undefined) this.historyVisibility = u.historyVisibility;
         this.metaSeq = seq;
       }
-      this.put({ ...base, kind: "updated", text: u.title ?? "", description: u.description });
+      this.put({ ...base, kind: "updated", text: u.title ?? "", description: u.description, historyVisibility: u.historyVisibility });
     } else if (e.rolesChanged) {
       const changes = e.rolesChanged.changes ?? [];
       for (const ch of changes) {
@@ -273,6 +289,7 @@ export class ConversationModel {
 
   /** Takes the reaction summaries of a history reply (before or after its events). */
   applyHistoryReactions(h: HistoryReply): void {
+    if (h.visibleFrom !== undefined) this.visibleFrom = Math.max(1, int(h.visibleFrom));
     const targets = (h.events ?? []).filter((e) => e.message).map((e) => int(e.seq));
     if (!targets.length) return;
     this.reactions.snapshot(int(h.headSeq), targets, h.reactions ?? []);

@@ -40,12 +40,17 @@ export interface Conversation {
   pinsSeq?: Int64;
   /** What the group is about. */
   description?: string;
+  /** Whether members added later see the history from before they joined. */
+  historyVisibility?: HistoryVisibility;
 }
+
+export type HistoryVisibility = "HISTORY_VISIBILITY_UNSPECIFIED" | "HISTORY_VISIBILITY_ALL" | "HISTORY_VISIBILITY_SINCE_JOINED";
 
 /** Renames and/or describes a group (admins and the owner); a field left out stays. */
 export interface ConversationUpdate {
   title?: string;
   description?: string;
+  historyVisibility?: HistoryVisibility;
 }
 
 /** A member's new role (the owner only); ROLE_OWNER hands ownership over. */
@@ -155,6 +160,8 @@ export interface HistoryReply {
   hasMore?: boolean;
   /** Reactions of the returned messages as of headSeq. */
   reactions?: ReactionSummary[];
+  /** The first seq I may read (later than 1 in a group that shows new members only what came after they joined). */
+  visibleFrom?: Int64;
 }
 
 export interface ConversationState {

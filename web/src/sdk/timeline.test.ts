@@ -52,4 +52,15 @@ describe("Timeline", () => {
       expect(t.gap()).toBeNull();
     }
   });
+
+  it("treats seqs before where I may read as delivered", () => {
+    const t = new Timeline(3);
+    expect(t.push({ conversationId: "c", seq: "9" })).toEqual([]);
+    expect(t.gap()).toEqual([4, 8]);
+    // History says I may read from 8 (re-added to a group that hides older messages).
+    const out = t.applyHistory([{ conversationId: "c", seq: "8" }], [], "8");
+    expect(out.map((e) => e.seq)).toEqual(["8", "9"]);
+    expect(t.delivered).toBe(9);
+    expect(t.startAt(2)).toEqual([]);
+  });
 });

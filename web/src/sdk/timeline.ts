@@ -36,9 +36,21 @@ export class Timeline {
     return this.drain();
   }
 
-  /** Applies a history reply: its events and holes. */
-  applyHistory(events: Event[] | undefined, skipped: Int64[] | undefined): Event[] {
+  /**
+   * Seqs below `from` are not mine to read (a group that shows members
+   * added later only what came after they joined): treat them as delivered.
+   */
+  startAt(from: number): Event[] {
+    if (from - 1 <= this.deliveredSeq) return [];
+    for (const s of [...this.pending.keys()]) if (s < from) this.pending.delete(s);
+    this.deliveredSeq = from - 1;
+    return this.drain();
+  }
+
+  /** Applies a history reply: its events and holes, and where reading may start. */
+  applyHistory(events: Event[] | undefined, skipped: Int64[] | undefined, visibleFrom?: Int64): Event[] {
     const out: Event[] = [];
+    if (visibleFrom !== undefined) out.push(...this.startAt(int(visibleFrom)));
     for (const e of events ?? []) out.push(...this.push(e));
     out.push(...this.skip(skipped ?? []));
     return out;

@@ -57,6 +57,7 @@ pub async fn run(store: Arc<dyn TimelineStore>) {
     reactions(&*store).await;
     pins(&*store).await;
     settings(&*store).await;
+    joins(&*store).await;
 }
 
 async fn conversations_and_members(s: &dyn TimelineStore) {
@@ -75,6 +76,7 @@ async fn conversations_and_members(s: &dyn TimelineStore) {
     let renamed = pb::Conversation {
         title: "renamed".into(),
         description: "what we do".into(),
+        history_visibility: pb::HistoryVisibility::SinceJoined as i32,
         ..conv(&c)
     };
     s.update_conversation(&pb::Conversation {
@@ -451,4 +453,15 @@ async fn settings(s: &dyn TimelineStore) {
         s.settings(&c, "u").await.unwrap(),
         pb::ConversationSettings::default()
     );
+}
+
+async fn joins(s: &dyn TimelineStore) {
+    let c = unique("c");
+    assert_eq!(s.joined(&c, "u").await.unwrap(), 0, "founding members: 0");
+    s.set_joined(&c, "u", 17).await.unwrap();
+    assert_eq!(s.joined(&c, "u").await.unwrap(), 17);
+    assert_eq!(s.joined(&c, "v").await.unwrap(), 0);
+    // Added again later: the latest joining counts.
+    s.set_joined(&c, "u", 40).await.unwrap();
+    assert_eq!(s.joined(&c, "u").await.unwrap(), 40);
 }
