@@ -124,7 +124,14 @@ impl Handlers {
             .ok_or_else(|| {
                 ServiceError::NotFound(format!("conversation {}", req.conversation_id))
             })?;
-        self.with_first_members(conv).await
+        let visible_from = match &caller {
+            Caller::User(user) => self.visible_from(&conv, user).await?,
+            Caller::System => 1,
+        };
+        let mut reply = self.with_first_members(conv).await?;
+        // Pins of messages from before the member may read are not theirs.
+        reply.pins.retain(|p| p.target_seq >= visible_from);
+        Ok(reply)
     }
 
     /// A conversation as a reply carries it: its member count and the
@@ -194,6 +201,16 @@ impl Handlers {
                 "a group has at most {} members",
                 self.config.max_group_members
             )));
+        }
+        // Where a new member's reading starts, before they are a member at
+        // all: the event that adds them takes a seq above the current head,
+        // so that bound hides everything from before (a message racing the
+        // add may be shown; nothing older). The exact seq follows the commit.
+        let bound = self.sequencer.stable_head(&req.conversation_id).await? + 1;
+        for u in &new {
+            self.store
+                .set_joined(&req.conversation_id, u, bound)
+                .await?;
         }
         let rows: Vec<pb::Member> = new.iter().map(|u| member(u, role)).collect();
         self.put_members(&req.conversation_id, &rows).await?;

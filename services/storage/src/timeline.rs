@@ -280,6 +280,8 @@ impl Handlers {
         (conv.pins, conv.pins_seq) = self.pins_of(id).await?;
         let head_seq = self.sequencer.stable_head(id).await?;
         let visible_from = self.visible_from(&conv, user).await?;
+        // Pins of messages from before the member may read are not theirs.
+        conv.pins.retain(|p| p.target_seq >= visible_from);
         let view = self
             .member_view(id, user, me.read_seq.max(visible_from - 1), head_seq)
             .await?;

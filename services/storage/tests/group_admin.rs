@@ -259,9 +259,17 @@ async fn new_members_see_history_only_since_joining_when_the_group_says_so() {
         .await
         .unwrap()
         .id;
-    s.append(text(&id, "bob", "b1", "before carol"))
+    let early = s
+        .append(text(&id, "bob", "b1", "before carol"))
         .await
+        .unwrap()
+        .event
         .unwrap();
+    let pin = pb::send::Body::Pin(pb::PinBody {
+        target_seq: early.seq,
+        unpin: false,
+    });
+    s.append(send(&id, "bob", "b0", pin)).await.unwrap();
     let since_joined = pb::send::Body::Update(pb::ConversationUpdate {
         history_visibility: Some(pb::HistoryVisibility::SinceJoined as i32),
         ..Default::default()
@@ -299,6 +307,18 @@ async fn new_members_see_history_only_since_joining_when_the_group_says_so() {
         !h.events.iter().any(|e| e.seq < joined.seq),
         "nothing before the join"
     );
+    // Nor is the pin of an earlier message listed to her (bob still sees it).
+    let pins_seen_by = |who: &str| pb::ConversationRequest {
+        conversation_id: id.clone(),
+        caller: user(who),
+    };
+    let carol_pins = s
+        .get_conversation(pins_seen_by("carol"))
+        .await
+        .unwrap()
+        .pins;
+    let bob_pins = s.get_conversation(pins_seen_by("bob")).await.unwrap().pins;
+    assert_eq!((carol_pins.len(), bob_pins.len()), (0, 1));
     // Asking for older history only is an empty reply, not an error.
     let older = s
         .history(history(&id, "carol", 1, joined.seq - 1, 100, false))
