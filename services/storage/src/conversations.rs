@@ -214,6 +214,12 @@ impl Handlers {
         }
         let rows: Vec<pb::Member> = new.iter().map(|u| member(u, role)).collect();
         self.put_members(&req.conversation_id, &rows).await?;
+        // Nor is what came before unread for them, from the first moment.
+        for u in &new {
+            self.store
+                .set_read(&req.conversation_id, u, bound - 1)
+                .await?;
+        }
         let body = pb::event::Body::MembersAdded(pb::MembersAdded {
             user_ids: new.iter().map(|u| u.to_string()).collect(),
             role: role as i32,
