@@ -67,6 +67,10 @@ struct Args {
     /// History scenario: messages to fill the conversation with.
     #[arg(long, default_value_t = 10_000)]
     messages: usize,
+    /// Group and DM scenarios: reactions per message (e.g. 0.25: one
+    /// reaction for every four messages), to the newest message.
+    #[arg(long, default_value_t = 0.0)]
+    reactions_per_message: f64,
     /// Conversations scenario: conversations of the user whose list is read.
     #[arg(long, default_value_t = 5_000)]
     list_conversations: usize,
@@ -112,6 +116,7 @@ async fn main() -> std::process::ExitCode {
         },
         server_pids: a.server_pids,
         max_in_flight: 100_000,
+        reactions_per_message: a.reactions_per_message,
         progress: true,
         connections: a.connections,
         connect_concurrency: a.connect_concurrency,

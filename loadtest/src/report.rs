@@ -112,6 +112,10 @@ pub struct Report {
     pub publishes: u64,
     pub acked: u64,
     pub send_errors: u64,
+    /// Reactions sent beside the messages (--reactions-per-message), and
+    /// those refused (a sender repeating an emoji on the same message).
+    pub reactions_sent: u64,
+    pub reactions_refused: u64,
     pub publishes_per_sec: f64,
     pub deliveries_expected: u64,
     pub deliveries: u64,
@@ -249,6 +253,12 @@ impl Report {
                 if self.correct() { "CORRECT" } else { "FAILED" },
                 l(&self.ack_latency),
                 l(&self.delivery_latency),
+            );
+        }
+        if self.reactions_sent > 0 {
+            s += &format!(
+                "reactions {} beside the messages ({} refused as already there)\n",
+                self.reactions_sent, self.reactions_refused
             );
         }
         if let Some(c) = &self.connections {

@@ -58,6 +58,10 @@ pub struct LoadConfig {
     pub server_pids: Vec<u32>,
     /// Sends allowed in flight before the generator itself counts as saturated.
     pub max_in_flight: usize,
+    /// Group and DM scenarios: reactions sent per message, each by the
+    /// message's sender to the newest acknowledged message of the
+    /// conversation (extra timeline events on the same path).
+    pub reactions_per_message: f64,
     pub progress: bool,
     /// Idle scenario: connections to open (over `clients` users' tokens).
     pub connections: usize,
@@ -94,6 +98,7 @@ impl LoadConfig {
             encoding: Encoding::Proto,
             server_pids: Vec::new(),
             max_in_flight: 100_000,
+            reactions_per_message: 0.0,
             progress: false,
             connections: 100,
             connect_concurrency: 128,
@@ -139,6 +144,8 @@ struct Shared {
     /// Messages with an id at or above this are measured.
     measure_from: AtomicU64,
     send_errors: AtomicU64,
+    reactions_sent: AtomicU64,
+    reactions_refused: AtomicU64,
     in_flight: AtomicU64,
     /// Delivery latency per second of the run (for the chart).
     per_second: Mutex<Vec<Histogram<u64>>>,
@@ -249,6 +256,8 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
         delivery: Mutex::new(histogram()),
         measure_from: AtomicU64::new(u64::MAX),
         send_errors: AtomicU64::new(0),
+        reactions_sent: AtomicU64::new(0),
+        reactions_refused: AtomicU64::new(0),
         in_flight: AtomicU64::new(0),
         per_second: Mutex::new(Vec::new()),
         events_seen: AtomicU64::new(0),
@@ -311,6 +320,10 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
     let mut measured_start = None;
     let mut last_progress = Instant::now();
     let mut i: u64 = 0;
+    // Newest acknowledged message of each conversation (reaction targets).
+    let newest: Arc<Vec<AtomicU64>> =
+        Arc::new((0..convs.len()).map(|_| AtomicU64::new(0)).collect());
+    let mut reaction_credit = 0.0;
     loop {
         let due = start + interval.mul_f64(i as f64);
         if due >= end {
@@ -337,10 +350,12 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
             let conv_id = convs[conv as usize].clone();
             let text = payload(id, intended_us, cfg.payload_bytes);
             let shared = shared.clone();
+            let newest = newest.clone();
             tokio::spawn(async move {
                 match client.send_text(&conv_id, &text).await {
                     Ok(ack) => {
                         msg.seq.store(ack.seq, Ordering::Relaxed);
+                        newest[conv as usize].fetch_max(ack.seq, Ordering::Relaxed);
                         if id >= shared.measure_from.load(Ordering::Relaxed) {
                             let _ = shared
                                 .ack
@@ -353,6 +368,27 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
                     }
                 }
                 shared.in_flight.fetch_sub(1, Ordering::Relaxed);
+            });
+        }
+        reaction_credit += cfg.reactions_per_message;
+        while reaction_credit >= 1.0 {
+            reaction_credit -= 1.0;
+            let target = newest[conv as usize].load(Ordering::Relaxed);
+            if target == 0 {
+                continue;
+            }
+            // One of several emoji, so that a sender reacting twice to the
+            // same newest message rarely repeats itself (a repeat is
+            // refused as already there, and counted).
+            let emoji = REACTION_EMOJI[(i as usize / convs.len()) % REACTION_EMOJI.len()];
+            let client = people[sender].client.clone();
+            let conv_id = convs[conv as usize].clone();
+            let shared = shared.clone();
+            shared.reactions_sent.fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(async move {
+                if client.react(&conv_id, target, emoji, false).await.is_err() {
+                    shared.reactions_refused.fetch_add(1, Ordering::Relaxed);
+                }
             });
         }
         i += 1;
@@ -425,6 +461,8 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
         publishes: shared.ledger.len() as u64,
         acked,
         send_errors: shared.send_errors.load(Ordering::Relaxed),
+        reactions_sent: shared.reactions_sent.load(Ordering::Relaxed),
+        reactions_refused: shared.reactions_refused.load(Ordering::Relaxed),
         publishes_per_sec: measured as f64 / measured_secs,
         deliveries_expected: expected,
         deliveries: got,
@@ -460,6 +498,18 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
         machine_busy_percent,
     })
 }
+
+/// The emoji the load's reactions cycle through.
+const REACTION_EMOJI: [&str; 8] = [
+    "\u{1F44D}",
+    "\u{2764}\u{FE0F}",
+    "\u{1F602}",
+    "\u{1F389}",
+    "\u{1F62E}",
+    "\u{1F622}",
+    "\u{1F680}",
+    "\u{1F440}",
+];
 
 /// Creates the conversations (many at a time); the first member creates each.
 async fn create_conversations(
@@ -528,6 +578,8 @@ fn empty_report(scenario: &str) -> Report {
         publishes: 0,
         acked: 0,
         send_errors: 0,
+        reactions_sent: 0,
+        reactions_refused: 0,
         publishes_per_sec: 0.0,
         deliveries_expected: 0,
         deliveries: 0,

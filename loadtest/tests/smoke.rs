@@ -91,6 +91,28 @@ async fn idle_connections_are_opened_authenticated_and_measured() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reactions_beside_the_messages_leave_every_check_intact() {
+    let (_dir, node) = node().await;
+    let mut cfg = LoadConfig::new(format!("http://{}", node.addr));
+    cfg.clients = 20;
+    cfg.group_size = 5;
+    cfg.rate = 200.0;
+    cfg.duration = Duration::from_secs(3);
+    cfg.warmup = Duration::from_secs(1);
+    cfg.reactions_per_message = 0.5;
+    let report = run(cfg).await.unwrap();
+    println!("{}", report.summary());
+    assert!(report.correct(), "{}", report.summary());
+    assert!(report.reactions_sent > 100, "{}", report.summary());
+    assert!(
+        report.reactions_refused * 10 < report.reactions_sent,
+        "{}",
+        report.summary()
+    );
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_is_read_back_completely() {
     let (_dir, node) = node().await;
     let mut cfg = LoadConfig::new(format!("http://{}", node.addr));
