@@ -51,21 +51,32 @@ impl Client {
         }
     }
 
+    /// Sends `body` to a conversation under a fresh client_msg_id (through
+    /// the outbox, as `send`).
+    pub async fn send_body(
+        &self,
+        conversation_id: &str,
+        body: pb::send::Body,
+    ) -> Result<pb::SendAck, SdkError> {
+        self.send(pb::Send {
+            conversation_id: conversation_id.into(),
+            client_msg_id: new_client_msg_id(),
+            body: Some(body),
+        })
+        .await
+    }
+
     pub async fn send_text(
         &self,
         conversation_id: &str,
         text: &str,
     ) -> Result<pb::SendAck, SdkError> {
-        self.send(pb::Send {
-            conversation_id: conversation_id.into(),
-            client_msg_id: new_client_msg_id(),
-            body: Some(pb::send::Body::Message(pb::MessageBody {
-                text: text.into(),
-                reply_to_seq: 0,
-                ..Default::default()
-            })),
-        })
-        .await
+        let message = pb::MessageBody {
+            text: text.into(),
+            ..Default::default()
+        };
+        self.send_body(conversation_id, pb::send::Body::Message(message))
+            .await
     }
 
     /// Sends a message with its mentions (members' ids, or everyone with
@@ -75,12 +86,8 @@ impl Client {
         conversation_id: &str,
         message: pb::MessageBody,
     ) -> Result<pb::SendAck, SdkError> {
-        self.send(pb::Send {
-            conversation_id: conversation_id.into(),
-            client_msg_id: new_client_msg_id(),
-            body: Some(pb::send::Body::Message(message)),
-        })
-        .await
+        self.send_body(conversation_id, pb::send::Body::Message(message))
+            .await
     }
 
     /// Adds (or, with `remove`, takes back) the caller's reaction to the
@@ -92,16 +99,13 @@ impl Client {
         emoji: &str,
         remove: bool,
     ) -> Result<pb::SendAck, SdkError> {
-        self.send(pb::Send {
-            conversation_id: conversation_id.into(),
-            client_msg_id: new_client_msg_id(),
-            body: Some(pb::send::Body::Reaction(pb::ReactionBody {
-                target_seq,
-                emoji: emoji.into(),
-                remove,
-            })),
-        })
-        .await
+        let reaction = pb::ReactionBody {
+            target_seq,
+            emoji: emoji.into(),
+            remove,
+        };
+        self.send_body(conversation_id, pb::send::Body::Reaction(reaction))
+            .await
     }
 
     /// Pins the message at `target_seq` to the conversation, or with
@@ -112,32 +116,20 @@ impl Client {
         target_seq: u64,
         unpin: bool,
     ) -> Result<pb::SendAck, SdkError> {
-        self.send(pb::Send {
-            conversation_id: conversation_id.into(),
-            client_msg_id: new_client_msg_id(),
-            body: Some(pb::send::Body::Pin(pb::PinBody { target_seq, unpin })),
-        })
-        .await
+        let pin = pb::PinBody { target_seq, unpin };
+        self.send_body(conversation_id, pb::send::Body::Pin(pin))
+            .await
     }
 
-    /// Renames and/or describes a group (admins and the owner); `None`
-    /// keeps a field as it is.
+    /// Renames and/or describes a group, or sets who sees its earlier
+    /// history (admins and the owner); a `None` field stays as it is.
     pub async fn update_conversation(
         &self,
         conversation_id: &str,
-        title: Option<&str>,
-        description: Option<&str>,
+        update: pb::ConversationUpdate,
     ) -> Result<pb::SendAck, SdkError> {
-        self.send(pb::Send {
-            conversation_id: conversation_id.into(),
-            client_msg_id: new_client_msg_id(),
-            body: Some(pb::send::Body::Update(pb::ConversationUpdate {
-                title: title.map(str::to_string),
-                description: description.map(str::to_string),
-                history_visibility: None,
-            })),
-        })
-        .await
+        self.send_body(conversation_id, pb::send::Body::Update(update))
+            .await
     }
 
     /// Changes a member's role (the owner only); `Role::Owner` hands
@@ -148,15 +140,12 @@ impl Client {
         user_id: &str,
         role: pb::Role,
     ) -> Result<pb::SendAck, SdkError> {
-        self.send(pb::Send {
-            conversation_id: conversation_id.into(),
-            client_msg_id: new_client_msg_id(),
-            body: Some(pb::send::Body::Role(pb::RoleChange {
-                user_id: user_id.into(),
-                role: role as i32,
-            })),
-        })
-        .await
+        let change = pb::RoleChange {
+            user_id: user_id.into(),
+            role: role as i32,
+        };
+        self.send_body(conversation_id, pb::send::Body::Role(change))
+            .await
     }
 
     pub async fn create_direct(&self, user_id: &str) -> Result<pb::Conversation, SdkError> {

@@ -398,11 +398,24 @@ async fn groups_are_renamed_and_handed_over_through_events() {
     let (bob, mut bob_ev) = node.user("bob").await;
     let group = alice.create_group("draft", &[bob.user_id()]).await.unwrap();
     alice
-        .update_conversation(&group.id, Some("Launch"), Some("All things launch"))
+        .update_conversation(
+            &group.id,
+            pb::ConversationUpdate {
+                title: Some("Launch".into()),
+                description: Some("All things launch".into()),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     let err = bob
-        .update_conversation(&group.id, Some("mine"), None)
+        .update_conversation(
+            &group.id,
+            pb::ConversationUpdate {
+                title: Some("mine".into()),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("forbidden"));
@@ -511,14 +524,13 @@ async fn a_group_can_show_new_members_only_what_came_after_they_joined() {
     let group = alice.create_group("quiet", &[bob.user_id()]).await.unwrap();
     alice.send_text(&group.id, "before").await.unwrap();
     alice
-        .send(pb::Send {
-            conversation_id: group.id.clone(),
-            client_msg_id: parley_sdk::new_client_msg_id(),
-            body: Some(pb::send::Body::Update(pb::ConversationUpdate {
+        .update_conversation(
+            &group.id,
+            pb::ConversationUpdate {
                 history_visibility: Some(pb::HistoryVisibility::SinceJoined as i32),
                 ..Default::default()
-            })),
-        })
+            },
+        )
         .await
         .unwrap();
     let (carol, mut carol_ev) = node.user("carol").await;

@@ -197,8 +197,9 @@ impl Handlers {
         Ok(self.store.joined(&meta.id, user).await?.max(1))
     }
 
-    /// Whether a send with this key was stored already (a retry).
-    async fn is_stored(
+    /// Whether a send with this key was stored already (a retry: the
+    /// commit answers it with the original seq, so no check may refuse it).
+    pub(crate) async fn is_stored(
         &self,
         conv: &str,
         sender: &str,

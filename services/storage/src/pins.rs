@@ -21,12 +21,7 @@ impl Handlers {
         p: pb::PinBody,
     ) -> ServiceResult<pb::PinBody> {
         self.target_message(conv, p.target_seq).await?;
-        if self
-            .store
-            .dedup_lookup(conv, sender, client_msg_id)
-            .await?
-            .is_some()
-        {
+        if self.is_stored(conv, sender, client_msg_id).await? {
             return Ok(p);
         }
         let pins = self.store.pins(conv).await?;

@@ -69,12 +69,7 @@ impl Handlers {
     ) -> ServiceResult<pb::ReactionBody> {
         r.emoji = canonical_emoji(&r.emoji)?.to_string();
         self.target_message(conv, r.target_seq).await?;
-        if self
-            .store
-            .dedup_lookup(conv, sender, client_msg_id)
-            .await?
-            .is_some()
-        {
+        if self.is_stored(conv, sender, client_msg_id).await? {
             return Ok(r);
         }
         let rows = self.store.reactions(conv, r.target_seq).await?;

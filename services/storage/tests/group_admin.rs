@@ -8,17 +8,6 @@ use parley_proto::v1 as pb;
 mod common;
 use common::*;
 
-fn send(conv: &str, who: &str, cmid: &str, body: pb::send::Body) -> pb::AppendRequest {
-    pb::AppendRequest {
-        caller: user(who),
-        send: Some(pb::Send {
-            conversation_id: conv.into(),
-            client_msg_id: cmid.into(),
-            body: Some(body),
-        }),
-    }
-}
-
 fn role(user_id: &str, role: pb::Role) -> pb::send::Body {
     pb::send::Body::Role(pb::RoleChange {
         user_id: user_id.into(),
@@ -49,11 +38,7 @@ async fn roles(s: &parley_storage::StorageService, conv: &str) -> Vec<(String, i
 async fn admins_rename_and_describe_and_everyone_sees_it() {
     let f = fixture();
     let s = &f.storage;
-    let id = s
-        .create_conversation(group("alice", &["bob", "carol"]))
-        .await
-        .unwrap()
-        .id;
+    let id = new_group(s, "alice", &["bob", "carol"]).await;
     assert!(matches!(
         s.append(send(&id, "bob", "b1", rename(Some("mine"), None)))
             .await,
@@ -136,11 +121,7 @@ async fn admins_rename_and_describe_and_everyone_sees_it() {
 async fn the_owner_changes_roles_and_hands_ownership_over() {
     let f = fixture();
     let s = &f.storage;
-    let id = s
-        .create_conversation(group("alice", &["bob", "carol"]))
-        .await
-        .unwrap()
-        .id;
+    let id = new_group(s, "alice", &["bob", "carol"]).await;
     let (owner, admin, member) = (
         pb::Role::Owner as i32,
         pb::Role::Admin as i32,
@@ -174,12 +155,7 @@ async fn the_owner_changes_roles_and_hands_ownership_over() {
         Err(ServiceError::NotFound(_))
     ));
     // Handover: one event, two changes.
-    let e = s
-        .append(send(&id, "alice", "a4", role("carol", pb::Role::Owner)))
-        .await
-        .unwrap()
-        .event
-        .unwrap();
+    let e = posted(s, send(&id, "alice", "a4", role("carol", pb::Role::Owner))).await;
     let Some(pb::event::Body::RolesChanged(rc)) = &e.body else {
         panic!("{e:?}")
     };
@@ -204,11 +180,7 @@ async fn the_owner_changes_roles_and_hands_ownership_over() {
 async fn an_owner_who_leaves_passes_ownership_on_first() {
     let f = fixture();
     let s = &f.storage;
-    let id = s
-        .create_conversation(group("alice", &["bob", "carol", "dave"]))
-        .await
-        .unwrap()
-        .id;
+    let id = new_group(s, "alice", &["bob", "carol", "dave"]).await;
     s.append(send(&id, "alice", "a1", role("dave", pb::Role::Admin)))
         .await
         .unwrap();
@@ -254,17 +226,8 @@ async fn an_owner_who_leaves_passes_ownership_on_first() {
 async fn new_members_see_history_only_since_joining_when_the_group_says_so() {
     let f = fixture();
     let s = &f.storage;
-    let id = s
-        .create_conversation(group("alice", &["bob"]))
-        .await
-        .unwrap()
-        .id;
-    let early = s
-        .append(text(&id, "bob", "b1", "before carol"))
-        .await
-        .unwrap()
-        .event
-        .unwrap();
+    let id = new_group(s, "alice", &["bob"]).await;
+    let early = posted(s, text(&id, "bob", "b1", "before carol")).await;
     let pin = pb::send::Body::Pin(pb::PinBody {
         target_seq: early.seq,
         unpin: false,

@@ -24,17 +24,8 @@ async fn state(s: &parley_storage::StorageService, who: &str) -> pb::Conversatio
 async fn unread_counts_skip_deleted_and_own_messages_and_stop_at_the_cap() {
     let f = fixture();
     let s = &f.storage;
-    let id = s
-        .create_conversation(group("alice", &["bob"]))
-        .await
-        .unwrap()
-        .id;
-    let m = s
-        .append(text(&id, "alice", "a1", "oops"))
-        .await
-        .unwrap()
-        .event
-        .unwrap();
+    let id = new_group(s, "alice", &["bob"]).await;
+    let m = posted(s, text(&id, "alice", "a1", "oops")).await;
     s.append(text(&id, "alice", "a2", "hi")).await.unwrap();
     s.append(text(&id, "bob", "b1", "mine")).await.unwrap();
     s.append(pb::AppendRequest {
@@ -72,11 +63,7 @@ async fn unread_counts_skip_deleted_and_own_messages_and_stop_at_the_cap() {
 async fn settings_are_checked_and_private() {
     let f = fixture();
     let s = &f.storage;
-    let id = s
-        .create_conversation(group("alice", &["bob"]))
-        .await
-        .unwrap()
-        .id;
+    let id = new_group(s, "alice", &["bob"]).await;
     let set = |who: &str, muted_until_ms: i64| pb::SettingsRequest {
         conversation_id: id.clone(),
         caller: user(who),
@@ -107,11 +94,7 @@ async fn settings_are_checked_and_private() {
 async fn a_new_member_does_not_count_earlier_history_as_unread() {
     let f = fixture();
     let s = &f.storage;
-    let id = s
-        .create_conversation(group("alice", &["bob"]))
-        .await
-        .unwrap()
-        .id;
+    let id = new_group(s, "alice", &["bob"]).await;
     for i in 0..5 {
         s.append(text(&id, "bob", &format!("b{i}"), "before"))
             .await

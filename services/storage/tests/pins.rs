@@ -10,17 +10,11 @@ mod common;
 use common::*;
 
 fn pin(conv: &str, who: &str, cmid: &str, target: u64, unpin: bool) -> pb::AppendRequest {
-    pb::AppendRequest {
-        caller: user(who),
-        send: Some(pb::Send {
-            conversation_id: conv.into(),
-            client_msg_id: cmid.into(),
-            body: Some(pb::send::Body::Pin(pb::PinBody {
-                target_seq: target,
-                unpin,
-            })),
-        }),
-    }
+    let pin = pb::PinBody {
+        target_seq: target,
+        unpin,
+    };
+    send(conv, who, cmid, pb::send::Body::Pin(pin))
 }
 
 async fn pins_seen_by(
@@ -45,30 +39,11 @@ async fn pins_seen_by(
 async fn members_pin_and_unpin_once_and_replies_carry_the_pins() {
     let f = fixture();
     let s = &f.storage;
-    let id = s
-        .create_conversation(group("alice", &["bob"]))
-        .await
-        .unwrap()
-        .id;
-    let m1 = s
-        .append(text(&id, "alice", "a1", "agenda"))
-        .await
-        .unwrap()
-        .event
-        .unwrap();
-    let m2 = s
-        .append(text(&id, "bob", "b1", "notes"))
-        .await
-        .unwrap()
-        .event
-        .unwrap();
+    let id = new_group(s, "alice", &["bob"]).await;
+    let m1 = posted(s, text(&id, "alice", "a1", "agenda")).await;
+    let m2 = posted(s, text(&id, "bob", "b1", "notes")).await;
     // Any member pins; a plain member too.
-    let p1 = s
-        .append(pin(&id, "bob", "b2", m1.seq, false))
-        .await
-        .unwrap()
-        .event
-        .unwrap();
+    let p1 = posted(s, pin(&id, "bob", "b2", m1.seq, false)).await;
     assert!(
         matches!(&p1.body, Some(pb::event::Body::Pin(p)) if p.target_seq == m1.seq && !p.unpin)
     );
@@ -81,12 +56,7 @@ async fn members_pin_and_unpin_once_and_replies_carry_the_pins() {
         .await
         .unwrap();
     assert!(again.duplicate, "a retry is the idempotent duplicate");
-    let p2 = s
-        .append(pin(&id, "alice", "a3", m2.seq, false))
-        .await
-        .unwrap()
-        .event
-        .unwrap();
+    let p2 = posted(s, pin(&id, "alice", "a3", m2.seq, false)).await;
     assert_eq!(p2.seq, p1.seq + 1, "the refused pin used no seq");
     assert_eq!(
         pins_seen_by(s, &id, "alice").await,
@@ -130,19 +100,12 @@ async fn members_pin_and_unpin_once_and_replies_carry_the_pins() {
 async fn a_conversation_holds_at_most_50_pins() {
     let f = fixture();
     let s = &f.storage;
-    let id = s
-        .create_conversation(group("alice", &["bob"]))
-        .await
-        .unwrap()
-        .id;
+    let id = new_group(s, "alice", &["bob"]).await;
     let mut seqs = Vec::new();
     for i in 0..51 {
         seqs.push(
-            s.append(text(&id, "alice", &format!("m{i}"), "x"))
+            posted(s, text(&id, "alice", &format!("m{i}"), "x"))
                 .await
-                .unwrap()
-                .event
-                .unwrap()
                 .seq,
         );
     }

@@ -17,44 +17,30 @@ fn react(
     emoji: &str,
     remove: bool,
 ) -> pb::AppendRequest {
-    pb::AppendRequest {
-        caller: user(who),
-        send: Some(pb::Send {
-            conversation_id: conv.into(),
-            client_msg_id: cmid.into(),
-            body: Some(pb::send::Body::Reaction(pb::ReactionBody {
-                target_seq: target,
-                emoji: emoji.into(),
-                remove,
-            })),
-        }),
-    }
+    let reaction = pb::ReactionBody {
+        target_seq: target,
+        emoji: emoji.into(),
+        remove,
+    };
+    send(conv, who, cmid, pb::send::Body::Reaction(reaction))
 }
 
 fn mention(conv: &str, who: &str, cmid: &str, ids: &[&str], all: bool) -> pb::AppendRequest {
-    let mut req = text(conv, who, cmid, "hey @someone");
-    if let Some(pb::send::Body::Message(m)) = req.send.as_mut().and_then(|s| s.body.as_mut()) {
-        m.mention_ids = ids.iter().map(|s| s.to_string()).collect();
-        m.mention_all = all;
-    }
-    req
+    let message = pb::MessageBody {
+        text: "hey @someone".into(),
+        mention_ids: ids.iter().map(|s| s.to_string()).collect(),
+        mention_all: all,
+        ..Default::default()
+    };
+    send(conv, who, cmid, pb::send::Body::Message(message))
 }
 
 #[tokio::test]
 async fn reactions_toggle_once_per_user_and_emoji_and_history_carries_them() {
     let f = fixture();
     let s = &f.storage;
-    let id = s
-        .create_conversation(group("alice", &["bob", "carol"]))
-        .await
-        .unwrap()
-        .id;
-    let m = s
-        .append(text(&id, "alice", "a1", "ship it"))
-        .await
-        .unwrap()
-        .event
-        .unwrap();
+    let id = new_group(s, "alice", &["bob", "carol"]).await;
+    let m = posted(s, text(&id, "alice", "a1", "ship it")).await;
 
     // A shortcode is stored as its Unicode emoji.
     let r1 = s
@@ -79,12 +65,7 @@ async fn reactions_toggle_once_per_user_and_emoji_and_history_carries_them() {
     assert!(again.duplicate);
     assert_eq!(again.event.unwrap().seq, e1.seq);
     // The heart with and without its variation selector is one reaction.
-    let e2 = s
-        .append(react(&id, "carol", "c1", m.seq, "\u{2764}", false))
-        .await
-        .unwrap()
-        .event
-        .unwrap();
+    let e2 = posted(s, react(&id, "carol", "c1", m.seq, "\u{2764}", false)).await;
     assert_eq!(e2.seq, e1.seq + 1, "the refused toggle used no seq");
     assert!(matches!(
         s.append(react(&id, "carol", "c2", m.seq, "\u{2764}\u{FE0F}", false))
@@ -153,17 +134,8 @@ async fn reactions_toggle_once_per_user_and_emoji_and_history_carries_them() {
 async fn reactions_are_checked() {
     let f = fixture();
     let s = &f.storage;
-    let id = s
-        .create_conversation(group("alice", &["bob"]))
-        .await
-        .unwrap()
-        .id;
-    let m = s
-        .append(text(&id, "alice", "a1", "hi"))
-        .await
-        .unwrap()
-        .event
-        .unwrap();
+    let id = new_group(s, "alice", &["bob"]).await;
+    let m = posted(s, text(&id, "alice", "a1", "hi")).await;
     for bad in ["", "lol", ":nope_not_one:", "\u{1F44D}\u{1F44D}", "<b>"] {
         assert!(
             matches!(
@@ -211,17 +183,8 @@ async fn reactions_are_checked() {
 async fn mentions_name_members_only() {
     let f = fixture();
     let s = &f.storage;
-    let id = s
-        .create_conversation(group("alice", &["bob", "carol"]))
-        .await
-        .unwrap()
-        .id;
-    let e = s
-        .append(mention(&id, "alice", "a1", &["bob", "carol"], true))
-        .await
-        .unwrap()
-        .event
-        .unwrap();
+    let id = new_group(s, "alice", &["bob", "carol"]).await;
+    let e = posted(s, mention(&id, "alice", "a1", &["bob", "carol"], true)).await;
     assert!(
         matches!(&e.body, Some(pb::event::Body::Message(m)) if m.mention_ids == ["bob", "carol"] && m.mention_all)
     );

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import type { ParleyClient } from "../sdk";
+import { mentionBeingTyped, type ParleyClient } from "../sdk";
 
 export type Draft = { mode: "new" } | { mode: "reply"; seq: number } | { mode: "edit"; seq: number; text: string };
 
@@ -13,14 +13,6 @@ interface Props {
 /** Largest message the server takes (docs/protocol.md section 10), in UTF-8 bytes. */
 const MAX_TEXT_BYTES = 16 * 1024;
 
-/** The `@name` being typed just before the caret, if any. */
-function mentionAt(el: HTMLTextAreaElement): { start: number; prefix: string } | null {
-  const before = el.value.slice(0, el.selectionStart ?? el.value.length);
-  const m = /(^|[^\w@])@([A-Za-z0-9_.-]*)$/.exec(before);
-  const typed = m?.[2];
-  return typed === undefined ? null : { start: before.length - typed.length - 1, prefix: typed.toLowerCase() };
-}
-
 export function Composer({ client, id, draft, setDraft }: Props) {
   const input = useRef<HTMLTextAreaElement>(null);
   const conv = client.conversation(id)!;
@@ -29,7 +21,7 @@ export function Composer({ client, id, draft, setDraft }: Props) {
   /** Members whose name starts with what follows the `@` (and "all" in a group). */
   function updateSuggestions() {
     const el = input.current;
-    const at = el && mentionAt(el);
+    const at = el && mentionBeingTyped(el.value.slice(0, el.selectionStart ?? el.value.length));
     if (!at) return setSuggest(null);
     const names = [...conv.members.keys()]
       .filter((m) => m !== client.me)

@@ -1,5 +1,5 @@
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
-import type { Item, ParleyClient } from "../sdk";
+import { mentionName, splitMentions, type Item, type ParleyClient } from "../sdk";
 import { Composer, type Draft } from "./Composer";
 import { lastSeen, notice, time } from "./format";
 import { ConversationMenu } from "./ConversationMenu";
@@ -280,12 +280,12 @@ function Message({ client, conv, item, mine, showSender, canDelete, receipt, onR
 function TextWithMentions({ client, item }: { client: ParleyClient; item: Item }) {
   if (!item.mentionAll && !item.mentionIds.length) return <>{item.text}</>;
   const names = new Map(item.mentionIds.map((id) => [client.userName(id).toLowerCase(), id]));
-  const parts = item.text.split(/(@[A-Za-z0-9_.-]+)/);
+  const parts = splitMentions(item.text);
   return (
     <>
       {parts.map((p, i) => {
         if (!p.startsWith("@")) return p;
-        const name = p.slice(1).replace(/[.-]+$/, "").toLowerCase();
+        const name = mentionName(p.slice(1));
         const id = names.get(name);
         const all = name === "all" && item.mentionAll;
         if (!id && !all) return p;

@@ -6,6 +6,7 @@
 // its state and re-renders on `onChange`.
 
 import { Connection, type ConnectionStatus } from "./connection";
+import { mentionedNames } from "./mentions";
 import { allMembers, eachPage } from "./paging";
 import { ConversationModel } from "./conversation";
 import { ParleyError } from "./errors";
@@ -304,8 +305,7 @@ export class ParleyClient {
     for (const id of c.members.keys()) byName.set(this.userName(id).toLowerCase(), id);
     const ids = new Set<string>();
     let all = false;
-    for (const m of text.matchAll(/(^|[^\w@])@([A-Za-z0-9_.-]+)/g)) {
-      const name = (m[2] ?? "").replace(/[.-]+$/, "").toLowerCase();
+    for (const name of mentionedNames(text)) {
       if (name === "all" && c.kind === "group") all = true;
       const id = byName.get(name);
       if (id && ids.size < 50) ids.add(id);

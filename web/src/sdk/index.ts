@@ -6,6 +6,7 @@ export { ParleyClient, PAGE, type ClientOptions, type Presence } from "./client"
 export { Connection, type ConnectionStatus, type ConnectionHooks, type ConnectionOptions } from "./connection";
 export { ConversationModel, type Item, type MemberState, type ConversationKind } from "./conversation";
 export { ParleyError } from "./errors";
+export { mentionBeingTyped, mentionName, mentionedNames, splitMentions } from "./mentions";
 export { PinBook, type Pinned } from "./pins";
 export { ReactionBook, type ReactionCount } from "./reactions";
 export { AuthApi, type TokenPair } from "./http";

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use parley_core::Caller;
+use parley_core::services::StorageApi;
 use parley_embedded::{FjallTimelineStore, MemoryBus};
 use parley_proto::v1 as pb;
 use parley_storage::{StorageConfig, StorageService};
@@ -58,19 +59,37 @@ pub fn group(creator: &str, members: &[&str]) -> pb::CreateConversationRequest {
     }
 }
 
-pub fn text(conv: &str, sender: &str, cmid: &str, t: &str) -> pb::AppendRequest {
+/// A send of `body` by `sender` with the key `cmid`.
+pub fn send(conv: &str, sender: &str, cmid: &str, body: pb::send::Body) -> pb::AppendRequest {
     pb::AppendRequest {
         caller: user(sender),
         send: Some(pb::Send {
             conversation_id: conv.into(),
             client_msg_id: cmid.into(),
-            body: Some(pb::send::Body::Message(pb::MessageBody {
-                text: t.into(),
-                reply_to_seq: 0,
-                ..Default::default()
-            })),
+            body: Some(body),
         }),
     }
+}
+
+pub fn text(conv: &str, sender: &str, cmid: &str, t: &str) -> pb::AppendRequest {
+    let message = pb::MessageBody {
+        text: t.into(),
+        ..Default::default()
+    };
+    send(conv, sender, cmid, pb::send::Body::Message(message))
+}
+
+/// A new group of `creator` and `members`; its id.
+pub async fn new_group(s: &StorageService, creator: &str, members: &[&str]) -> String {
+    s.create_conversation(group(creator, members))
+        .await
+        .unwrap()
+        .id
+}
+
+/// The event a send stored (the send must succeed).
+pub async fn posted(s: &StorageService, req: pb::AppendRequest) -> pb::Event {
+    s.append(req).await.unwrap().event.unwrap()
 }
 
 pub fn history(
