@@ -3,7 +3,8 @@
 //! sign-in lists them all (every sync page) several times, as an app does
 //! at start. Each entry must carry its unread count (1) and last message.
 //! One user creates all the groups: raise the server's
-//! `gateway.conversations_per_hour` and `conversations_burst` first.
+//! `gateway.conversations_per_hour` and `conversations_burst` first, and
+//! set `gateway.invitations` to `never` (the groups are of strangers).
 
 use crate::report::{ConversationListReport, Latency};
 use crate::setup::clients;
@@ -51,9 +52,10 @@ pub(crate) async fn run(
                         other => break other?,
                     }
                 };
+                crate::setup::require_added(&g)?;
                 other.send_text(&g.id, "unread").await?;
             }
-            Ok::<_, parley_sdk::SdkError>(())
+            Ok::<_, anyhow::Error>(())
         }));
     }
     for t in tasks {

@@ -15,10 +15,9 @@ pub(crate) async fn run(
 ) -> anyhow::Result<HistoryReport> {
     let people = clients(urls, prefix, 2, 2, encoding).await?;
     let (writer, reader) = (&people[0].client, &people[1].client);
-    let conv = writer
-        .create_group("history", &[reader.user_id()])
-        .await?
-        .id;
+    let conv = writer.create_group("history", &[reader.user_id()]).await?;
+    crate::setup::require_added(&conv)?;
+    let conv = conv.id;
     // Filled by several concurrent senders; their order does not matter here.
     let per = messages.div_ceil(8);
     let mut tasks = Vec::new();

@@ -529,6 +529,7 @@ async fn create_conversations(
                 Scenario::Dm => creator.create_direct(&others[0]).await?,
                 _ => creator.create_group("loadtest", &others).await?,
             };
+            crate::setup::require_added(&conv)?;
             Ok::<_, anyhow::Error>((i, conv.id))
         }
     }))

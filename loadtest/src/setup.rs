@@ -54,3 +54,15 @@ pub(crate) async fn clients(
     }
     Ok(out)
 }
+
+/// The load is conversations of strangers, whom a server in its default
+/// mode invites rather than adds: refuse to measure anything then.
+pub(crate) fn require_added(conv: &parley_sdk::pb::Conversation) -> anyhow::Result<()> {
+    if !conv.invited_ids.is_empty() || conv.request.is_some() {
+        anyhow::bail!(
+            "the server invites strangers rather than adding them: start it with \
+             gateway.invitations = \"never\" (PARLEY_GATEWAY__INVITATIONS=never)"
+        );
+    }
+    Ok(())
+}

@@ -14,6 +14,8 @@ async fn node() -> (tempfile::TempDir, parley::RunningNode) {
     // One loader user creates every conversation of the list scenario.
     config.gateway.conversations_per_hour = 100_000;
     config.gateway.conversations_burst = 1_000;
+    // The load is groups of strangers, added directly.
+    config.gateway.invitations = parley_gateway::Invitations::Never;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let node = start_embedded(config, listener, None).await.unwrap();
     (dir, node)

@@ -25,8 +25,9 @@ export interface Parley {
 /**
  * Starts `parley up` (the binary in E2E_PARLEY_BIN, or target/debug/parley)
  * on 127.0.0.1 with a port chosen by the OS, and waits for it to print its URL.
+ * `invitations` is `gateway.invitations` (default here: "never").
  */
-export async function startParley(): Promise<Parley> {
+export async function startParley(opts: { invitations?: "strangers" | "always" | "never" } = {}): Promise<Parley> {
   const bin = process.env.E2E_PARLEY_BIN ?? join(repo, "target", "debug", "parley");
   const dataDir = mkdtempSync(join(tmpdir(), "parley-e2e-"));
   // PARLEY_* variables are configuration: pass only ours.
@@ -36,6 +37,9 @@ export async function startParley(): Promise<Parley> {
     PARLEY_DATA_DIR: dataDir,
     PARLEY_LOG: "warn",
     PARLEY_DB_CACHE_MIB: "16",
+    // Most tests are about something else than consent: people are added
+    // to groups directly unless a test asks for invitations.
+    PARLEY_GATEWAY__INVITATIONS: opts.invitations ?? "never",
   });
   const child = spawn(bin, ["up"], { env, stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";

@@ -55,6 +55,12 @@ pub fn direct_id(a: &str, b: &str) -> String {
     format!("dm-{hex}")
 }
 
+/// Whether `id` is a direct conversation's (`direct_id` makes them; group
+/// ids are UUIDs and never start so).
+pub fn is_direct_id(id: &str) -> bool {
+    id.starts_with("dm-")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

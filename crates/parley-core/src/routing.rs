@@ -79,8 +79,37 @@ routed_by! {
     pb::RemoveMemberRequest => |r| &r.conversation_id;
     pb::MarkReadRequest => |r| &r.conversation_id;
     pb::SettingsRequest => |r| &r.conversation_id;
+    pb::RespondRequest => |r| &r.conversation_id;
     pb::AppendRequest => |r| r.send.as_ref().map_or("", |s| s.conversation_id.as_str());
     pb::UserHistoryRequest => |r| r.request.as_ref().map_or("", |h| h.conversation_id.as_str());
+}
+
+/// A pair's records live with the pair's direct conversation.
+fn pair(caller: Option<&pb::Caller>, other: &str) -> Route<'static> {
+    match Caller::from_proto(caller) {
+        Ok(Caller::User(me)) if validate_id("user_id", other).is_ok() => {
+            Route::Conversation(Cow::Owned(direct_id(&me, other)))
+        }
+        _ => Route::Any,
+    }
+}
+
+impl Routed for pb::BlockRequest {
+    fn route(&self) -> Route<'_> {
+        pair(self.caller.as_ref(), &self.user_id)
+    }
+}
+
+/// Asks about many pairs: the router splits it by owner (see
+/// `StorageApi::relations` of `StorageRouter`); routed as one, it goes to
+/// the owner of the first pair (all of them, with one instance).
+impl Routed for pb::RelationsRequest {
+    fn route(&self) -> Route<'_> {
+        match self.user_ids.first() {
+            Some(u) => pair(self.caller.as_ref(), u),
+            None => Route::Any,
+        }
+    }
 }
 
 impl Routed for pb::CallerRequest {
@@ -134,6 +163,23 @@ pub fn merge_sync_pages(pages: Vec<pb::SyncReply>, limit: u32) -> pb::SyncReply 
         has_more,
         next_after,
     }
+}
+
+/// The newest invitations first, at most `MAX_INVITATIONS` of them.
+pub const MAX_INVITATIONS: usize = 200;
+
+pub fn merge_invitations(mut all: Vec<pb::Invitation>) -> pb::InvitationsReply {
+    all.sort_by(|a, b| {
+        b.invited_at_ms
+            .cmp(&a.invited_at_ms)
+            .then_with(|| conv_id(a).cmp(conv_id(b)))
+    });
+    all.truncate(MAX_INVITATIONS);
+    pb::InvitationsReply { invitations: all }
+}
+
+fn conv_id(i: &pb::Invitation) -> &str {
+    i.conversation.as_ref().map_or("", |c| c.id.as_str())
 }
 
 pub struct StorageRouter {
@@ -237,13 +283,79 @@ impl StorageApi for StorageRouter {
     async fn contacts(&self, req: pb::CallerRequest) -> ServiceResult<pb::ContactsReply> {
         let replies =
             futures::future::join_all(self.shards.iter().map(|s| s.contacts(req.clone()))).await;
+        let (mut all, mut blocked) = (BTreeSet::new(), BTreeSet::new());
+        for r in replies {
+            let r = r?;
+            all.extend(r.user_ids);
+            blocked.extend(r.blocked_user_ids);
+        }
+        // A block on one instance outweighs a shared group on another.
+        all.retain(|u| !blocked.contains(u));
+        Ok(pb::ContactsReply {
+            user_ids: all.into_iter().collect(),
+            blocked_user_ids: blocked.into_iter().collect(),
+        })
+    }
+
+    async fn block(&self, req: pb::BlockRequest) -> ServiceResult<pb::Empty> {
+        self.pick(&req).block(req).await
+    }
+
+    async fn list_blocked(&self, req: pb::CallerRequest) -> ServiceResult<pb::BlockedReply> {
+        let replies =
+            futures::future::join_all(self.shards.iter().map(|s| s.list_blocked(req.clone())))
+                .await;
         let mut all = BTreeSet::new();
         for r in replies {
             all.extend(r?.user_ids);
         }
-        Ok(pb::ContactsReply {
+        Ok(pb::BlockedReply {
             user_ids: all.into_iter().collect(),
         })
+    }
+
+    async fn relations(&self, req: pb::RelationsRequest) -> ServiceResult<pb::RelationsReply> {
+        // Each instance is asked about the pairs it owns.
+        let mut by_shard: Vec<Vec<String>> = vec![Vec::new(); self.shards.len()];
+        for u in &req.user_ids {
+            let owner = match pair(req.caller.as_ref(), u) {
+                Route::Conversation(dm) => owner_of(&dm, self.shards.len()),
+                // Refused with the reason by whoever answers.
+                Route::Everywhere | Route::Any => 0,
+            };
+            by_shard[owner].push(u.clone());
+        }
+        let calls = by_shard
+            .into_iter()
+            .enumerate()
+            .filter(|(_, users)| !users.is_empty())
+            .map(|(i, user_ids)| {
+                self.shards[i].relations(pb::RelationsRequest {
+                    caller: req.caller.clone(),
+                    user_ids,
+                })
+            });
+        let mut blocked = BTreeSet::new();
+        for r in futures::future::join_all(calls).await {
+            blocked.extend(r?.blocked_user_ids);
+        }
+        Ok(pb::RelationsReply {
+            blocked_user_ids: blocked.into_iter().collect(),
+        })
+    }
+
+    async fn invitations(&self, req: pb::CallerRequest) -> ServiceResult<pb::InvitationsReply> {
+        let replies =
+            futures::future::join_all(self.shards.iter().map(|s| s.invitations(req.clone()))).await;
+        let mut all = Vec::new();
+        for r in replies {
+            all.extend(r?.invitations);
+        }
+        Ok(merge_invitations(all))
+    }
+
+    async fn respond(&self, req: pb::RespondRequest) -> ServiceResult<pb::RespondReply> {
+        self.pick(&req).respond(req).await
     }
 }
 

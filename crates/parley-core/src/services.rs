@@ -20,6 +20,11 @@ crate::rpc_service! {
     fn contacts(pb::CallerRequest) -> pb::ContactsReply;
     fn member_ids(pb::MembersRequest) -> pb::MemberIdsReply;
     fn update_settings(pb::SettingsRequest) -> pb::SettingsReply;
+    fn block(pb::BlockRequest) -> pb::Empty;
+    fn list_blocked(pb::CallerRequest) -> pb::BlockedReply;
+    fn relations(pb::RelationsRequest) -> pb::RelationsReply;
+    fn invitations(pb::CallerRequest) -> pb::InvitationsReply;
+    fn respond(pb::RespondRequest) -> pb::RespondReply;
 }
 
 crate::rpc_service! {

@@ -20,7 +20,10 @@
 
 use async_trait::async_trait;
 use fjall::{Database, Keyspace, PersistMode};
-use parley_ports::{PinRow, ReactionRow, ReadRange, StoreError, StoreResult, TimelineStore};
+use parley_ports::{
+    PinRow, ReactionRow, ReadRange, RecordKey, RecordKind, RecordWrite, StoreError, StoreResult,
+    TimelineStore,
+};
 use parley_proto::v1 as pb;
 use prost::Message;
 use std::collections::{HashMap, HashSet};
@@ -67,9 +70,11 @@ enum Ks {
     Settings = 8,
     /// conversation \0 user -> seq (u64 BE) of the event that added them
     Joins = 9,
+    /// kind (one byte) scope \0 id -> the record (see `RecordKind`)
+    Records = 10,
 }
 
-const KEYSPACES: [(Ks, &str); 10] = [
+const KEYSPACES: [(Ks, &str); 11] = [
     (Ks::Conversations, "conversations"),
     (Ks::Members, "members"),
     (Ks::UserConvs, "user_conversations"),
@@ -80,7 +85,26 @@ const KEYSPACES: [(Ks, &str); 10] = [
     (Ks::Pins, "pins"),
     (Ks::Settings, "member_settings"),
     (Ks::Joins, "member_joins"),
+    (Ks::Records, "records"),
 ];
+
+/// The prefix of every record of one scope: its kind, the scope, a NUL
+/// (ids hold none; checked, since a NUL would let one scope read another's).
+fn records_prefix(kind: RecordKind, scope: &str) -> StoreResult<Vec<u8>> {
+    if scope.contains('\0') {
+        return Err(StoreError::Backend("a record scope holds a NUL".into()));
+    }
+    let mut k = vec![kind.code()];
+    k.extend_from_slice(scope.as_bytes());
+    k.push(0);
+    Ok(k)
+}
+
+fn record_key(key: &RecordKey) -> StoreResult<Vec<u8>> {
+    let mut k = records_prefix(key.kind, &key.scope)?;
+    k.extend_from_slice(key.id.as_bytes());
+    Ok(k)
+}
 
 fn key(parts: &[&[u8]]) -> Vec<u8> {
     let mut k = Vec::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
@@ -781,5 +805,52 @@ impl TimelineStore for FjallTimelineStore {
             Ok(m.read_seq)
         })
         .await
+    }
+
+    async fn write_records(&self, writes: Vec<RecordWrite>) -> StoreResult<()> {
+        let mut rows = Vec::with_capacity(writes.len());
+        for w in writes {
+            rows.push(match w {
+                RecordWrite::Put(k, v) => (record_key(&k)?, Some(v)),
+                RecordWrite::Delete(k) => (record_key(&k)?, None),
+            });
+        }
+        self.write(move |txn| {
+            for (k, v) in rows {
+                match v {
+                    Some(v) => txn.put(Ks::Records, k, v),
+                    None => txn.remove(Ks::Records, k),
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn record(&self, key: &RecordKey) -> StoreResult<Option<Vec<u8>>> {
+        self.shared().get(Ks::Records, &record_key(key)?)
+    }
+
+    async fn records(
+        &self,
+        kind: RecordKind,
+        scope: &str,
+        after: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        let prefix = records_prefix(kind, scope)?;
+        let mut out = Vec::new();
+        for g in self.shared().ks(Ks::Records).prefix(&prefix) {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = g.into_inner().map_err(be)?;
+            let id = std::str::from_utf8(&k[prefix.len()..])
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            if id > after {
+                out.push((id.to_string(), v.to_vec()));
+            }
+        }
+        Ok(out)
     }
 }

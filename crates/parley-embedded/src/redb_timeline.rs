@@ -2,7 +2,10 @@
 
 use crate::db::{EmbeddedDb, be, open_or_empty};
 use async_trait::async_trait;
-use parley_ports::{PinRow, ReactionRow, ReadRange, StoreError, StoreResult, TimelineStore};
+use parley_ports::{
+    PinRow, ReactionRow, ReadRange, RecordKey, RecordKind, RecordWrite, StoreError, StoreResult,
+    TimelineStore,
+};
 use parley_proto::v1 as pb;
 use prost::Message;
 use redb::{ReadableTable, TableDefinition};
@@ -27,6 +30,8 @@ const REACTIONS: TableDefinition<(&str, u64, &str, &str), u64> = TableDefinition
 const PINS: TableDefinition<(&str, u64), (u64, &str)> = TableDefinition::new("pins");
 /// (conversation, user) -> ConversationSettings (the member's own)
 const SETTINGS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("member_settings");
+/// (kind, scope, id) -> a record (see `RecordKind`)
+const RECORDS: TableDefinition<(u8, &str, &str), &[u8]> = TableDefinition::new("records");
 /// (conversation, user) -> seq of the event that added them
 const JOINS: TableDefinition<(&str, &str), u64> = TableDefinition::new("member_joins");
 /// conversation -> highest written seq
@@ -437,5 +442,65 @@ impl TimelineStore for RedbTimelineStore {
                 Ok(m.read_seq)
             })
             .await
+    }
+
+    async fn write_records(&self, writes: Vec<RecordWrite>) -> StoreResult<()> {
+        self.db
+            .write(move |txn| {
+                let mut t = txn.open_table(RECORDS).map_err(be)?;
+                for w in &writes {
+                    match w {
+                        RecordWrite::Put(k, v) => {
+                            t.insert(
+                                (k.kind.code(), k.scope.as_str(), k.id.as_str()),
+                                v.as_slice(),
+                            )
+                            .map_err(be)?;
+                        }
+                        RecordWrite::Delete(k) => {
+                            t.remove((k.kind.code(), k.scope.as_str(), k.id.as_str()))
+                                .map_err(be)?;
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn record(&self, key: &RecordKey) -> StoreResult<Option<Vec<u8>>> {
+        let txn = self.db.read()?;
+        let t = open_or_empty!(txn, RECORDS, None);
+        Ok(
+            t.get((key.kind.code(), key.scope.as_str(), key.id.as_str()))
+                .map_err(be)?
+                .map(|v| v.value().to_vec()),
+        )
+    }
+
+    async fn records(
+        &self,
+        kind: RecordKind,
+        scope: &str,
+        after: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        let txn = self.db.read()?;
+        let t = open_or_empty!(txn, RECORDS, Vec::new());
+        let mut out = Vec::new();
+        for row in t.range((kind.code(), scope, after)..).map_err(be)? {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = row.map_err(be)?;
+            let (code, s, id) = k.value();
+            if code != kind.code() || s != scope {
+                break;
+            }
+            if id > after {
+                out.push((id.to_string(), v.value().to_vec()));
+            }
+        }
+        Ok(out)
     }
 }

@@ -19,4 +19,6 @@ pub use bus::{
 };
 pub use error::{BusError, BusResult, StoreError, StoreResult};
 pub use presence_store::{ConnRef, PresenceStore};
-pub use timeline_store::{PinRow, ReactionRow, ReadRange, TimelineStore};
+pub use timeline_store::{
+    PinRow, ReactionRow, ReadRange, RecordKey, RecordKind, RecordWrite, TimelineStore,
+};

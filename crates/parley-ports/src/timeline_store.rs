@@ -35,6 +35,63 @@ pub struct PinRow {
     pub seq: u64,
 }
 
+/// The small records kept beside conversations, each kind a namespace of
+/// (scope, id) keys whose values are protobuf messages the storage service
+/// owns. Listing is by scope, in id order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecordKind {
+    /// A pair of users, under the id of their direct conversation (and on
+    /// the storage instance that owns it): its message request, its blocks.
+    Pair = 1,
+    /// A block between two users, under each of them (the blocker's row
+    /// and the blocked one's), written with the pair.
+    Block = 2,
+    /// A pending invitation to a group: scope the group, id the invitee.
+    Invite = 3,
+    /// The same invitation under the invitee: scope the invitee, id the
+    /// group (their list of invitations).
+    UserInvite = 4,
+}
+
+impl RecordKind {
+    pub const ALL: [RecordKind; 4] = [
+        RecordKind::Pair,
+        RecordKind::Block,
+        RecordKind::Invite,
+        RecordKind::UserInvite,
+    ];
+
+    /// Its stable number in stored keys.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+/// One record's key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RecordKey {
+    pub kind: RecordKind,
+    pub scope: String,
+    pub id: String,
+}
+
+impl RecordKey {
+    pub fn new(kind: RecordKind, scope: &str, id: &str) -> Self {
+        Self {
+            kind,
+            scope: scope.to_string(),
+            id: id.to_string(),
+        }
+    }
+}
+
+/// A change of one record: written (replacing any value) or removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordWrite {
+    Put(RecordKey, Vec<u8>),
+    Delete(RecordKey),
+}
+
 /// Durable conversations, members, timelines, seq leases, dedup keys and read
 /// watermarks. Implementations: embedded (redb) and ScyllaDB.
 ///
@@ -104,4 +161,18 @@ pub trait TimelineStore: Send + Sync + 'static {
     /// Raises `user`'s read watermark in `conv` to `seq` (never lowers it)
     /// and returns the resulting watermark. No-op for non-members.
     async fn set_read(&self, conv: &str, user: &str, seq: u64) -> StoreResult<u64>;
+
+    /// Applies the changes all at once (all or none).
+    async fn write_records(&self, writes: Vec<RecordWrite>) -> StoreResult<()>;
+    /// One record's value, if it exists.
+    async fn record(&self, key: &RecordKey) -> StoreResult<Option<Vec<u8>>>;
+    /// The records of one scope in id order, at most `limit`, starting
+    /// after `after` (empty: from the first).
+    async fn records(
+        &self,
+        kind: RecordKind,
+        scope: &str,
+        after: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, Vec<u8>)>>;
 }

@@ -47,6 +47,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "history_visibility",
         cql: include_str!("../migrations/0006_history_visibility.cql"),
     },
+    Migration {
+        version: 7,
+        name: "records",
+        cql: include_str!("../migrations/0007_records.cql"),
+    },
 ];
 
 const CREATE_VERSIONS: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\

@@ -80,6 +80,10 @@ statements! {
     SELECT_MEMBERS = idem("SELECT user_id, role FROM members WHERE conversation_id = ?");
     PUT_SETTINGS = idem("INSERT INTO member_settings (conversation_id, user_id, settings) VALUES (?, ?, ?)");
     SELECT_SETTINGS = idem("SELECT settings FROM member_settings WHERE conversation_id = ? AND user_id = ?");
+    PUT_RECORD = idem("INSERT INTO records (kind, scope, id, value) VALUES (?, ?, ?, ?)");
+    DELETE_RECORD = idem("DELETE FROM records WHERE kind = ? AND scope = ? AND id = ?");
+    SELECT_RECORD = idem("SELECT value FROM records WHERE kind = ? AND scope = ? AND id = ?");
+    SELECT_RECORDS = idem("SELECT id, value FROM records WHERE kind = ? AND scope = ? AND id > ? LIMIT ?");
     SELECT_USER_CONVERSATIONS = idem("SELECT conversation_id FROM user_conversations WHERE user_id = ?");
 
     // Read watermarks: a max register (see the schema).
@@ -259,6 +263,7 @@ mod tests {
                 "usernames" => &["username"],
                 "token_families" => &["family_id"],
                 "refresh_tokens" => &["token_hash"],
+                "records" => &["kind", "scope"],
                 _ => &["conversation_id"],
             };
             let clause = stmt.cql.split_once("WHERE").expect("a WHERE").1;

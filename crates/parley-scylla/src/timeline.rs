@@ -10,7 +10,10 @@ use crate::rows::{
 };
 use crate::session::ScyllaSession;
 use async_trait::async_trait;
-use parley_ports::{PinRow, ReactionRow, ReadRange, StoreError, StoreResult, TimelineStore};
+use parley_ports::{
+    PinRow, ReactionRow, ReadRange, RecordKey, RecordKind, RecordWrite, StoreError, StoreResult,
+    TimelineStore,
+};
 use parley_proto::v1 as pb;
 use scylla::serialize::row::SerializeRow;
 use scylla::statement::batch::{Batch, BatchType};
@@ -536,5 +539,69 @@ impl TimelineStore for ScyllaTimelineStore {
                 .map_err(ScyllaError::from)?;
         }
         Ok(current.max(seq))
+    }
+
+    async fn write_records(&self, writes: Vec<RecordWrite>) -> StoreResult<()> {
+        let p = &self.s.prepared;
+        let mut batch = Batch::new(BatchType::Logged);
+        let mut values: Vec<Box<dyn SerializeRow + Send + Sync>> = Vec::new();
+        for w in writes {
+            match w {
+                RecordWrite::Put(k, v) => {
+                    batch.append_statement(p.PUT_RECORD.clone());
+                    values.push(Box::new((i32::from(k.kind.code()), k.scope, k.id, v)));
+                }
+                RecordWrite::Delete(k) => {
+                    batch.append_statement(p.DELETE_RECORD.clone());
+                    values.push(Box::new((i32::from(k.kind.code()), k.scope, k.id)));
+                }
+            }
+        }
+        if values.is_empty() {
+            return Ok(());
+        }
+        batch.set_is_idempotent(true);
+        self.s
+            .session
+            .batch(&batch, values)
+            .await
+            .map_err(ScyllaError::from)?;
+        Ok(())
+    }
+
+    async fn record(&self, key: &RecordKey) -> StoreResult<Option<Vec<u8>>> {
+        let row: Option<(Option<Vec<u8>>,)> = self
+            .s
+            .first(
+                &self.s.prepared.SELECT_RECORD,
+                (
+                    i32::from(key.kind.code()),
+                    key.scope.as_str(),
+                    key.id.as_str(),
+                ),
+            )
+            .await?;
+        Ok(row.map(|(v,)| v.unwrap_or_default()))
+    }
+
+    async fn records(
+        &self,
+        kind: RecordKind,
+        scope: &str,
+        after: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        let limit = i32::try_from(limit).unwrap_or(i32::MAX);
+        let rows: Vec<(String, Option<Vec<u8>>)> = self
+            .s
+            .rows(
+                &self.s.prepared.SELECT_RECORDS,
+                (i32::from(kind.code()), scope, after, limit),
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, v)| (id, v.unwrap_or_default()))
+            .collect())
     }
 }

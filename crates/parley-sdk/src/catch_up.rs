@@ -92,6 +92,8 @@ impl Client {
             Some(Payload::PresenceChanged(p)) => self.emit(ClientEvent::Presence(p)),
             Some(Payload::Receipt(r)) => self.emit(ClientEvent::Receipt(r)),
             Some(Payload::SettingsChanged(s)) => self.emit(ClientEvent::SettingsChanged(s)),
+            Some(Payload::Invited(i)) => self.emit(ClientEvent::Invited(i)),
+            Some(Payload::InvitationGone(g)) => self.emit(ClientEvent::InvitationGone(g)),
             _ => {}
         }
     }

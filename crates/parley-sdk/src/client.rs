@@ -74,6 +74,10 @@ pub enum ClientEvent {
     Receipt(pb::ReceiptPush),
     /// The user's own settings of a conversation changed (on any device).
     SettingsChanged(pb::SettingsReply),
+    /// You were invited to a group (answer with `Client::respond`).
+    Invited(pb::Invitation),
+    /// An invitation of yours was answered (on any device) or withdrawn.
+    InvitationGone(pb::InvitationGone),
     /// The session was revoked: the client stopped; log in again.
     Revoked,
 }

@@ -239,6 +239,77 @@ impl Client {
         }
     }
 
+    /// Blocks a user (no messages either way in your direct conversation,
+    /// no invitations or requests from them, no presence either way).
+    pub async fn block(&self, user_id: &str) -> Result<(), SdkError> {
+        let r = Request::Block(pb::Block {
+            user_id: user_id.into(),
+        });
+        self.expect_ok(r).await
+    }
+
+    pub async fn unblock(&self, user_id: &str) -> Result<(), SdkError> {
+        let r = Request::Unblock(pb::Unblock {
+            user_id: user_id.into(),
+        });
+        self.expect_ok(r).await
+    }
+
+    /// Whom you blocked.
+    pub async fn blocked(&self) -> Result<Vec<String>, SdkError> {
+        match self
+            .request_retrying(Request::ListBlocked(pb::ListBlocked {}))
+            .await?
+        {
+            Payload::Blocked(b) => Ok(b.user_ids),
+            other => Err(SdkError::Protocol(format!(
+                "expected blocked, got {other:?}"
+            ))),
+        }
+    }
+
+    /// Your pending group invitations, newest first.
+    pub async fn invitations(&self) -> Result<Vec<pb::Invitation>, SdkError> {
+        let r = Request::ListInvitations(pb::ListInvitations {});
+        match self.request_retrying(r).await? {
+            Payload::Invitations(i) => Ok(i.invitations),
+            other => Err(SdkError::Protocol(format!(
+                "expected invitations, got {other:?}"
+            ))),
+        }
+    }
+
+    /// Accepts (the conversation is returned) or declines a group
+    /// invitation or a message request. Not retried by itself: an answer
+    /// is taken once, and a retry after a lost reply would find nothing
+    /// left to answer.
+    pub async fn respond(
+        &self,
+        conversation_id: &str,
+        accept: bool,
+        block: bool,
+    ) -> Result<Option<pb::Conversation>, SdkError> {
+        let r = Request::Respond(pb::Respond {
+            conversation_id: conversation_id.into(),
+            accept,
+            block,
+        });
+        match self.request(r).await? {
+            Payload::Conversation(c) => Ok(Some(c)),
+            Payload::Ok(_) => Ok(None),
+            other => Err(SdkError::Protocol(format!(
+                "expected a conversation, got {other:?}"
+            ))),
+        }
+    }
+
+    async fn expect_ok(&self, r: Request) -> Result<(), SdkError> {
+        match self.request_retrying(r).await? {
+            Payload::Ok(_) => Ok(()),
+            other => Err(SdkError::Protocol(format!("expected ok, got {other:?}"))),
+        }
+    }
+
     /// One sync page: conversations after the id `after` (empty: the first
     /// page), at most `limit` (0: the server's default).
     pub async fn sync_page(&self, after: &str, limit: u32) -> Result<pb::SyncReply, SdkError> {

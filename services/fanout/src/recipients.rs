@@ -165,6 +165,21 @@ mod tests {
         async fn contacts(&self, _: pb::CallerRequest) -> ServiceResult<pb::ContactsReply> {
             Err(ServiceError::Internal("unused".into()))
         }
+        async fn block(&self, _: pb::BlockRequest) -> ServiceResult<pb::Empty> {
+            Err(ServiceError::Internal("unused".into()))
+        }
+        async fn list_blocked(&self, _: pb::CallerRequest) -> ServiceResult<pb::BlockedReply> {
+            Err(ServiceError::Internal("unused".into()))
+        }
+        async fn relations(&self, _: pb::RelationsRequest) -> ServiceResult<pb::RelationsReply> {
+            Err(ServiceError::Internal("unused".into()))
+        }
+        async fn invitations(&self, _: pb::CallerRequest) -> ServiceResult<pb::InvitationsReply> {
+            Err(ServiceError::Internal("unused".into()))
+        }
+        async fn respond(&self, _: pb::RespondRequest) -> ServiceResult<pb::RespondReply> {
+            Err(ServiceError::Internal("unused".into()))
+        }
     }
 
     #[tokio::test]

@@ -62,6 +62,28 @@ pub struct GatewayConfig {
     /// gateway, with bursts of `conversations_burst`; more get `rate_limited`.
     pub conversations_per_hour: u32,
     pub conversations_burst: u32,
+    /// Who has to accept before joining a conversation someone else starts
+    /// or adds them to (see `Invitations`).
+    pub invitations: Invitations,
+}
+
+/// When a person added to a group gets an invitation to accept rather
+/// than being added, and when a new direct conversation is a message
+/// request. A block always refuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Invitations {
+    /// People who share no conversation with whoever adds them (or writes
+    /// to them first): a stranger cannot pull anyone into a group or learn
+    /// their presence by starting a conversation.
+    #[default]
+    Strangers,
+    /// Everyone added to a group is invited; direct conversations as with
+    /// `strangers`.
+    Always,
+    /// Nobody: people are added directly and direct conversations open at
+    /// once (a workplace whose admins manage membership).
+    Never,
 }
 
 impl Default for GatewayConfig {
@@ -90,6 +112,7 @@ impl Default for GatewayConfig {
             sign_ins_per_address: 2,
             conversations_per_hour: 120,
             conversations_burst: 30,
+            invitations: Invitations::default(),
         }
     }
 }

@@ -26,7 +26,7 @@ mod tokens;
 mod web;
 mod ws;
 
-pub use config::GatewayConfig;
+pub use config::{GatewayConfig, Invitations};
 pub use error::GatewayError;
 pub use gateway::{Gateway, GatewayDeps};
 pub use ws::close_codes;

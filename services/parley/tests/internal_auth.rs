@@ -43,6 +43,7 @@ async fn start(root: &Path, nats: &NatsServer, stop: &CancellationToken) -> Serv
         c.cluster.tls_dir = Some(certs.join(name));
         c.cluster.bus = nats.url();
         c.auth.hash_concurrency = 1;
+        c.gateway.invitations = parley_gateway::Invitations::Never;
         c
     };
     let mut addrs = Vec::new();

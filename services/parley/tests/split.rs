@@ -20,6 +20,10 @@ struct Split {
 }
 
 async fn split(gateways: usize, fanouts: usize, storages: usize) -> Split {
+    split_with(gateways, fanouts, storages, "never").await
+}
+
+async fn split_with(gateways: usize, fanouts: usize, storages: usize, invitations: &str) -> Split {
     let nats = NatsServer::start();
     let redis = RedisServer::start();
     let mut dir = tempfile::tempdir().unwrap();
@@ -33,6 +37,7 @@ async fn split(gateways: usize, fanouts: usize, storages: usize) -> Split {
         ("PARLEY_CLUSTER__STORED_ACK_WAIT_SECS", "2"),
         ("PARLEY_AUTH__HASH_CONCURRENCY", "2"),
         ("PARLEY_GATEWAY__DRAIN_TIMEOUT_SECS", "5"),
+        ("PARLEY_GATEWAY__INVITATIONS", invitations),
     ];
     let opts = ClusterOptions {
         exe: env!("CARGO_BIN_EXE_parley").into(),
@@ -555,4 +560,52 @@ async fn the_embedded_scenarios_hold_across_processes() {
     println!(
         "DM, retry, non-member refusal, offline catch-up and refresh-token reuse hold across processes"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitations_and_blocks_hold_across_storage_instances() {
+    // Groups, invitations and pairs are spread over two storage instances:
+    // listings gather them all, and a block kept on one instance outweighs
+    // groups shared on the other.
+    let s = split_with(1, 1, 2, "strangers").await;
+    let urls = urls_from(&s, 0);
+    let (alice, _a) = client_on(&urls, "alice").await;
+    let (bob, _b) = client_on(&urls, "bob").await;
+    let mut groups = Vec::new();
+    for i in 0..6 {
+        let g = alice
+            .create_group(&format!("g{i}"), &[bob.user_id()])
+            .await
+            .unwrap();
+        assert_eq!(g.invited_ids, [bob.user_id()], "strangers are invited");
+        groups.push(g.id);
+    }
+    let listed = bob.invitations().await.unwrap();
+    assert_eq!(listed.len(), 6, "invitations from every instance");
+    for g in &groups {
+        bob.respond(g, true, false).await.unwrap().unwrap();
+    }
+    assert_eq!(bob.sync().await.unwrap().conversations.len(), 6);
+    assert!(alice.query_presence(&[bob.user_id()]).await.unwrap()[0].online);
+    alice.block(&bob.user_id()).await.unwrap();
+    assert_eq!(alice.blocked().await.unwrap(), [bob.user_id()]);
+    assert!(
+        bob.query_presence(&[alice.user_id()])
+            .await
+            .unwrap()
+            .is_empty(),
+        "the block outweighs the groups on the other instance"
+    );
+    let refused = bob.create_group("x", &[alice.user_id()]).await;
+    assert_eq!(
+        refused
+            .err()
+            .and_then(|e| e.code().map(str::to_string))
+            .as_deref(),
+        Some("forbidden")
+    );
+    // A group message still reaches her.
+    bob.send_text(&groups[0], "still in the group")
+        .await
+        .unwrap();
 }

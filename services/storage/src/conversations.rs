@@ -1,6 +1,7 @@
 //! Conversations and their members.
 
 use crate::access::{is_manager, require_member, require_member_or_system, role_of, user_caller};
+use crate::consent::is_direct_id;
 use crate::handlers::Handlers;
 use crate::pages::{
     DEFAULT_MEMBERS_LIMIT, MAX_MEMBERS_LIMIT, REPLY_BUDGET_BYTES, page_limit, take_page,
@@ -22,7 +23,7 @@ impl Handlers {
         req: pb::CreateConversationRequest,
     ) -> ServiceResult<pb::Conversation> {
         let creator = user_caller(req.caller.as_ref())?;
-        for m in &req.member_ids {
+        for m in req.member_ids.iter().chain(&req.invite_ids) {
             validate_id("member_id", m)?;
         }
         let kind =
@@ -43,7 +44,13 @@ impl Handlers {
                     member(&creator, pb::Role::Member),
                     member(other, pb::Role::Member),
                 ];
-                (direct_id(&creator, other), String::new(), members)
+                let id = direct_id(&creator, other);
+                let exists = self.store.conversation(&id).await?.is_some();
+                // Refused in a block; a request when the gateway says the
+                // other has to accept (`invite_ids` names them).
+                self.start_direct(&creator, other, !req.invite_ids.is_empty(), exists)
+                    .await?;
+                (id, String::new(), members)
             }
             pb::ConversationKind::Group => {
                 if req.title.chars().count() > crate::group_admin::MAX_TITLE_CHARS {
@@ -54,7 +61,9 @@ impl Handlers {
                 }
                 let others: BTreeSet<&String> =
                     req.member_ids.iter().filter(|m| **m != creator).collect();
-                if others.len() + 1 > self.config.max_group_members {
+                if others.len() + 1 > self.config.max_group_members
+                    || req.invite_ids.len() > self.config.max_group_members
+                {
                     return Err(ServiceError::InvalidArgument(format!(
                         "a group has at most {} members",
                         self.config.max_group_members
@@ -108,6 +117,10 @@ impl Handlers {
             member_ids: members.iter().map(|m| m.user_id.clone()).collect(),
         });
         self.commit(&id, &creator, "", body).await?;
+        if kind == pb::ConversationKind::Group && !req.invite_ids.is_empty() {
+            self.invite_at_creation(&id, &creator, &req.invite_ids, &members)
+                .await?;
+        }
         self.with_first_members(conv).await
     }
 
@@ -143,11 +156,18 @@ impl Handlers {
         let limit = DEFAULT_MEMBERS_LIMIT as usize;
         let (members, _) = take_page(all, limit, REPLY_BUDGET_BYTES);
         let (pins, pins_seq) = self.pins_of(&conv.id).await?;
+        let (invited_ids, request) = if is_direct(&conv) {
+            (Vec::new(), self.pair_state(&conv.id).await?.request)
+        } else {
+            (self.invited_ids(&conv.id).await?, None)
+        };
         Ok(pb::Conversation {
             members,
             member_count,
             pins,
             pins_seq,
+            invited_ids,
+            request,
             ..conv
         })
     }
@@ -172,10 +192,10 @@ impl Handlers {
                 ));
             }
         };
-        if req.user_ids.is_empty() {
+        if req.user_ids.is_empty() && req.invite_ids.is_empty() {
             return Err(ServiceError::InvalidArgument("user_ids is empty".into()));
         }
-        for u in &req.user_ids {
+        for u in req.user_ids.iter().chain(&req.invite_ids) {
             validate_id("user_id", u)?;
         }
         let existing: HashSet<String> = self
@@ -190,10 +210,13 @@ impl Handlers {
             .iter()
             .filter(|u| !existing.contains(*u))
             .collect();
-        if new.is_empty() {
+        let invited = self
+            .invitable(&req.conversation_id, &req.invite_ids, &existing)
+            .await?;
+        if new.is_empty() && invited.is_empty() {
             // Nothing to record: no empty event burning a seq.
             return Err(ServiceError::AlreadyExists(
-                "every one of them is already a member".into(),
+                "every one of them is already a member (or invited)".into(),
             ));
         }
         if existing.len() + new.len() > self.config.max_group_members {
@@ -202,42 +225,58 @@ impl Handlers {
                 self.config.max_group_members
             )));
         }
+        let mut reply = None;
+        if !invited.is_empty() {
+            reply = Some(
+                self.invite(&req.conversation_id, &actor_id, &invited, role)
+                    .await?,
+            );
+        }
+        if !new.is_empty() {
+            let users: Vec<String> = new.into_iter().cloned().collect();
+            reply = Some(
+                self.join(&req.conversation_id, &actor_id, &users, role)
+                    .await?,
+            );
+        }
+        Ok(reply.expect("something was recorded"))
+    }
+
+    /// Makes `users` (none of them a member) members with `role`, as one
+    /// membersAdded event sent by `actor`.
+    pub(crate) async fn join(
+        &self,
+        conv: &str,
+        actor: &str,
+        users: &[String],
+        role: pb::Role,
+    ) -> ServiceResult<pb::AppendReply> {
         // Where a new member's reading starts, before they are a member at
         // all: the event that adds them takes a seq above the current head,
         // so that bound hides everything from before (a message racing the
         // add may be shown; nothing older). The exact seq follows the commit.
-        let bound = self.sequencer.stable_head(&req.conversation_id).await? + 1;
-        for u in &new {
-            self.store
-                .set_joined(&req.conversation_id, u, bound)
-                .await?;
+        let bound = self.sequencer.stable_head(conv).await? + 1;
+        for u in users {
+            self.store.set_joined(conv, u, bound).await?;
         }
-        let rows: Vec<pb::Member> = new.iter().map(|u| member(u, role)).collect();
-        self.put_members(&req.conversation_id, &rows).await?;
+        let rows: Vec<pb::Member> = users.iter().map(|u| member(u, role)).collect();
+        self.put_members(conv, &rows).await?;
         // Nor is what came before unread for them, from the first moment.
-        for u in &new {
-            self.store
-                .set_read(&req.conversation_id, u, bound - 1)
-                .await?;
+        for u in users {
+            self.store.set_read(conv, u, bound - 1).await?;
         }
         let body = pb::event::Body::MembersAdded(pb::MembersAdded {
-            user_ids: new.iter().map(|u| u.to_string()).collect(),
+            user_ids: users.to_vec(),
             role: role as i32,
         });
-        let reply = self
-            .commit_membership(&req.conversation_id, &actor_id, body)
-            .await?;
+        let reply = self.commit_membership(conv, actor, body).await?;
         // A new member starts with everything before their joining read:
         // the group's earlier history is there to scroll back to, not to
         // count as unread.
         if let Some(joined) = &reply.event {
-            for u in new {
-                self.store
-                    .set_read(&req.conversation_id, u, joined.seq)
-                    .await?;
-                self.store
-                    .set_joined(&req.conversation_id, u, joined.seq)
-                    .await?;
+            for u in users {
+                self.store.set_read(conv, u, joined.seq).await?;
+                self.store.set_joined(conv, u, joined.seq).await?;
             }
         }
         Ok(reply)
@@ -250,11 +289,16 @@ impl Handlers {
         let actor_id = user_caller(req.caller.as_ref())?;
         let actor = self.group_actor(&req.conversation_id, &actor_id).await?;
         validate_id("user_id", &req.user_id)?;
-        let target = self
+        let Some(target) = self
             .store
             .member(&req.conversation_id, &req.user_id)
             .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("{} is not a member", req.user_id)))?;
+        else {
+            // Removing someone invited withdraws the invitation.
+            return self
+                .withdraw_invitation(&req.conversation_id, &actor, &req.user_id)
+                .await;
+        };
         let leaving = req.user_id == actor_id;
         let outranks = is_manager(&actor) && role_of(&target) < role_of(&actor);
         if !(leaving || outranks) {
@@ -361,14 +405,23 @@ impl Handlers {
         let user = user_caller(req.caller.as_ref())?;
         let mut contacts = BTreeSet::new();
         for conv in self.store.user_conversations(&user).await? {
+            // A message request not yet accepted makes no contact.
+            if is_direct_id(&conv) && self.pair_state(&conv).await?.request.is_some() {
+                continue;
+            }
             for m in self.store.members(&conv).await? {
                 if m.user_id != user {
                     contacts.insert(m.user_id);
                 }
             }
         }
+        let blocked = self.blocked_either_way(&user).await?;
+        for b in &blocked {
+            contacts.remove(b);
+        }
         Ok(pb::ContactsReply {
             user_ids: contacts.into_iter().collect(),
+            blocked_user_ids: blocked,
         })
     }
 

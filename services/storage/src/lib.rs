@@ -6,9 +6,11 @@
 
 mod access;
 mod config;
+mod consent;
 mod conversations;
 mod group_admin;
 mod handlers;
+mod invitations;
 mod member_state;
 mod member_versions;
 mod mentions;

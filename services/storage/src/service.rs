@@ -107,4 +107,36 @@ impl StorageApi for StorageService {
         self.shard.check(&req)?;
         self.handlers.update_settings(req).await
     }
+
+    async fn block(&self, req: pb::BlockRequest) -> ServiceResult<pb::Empty> {
+        self.shard.check(&req)?;
+        self.handlers.block(req).await
+    }
+
+    async fn list_blocked(&self, req: pb::CallerRequest) -> ServiceResult<pb::BlockedReply> {
+        self.shard.check(&req)?;
+        self.handlers.list_blocked(req).await
+    }
+
+    async fn relations(&self, req: pb::RelationsRequest) -> ServiceResult<pb::RelationsReply> {
+        // Each pair's owner answers for it: the router splits the request.
+        for u in &req.user_ids {
+            self.shard.check(&pb::BlockRequest {
+                caller: req.caller.clone(),
+                user_id: u.clone(),
+                unblock: false,
+            })?;
+        }
+        self.handlers.relations(req).await
+    }
+
+    async fn invitations(&self, req: pb::CallerRequest) -> ServiceResult<pb::InvitationsReply> {
+        self.shard.check(&req)?;
+        self.handlers.invitations(req).await
+    }
+
+    async fn respond(&self, req: pb::RespondRequest) -> ServiceResult<pb::RespondReply> {
+        self.shard.check(&req)?;
+        self.handlers.respond(req).await
+    }
 }

@@ -1,6 +1,7 @@
 //! Sends, history range pulls, sync and read watermarks.
 
 use crate::access::{is_manager, require_member, user_caller};
+use crate::consent::is_direct_id;
 use crate::handlers::Handlers;
 use crate::pages::{
     DEFAULT_SYNC_LIMIT, MAX_SYNC_LIMIT, REPLY_BUDGET_BYTES, page_limit, take_page_by,
@@ -34,6 +35,10 @@ impl Handlers {
             .ok_or_else(|| ServiceError::InvalidArgument("send is required".into()))?;
         validate_id("client_msg_id", &send.client_msg_id)?;
         let member = require_member(&*self.store, &send.conversation_id, &sender).await?;
+        if is_direct_id(&send.conversation_id) {
+            self.check_direct_send(&send.conversation_id, &sender)
+                .await?;
+        }
         let body = match send.body {
             Some(pb::send::Body::Message(m)) => {
                 self.check_text(&m.text)?;
@@ -274,6 +279,12 @@ impl Handlers {
         // Direct conversations carry their two members so a client can
         // name them; groups are fetched with GetConversation.
         if conv.kind == pb::ConversationKind::Direct as i32 {
+            let pair = self.pair_state(id).await?;
+            if pair.blocked_by.iter().any(|u| u == user) {
+                // Out of the list of whoever blocked the other.
+                return Ok(None);
+            }
+            conv.request = pair.request;
             conv.members = self.store.members(id).await?;
             conv.member_count = conv.members.len() as u32;
         }

@@ -251,6 +251,7 @@ async fn new_members_see_history_only_since_joining_when_the_group_says_so() {
             caller: user("alice"),
             user_ids: vec!["carol".into()],
             role: 0,
+            invite_ids: vec![],
         })
         .await
         .unwrap()

@@ -106,6 +106,7 @@ async fn a_new_member_does_not_count_earlier_history_as_unread() {
             caller: user("alice"),
             user_ids: vec!["carol".into()],
             role: 0,
+            invite_ids: vec![],
         })
         .await
         .unwrap()

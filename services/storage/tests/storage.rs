@@ -115,6 +115,7 @@ async fn non_members_are_refused_everywhere() {
         caller: user("mallory"),
         user_ids: vec!["x".into()],
         role: 0,
+        invite_ids: vec![],
     })
     .await
     .map(|_| ()));
@@ -185,6 +186,7 @@ async fn roles_edit_delete_and_removal() {
         caller: user(who),
         user_ids: vec!["dave".into()],
         role: 0,
+        invite_ids: vec![],
     };
     assert!(matches!(
         s.add_members(add("carol")).await,
@@ -439,6 +441,7 @@ async fn stored_events_name_their_member_list_version() {
         caller: user("alice"),
         user_ids: vec!["bob".into()],
         role: 0,
+        invite_ids: vec![],
     })
     .await
     .unwrap();
@@ -716,6 +719,27 @@ impl parley_ports::TimelineStore for SlowStore {
     ) -> parley_ports::StoreResult<()> {
         self.0.put_settings(c, u, s).await
     }
+    async fn write_records(
+        &self,
+        w: Vec<parley_ports::RecordWrite>,
+    ) -> parley_ports::StoreResult<()> {
+        self.0.write_records(w).await
+    }
+    async fn record(
+        &self,
+        k: &parley_ports::RecordKey,
+    ) -> parley_ports::StoreResult<Option<Vec<u8>>> {
+        self.0.record(k).await
+    }
+    async fn records(
+        &self,
+        kind: parley_ports::RecordKind,
+        scope: &str,
+        after: &str,
+        limit: usize,
+    ) -> parley_ports::StoreResult<Vec<(String, Vec<u8>)>> {
+        self.0.records(kind, scope, after, limit).await
+    }
     async fn pins(&self, c: &str) -> parley_ports::StoreResult<Vec<parley_ports::PinRow>> {
         self.0.pins(c).await
     }
@@ -902,6 +926,7 @@ async fn re_adding_members_records_only_newcomers_and_never_an_empty_event() {
         caller: user("alice"),
         user_ids: ids.iter().map(|s| s.to_string()).collect(),
         role: 0,
+        invite_ids: vec![],
     };
     let r = s.add_members(add(&["bob"])).await;
     assert!(matches!(r, Err(ServiceError::AlreadyExists(_))), "{r:?}");

@@ -58,6 +58,7 @@ pub async fn run(store: Arc<dyn TimelineStore>) {
     pins(&*store).await;
     settings(&*store).await;
     joins(&*store).await;
+    records(&*store).await;
 }
 
 async fn conversations_and_members(s: &dyn TimelineStore) {
@@ -464,4 +465,79 @@ async fn joins(s: &dyn TimelineStore) {
     // Added again later: the latest joining counts.
     s.set_joined(&c, "u", 40).await.unwrap();
     assert_eq!(s.joined(&c, "u").await.unwrap(), 40);
+}
+
+async fn records(s: &dyn TimelineStore) {
+    use crate::{RecordKey, RecordKind, RecordWrite};
+    let scope = unique("s");
+    let k = |kind, id: &str| RecordKey::new(kind, &scope, id);
+    assert_eq!(s.record(&k(RecordKind::Pair, "a")).await.unwrap(), None);
+    s.write_records(vec![
+        RecordWrite::Put(k(RecordKind::Block, "b"), b"2".to_vec()),
+        RecordWrite::Put(k(RecordKind::Block, "a"), b"1".to_vec()),
+        RecordWrite::Put(k(RecordKind::Block, "c"), vec![]),
+        RecordWrite::Put(k(RecordKind::Invite, "a"), b"other kind".to_vec()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(
+        s.record(&k(RecordKind::Block, "a")).await.unwrap(),
+        Some(b"1".to_vec())
+    );
+    assert_eq!(
+        s.record(&k(RecordKind::Block, "c")).await.unwrap(),
+        Some(vec![]),
+        "an empty value is a value"
+    );
+    let ids = |rows: Vec<(String, Vec<u8>)>| rows.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s.records(RecordKind::Block, &scope, "", 10).await.unwrap()),
+        ["a", "b", "c"],
+        "listed in id order, one kind only"
+    );
+    assert_eq!(
+        ids(s.records(RecordKind::Block, &scope, "a", 1).await.unwrap()),
+        ["b"],
+        "after and limit"
+    );
+    assert!(
+        s.records(RecordKind::Block, &unique("s"), "", 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "scopes are apart"
+    );
+    // A scope that is a prefix of another does not see the other's rows.
+    s.write_records(vec![RecordWrite::Put(
+        RecordKey::new(RecordKind::Block, &format!("{scope}x"), "z"),
+        vec![],
+    )])
+    .await
+    .unwrap();
+    assert_eq!(
+        s.records(RecordKind::Block, &scope, "", 10)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    // Replace and delete together.
+    s.write_records(vec![
+        RecordWrite::Put(k(RecordKind::Block, "a"), b"new".to_vec()),
+        RecordWrite::Delete(k(RecordKind::Block, "b")),
+        RecordWrite::Delete(k(RecordKind::Pair, "never written")),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(
+        s.records(RecordKind::Block, &scope, "", 10).await.unwrap(),
+        [
+            ("a".to_string(), b"new".to_vec()),
+            ("c".to_string(), vec![])
+        ]
+    );
+    assert_eq!(
+        s.record(&k(RecordKind::Invite, "a")).await.unwrap(),
+        Some(b"other kind".to_vec())
+    );
 }

@@ -4,6 +4,7 @@
 //! request. `dispatch` is the one place that maps a request type to its
 //! handler and its metric name; errors become error replies here.
 
+mod consent;
 mod conversations;
 mod messages;
 mod presence;
@@ -96,6 +97,13 @@ pub(crate) async fn dispatch(
         Request::QueryPresence(r) => {
             run(&ctx, "query_presence", presence::query_presence(&ctx, r)).await
         }
+        Request::Block(r) => run(&ctx, "block", consent::block(&ctx, r.user_id, false)).await,
+        Request::Unblock(r) => run(&ctx, "unblock", consent::block(&ctx, r.user_id, true)).await,
+        Request::ListBlocked(_) => run(&ctx, "list_blocked", consent::list_blocked(&ctx)).await,
+        Request::ListInvitations(_) => {
+            run(&ctx, "list_invitations", consent::list_invitations(&ctx)).await
+        }
+        Request::Respond(r) => run(&ctx, "respond", consent::respond(&ctx, r)).await,
     };
     match result {
         Ok(payload) => pb::ServerFrame {

@@ -39,6 +39,9 @@ impl TestNode {
         // Metrics on an admin port of their own, found through data_dir.
         config.cluster.admin_listen = Some("127.0.0.1:0".parse().unwrap());
         config.cluster.announce = true;
+        // People are added to groups directly unless a test of consent
+        // says otherwise (most tests are about something else).
+        config.gateway.invitations = parley_gateway::Invitations::Never;
         tweak(&mut config);
         let node = Some(Self::boot(&config).await);
         Self { node, dir, config }
