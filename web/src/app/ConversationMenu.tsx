@@ -9,6 +9,16 @@ export function ConversationMenu({ client, id, onBack }: { client: ParleyClient;
   const [open, setOpen] = useState(false);
   const conv = client.conversation(id)!;
   const s = conv.settings;
+  const partner = client.dmPartner(conv);
+  const block = (userId: string) => {
+    setOpen(false);
+    const name = client.userName(userId);
+    if (!confirm(`Block ${name}? Neither of you can message the other here, they cannot invite you, and you stop seeing each other online. Shared groups stay.`)) return;
+    client
+      .block(userId)
+      .then(onBack)
+      .catch((e: unknown) => alert(errorText(e)));
+  };
   const change = (c: Partial<typeof s>, thenLeave = false) => {
     setOpen(false);
     client.updateSettings(id, c).catch((e: unknown) => alert(errorText(e)));
@@ -44,6 +54,11 @@ export function ConversationMenu({ client, id, onBack }: { client: ParleyClient;
           <button role="menuitem" onClick={() => change({ markedUnread: true }, true)} data-testid="mark-unread">
             Mark unread
           </button>
+          {partner && partner !== client.me && (
+            <button role="menuitem" onClick={() => block(partner)} data-testid="block">
+              Block {client.userName(partner)}
+            </button>
+          )}
         </span>
       )}
     </span>

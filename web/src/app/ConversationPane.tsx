@@ -4,6 +4,7 @@ import { Composer, type Draft } from "./Composer";
 import { lastSeen, notice, time } from "./format";
 import { ConversationMenu } from "./ConversationMenu";
 import { GroupSettings } from "./GroupSettings";
+import { RequestBanner } from "./Invitations";
 import { PinButton, PinnedBar } from "./Pins";
 import { ReactButton, ReactionChips } from "./Reactions";
 import { splitNames } from "./NewChat";
@@ -116,6 +117,7 @@ export function ConversationPane({ client, id, onBack }: Props) {
       </header>
       {adding && <AddPeople client={client} id={id} onDone={() => setAdding(false)} />}
       {settings && conv.kind === "group" && <GroupSettings client={client} id={id} onClose={() => setSettings(false)} />}
+      <RequestBanner client={client} id={id} onBack={onBack} />
       <PinnedBar client={client} id={id} />
       <div class="messages" ref={listRef} onScroll={onScroll} data-testid="messages">
         {conv.hasOlder ? (

@@ -1,5 +1,6 @@
 import { useState } from "preact/hooks";
 import type { ConversationUpdate, ParleyClient, Role } from "../sdk";
+import { errorText } from "./useSubmit";
 
 const ROLE_NAMES: Record<string, string> = { ROLE_OWNER: "Owner", ROLE_ADMIN: "Admin", ROLE_MEMBER: "Member" };
 
@@ -77,6 +78,19 @@ export function GroupSettings({ client, id, onClose }: { client: ParleyClient; i
             ) : (
               <span class="role">{ROLE_NAMES[m.role] ?? "Member"}</span>
             )}
+          </li>
+        ))}
+        {[...conv.invitedIds].map((userId) => (
+          <li key={userId} data-testid="member-invited" data-user={client.userName(userId)}>
+            <span class="name">{client.userName(userId)}</span>
+            <span class="role-actions">
+              <span class="role">Invited</span>
+              {canEdit && (
+                <button class="link" onClick={() => client.withdrawInvitation(id, userId).catch((e: unknown) => alert(errorText(e)))} data-testid="withdraw-invitation">
+                  Withdraw
+                </button>
+              )}
+            </span>
           </li>
         ))}
       </ul>

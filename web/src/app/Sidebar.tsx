@@ -1,6 +1,7 @@
 import { useState } from "preact/hooks";
 import type { ParleyClient } from "../sdk";
 import { initials } from "./format";
+import { BlockedList, Invitations } from "./Invitations";
 import { NewChat } from "./NewChat";
 import { StatusLine } from "./StatusLine";
 
@@ -14,7 +15,8 @@ export function Sidebar({ client, selected, onSelect }: Props) {
   const [dialog, setDialog] = useState<"" | "direct" | "group">("");
   const [showArchived, setShowArchived] = useState(false);
   const me = client.me;
-  const all = client.conversations();
+  // Message requests wait in their own section until answered.
+  const all = client.conversations().filter((c) => !(c.request && c.request.fromUserId !== me));
   const archived = all.filter((c) => c.settings.archived);
   const convs = showArchived ? archived : all.filter((c) => !c.settings.archived);
 
@@ -51,6 +53,7 @@ export function Sidebar({ client, selected, onSelect }: Props) {
           }}
         />
       )}
+      <Invitations client={client} selected={selected} onSelect={onSelect} />
       <ul class="conv-list" data-testid="conv-list">
         {convs.length === 0 && client.ready && <li class="conv-empty">No conversations yet.</li>}
         {convs.map((c) => {
@@ -117,6 +120,7 @@ export function Sidebar({ client, selected, onSelect }: Props) {
           {showArchived ? "‹ Back to conversations" : `Archived (${archived.length})`}
         </button>
       )}
+      <BlockedList client={client} />
     </aside>
   );
 }

@@ -25,7 +25,11 @@ export function notice(client: ParleyClient, it: Item): string {
     case "created":
       return it.text ? `${who} created the group “${it.text}”` : `${who} started the conversation`;
     case "members_added":
-      return `${who} added ${names}`;
+      return it.userIds.length === 1 && it.userIds[0] === it.senderId ? `${who} joined` : `${who} added ${names}`;
+    case "members_invited":
+      return `${who} invited ${names}`;
+    case "invitation_closed":
+      return it.declined ? `${names} declined the invitation` : `${who} withdrew the invitation of ${names}`;
     case "member_removed":
       return it.userIds[0] === it.senderId ? `${names} left` : `${who} removed ${names}`;
     case "updated": {

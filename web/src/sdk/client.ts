@@ -19,6 +19,7 @@ import {
   type Conversation,
   type ConversationUpdate,
   type Event,
+  type Invitation,
   type Member,
   type MessageBody,
   type Push,
@@ -81,6 +82,10 @@ export class ParleyClient {
   private readonly marking = new Set<string>();
   private typingTimer: ReturnType<typeof setTimeout> | null = null;
   private synced = false;
+  /** My pending group invitations, by group id. */
+  private readonly invitationMap = new Map<string, Invitation>();
+  /** The people I blocked. */
+  private readonly blockedSet = new Set<string>();
 
   private readonly listeners = new Set<() => void>();
   private notifyQueued = false;
@@ -381,6 +386,64 @@ export class ParleyClient {
     this.outboxStore?.discard(clientMsgId);
   }
 
+  /** My pending group invitations, newest first. */
+  invitations(): Invitation[] {
+    return [...this.invitationMap.values()].sort((a, b) => int(b.invitedAtMs) - int(a.invitedAtMs));
+  }
+
+  /** Direct conversations that are message requests waiting for my answer. */
+  requests(): ConversationModel[] {
+    return this.conversations().filter((c) => c.request && c.request.fromUserId !== this.me);
+  }
+
+  /** The people I blocked, by id. */
+  blocked(): string[] {
+    return [...this.blockedSet];
+  }
+
+  /**
+   * Answers a group invitation or a message request. Accepting opens the
+   * conversation; declining a request blocks its sender (and `block` does
+   * so for the inviter of a group).
+   */
+  async respond(conversationId: string, accept: boolean, block = false): Promise<void> {
+    const r = await this.request("respond", { conversationId, accept, block });
+    this.invitationMap.delete(conversationId);
+    const c = this.convs.get(conversationId);
+    if (c?.request && !accept) {
+      this.blockedSet.add(c.request.fromUserId);
+      c.left = true;
+    }
+    if (c) c.request = null;
+    // Accepted: the reply is the conversation (declined: an empty ok).
+    if (r && "id" in r) this.adopt(r as Conversation);
+    this.notify();
+  }
+
+  /** Takes back an invitation to a group (admins and the owner). */
+  async withdrawInvitation(conversationId: string, userId: string): Promise<void> {
+    await this.request("removeMember", { conversationId, userId });
+    this.convs.get(conversationId)?.invitedIds.delete(userId);
+    this.notify();
+  }
+
+  /** Blocks a user: our direct conversation leaves my list, no messages, invitations or presence either way. */
+  async block(userId: string): Promise<void> {
+    await this.request("block", { userId });
+    this.blockedSet.add(userId);
+    for (const c of this.convs.values()) if (c.kind === "direct" && this.dmPartner(c) === userId) c.left = true;
+    this.presenceMap.delete(userId);
+    this.notify();
+  }
+
+  async unblock(userId: string): Promise<void> {
+    await this.request("unblock", { userId });
+    this.blockedSet.delete(userId);
+    for (const c of this.convs.values()) if (c.kind === "direct" && this.dmPartner(c) === userId) c.left = false;
+    void this.refreshPresence();
+    this.notify();
+  }
+
   /** Opens (or creates) the DM with a user; returns the conversation id. */
   async startDirect(username: string): Promise<string> {
     const user = await this.userByName(username);
@@ -523,6 +586,7 @@ export class ParleyClient {
         },
       );
       if (!current) return;
+      await this.loadConsent();
       this.synced = true;
       this.notify();
       this.pumpOutbox();
@@ -531,6 +595,16 @@ export class ParleyClient {
     } catch {
       // The connection dropped meanwhile: the next connect syncs again.
     }
+  }
+
+  /** My invitations and blocks, as the server has them now. */
+  private async loadConsent(): Promise<void> {
+    const [inv, blocked] = await Promise.all([this.request("listInvitations", {}), this.request("listBlocked", {})]);
+    this.invitationMap.clear();
+    for (const i of inv.invitations ?? []) if (i.conversation) this.invitationMap.set(i.conversation.id, i);
+    this.blockedSet.clear();
+    for (const u of blocked.userIds ?? []) this.blockedSet.add(u);
+    this.lookup([...this.invitations().map((i) => i.invitedBy), ...this.blockedSet]);
   }
 
   private model(id: string): ConversationModel {
@@ -637,6 +711,16 @@ export class ParleyClient {
           if (c.timeline?.gap()) void this.catchUp(c);
         }, GAP_GRACE_MS);
       }
+    } else if (p.invited) {
+      const conv = p.invited.conversation;
+      if (conv && !this.convs.get(conv.id)?.timeline) {
+        this.invitationMap.set(conv.id, p.invited);
+        this.lookup([p.invited.invitedBy]);
+        this.notify();
+      }
+    } else if (p.invitationGone) {
+      this.invitationMap.delete(p.invitationGone.conversationId);
+      this.notify();
     } else if (p.settingsChanged) {
       const c = this.convs.get(p.settingsChanged.conversationId);
       if (c && p.settingsChanged.settings) {

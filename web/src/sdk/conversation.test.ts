@@ -113,4 +113,28 @@ describe("ConversationModel", () => {
     c.applySettings({ mutedUntilMs: String(Date.now() - 1) });
     expect(c.muted()).toBe(false);
   });
+
+  it("tracks invitations and a message request from the events", () => {
+    const g = new ConversationModel("g");
+    g.applyMeta({ id: "g", kind: "CONVERSATION_KIND_GROUP", invitedIds: ["dee"] }, false);
+    g.apply({ conversationId: "g", seq: "3", senderId: "ann", membersInvited: { userIds: ["eve", "fay"] } });
+    expect([...g.invitedIds].sort()).toEqual(["dee", "eve", "fay"]);
+    g.apply({ conversationId: "g", seq: "4", senderId: "eve", membersAdded: { userIds: ["eve"] } });
+    g.apply({ conversationId: "g", seq: "5", senderId: "fay", invitationClosed: { userId: "fay", declined: true } });
+    g.apply({ conversationId: "g", seq: "6", senderId: "ann", invitationClosed: { userId: "dee" } });
+    expect([...g.invitedIds]).toEqual([]);
+    expect(g.items.map((i) => [i.kind, i.declined ?? null])).toEqual([
+      ["members_invited", null],
+      ["members_added", null],
+      ["invitation_closed", true],
+      ["invitation_closed", false],
+    ]);
+    // A request stays while only its sender writes; a reply accepts it.
+    const d = new ConversationModel("d");
+    d.applyMeta({ id: "d", kind: "CONVERSATION_KIND_DIRECT", request: { fromUserId: "max", atMs: "1" } }, true);
+    d.apply(msg(2, "hi", "max"));
+    expect(d.request?.fromUserId).toBe("max");
+    d.apply(msg(3, "hello", "ann"));
+    expect(d.request).toBeNull();
+  });
 });

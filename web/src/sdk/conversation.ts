@@ -30,7 +30,7 @@ export interface Item {
   senderId: string;
   clientMsgId: string;
   sentAtMs: number;
-  kind: "message" | "created" | "members_added" | "member_removed" | "updated" | "roles_changed";
+  kind: "message" | "created" | "members_added" | "member_removed" | "updated" | "roles_changed" | "members_invited" | "invitation_closed";
   text: string;
   replyToSeq: number;
   /** Members the message mentions, and whether it mentions everyone. */
@@ -42,6 +42,8 @@ export interface Item {
   userIds: string[];
   /** For role changes: the new role of each of `userIds`. */
   roles: Role[];
+  /** For a closed invitation: declined by the invitee (else withdrawn). */
+  declined?: boolean;
   /** For a group update: the new description, if it changed. */
   description?: string;
   /** For a group update: the new history visibility, if it changed. */
@@ -84,8 +86,12 @@ export class ConversationModel {
   gapTimer: ReturnType<typeof setTimeout> | null = null;
   /** Pushes that arrived before the first page. */
   early: Event[] = [];
-  /** I am no longer a member. */
+  /** I am no longer a member (or, for a direct conversation, I blocked the other). */
   left = false;
+  /** Set while a direct conversation is a message request (who sent it). */
+  request: { fromUserId: string; atMs: number } | null = null;
+  /** People invited to the group who have not answered. */
+  invitedIds = new Set<string>();
   /** Grows with every change of reactions (for views that memoize). */
   version = 0;
   /** My private settings (mute, archive, pin to the top, marked unread). */
@@ -122,6 +128,8 @@ export class ConversationModel {
       this.metaSeq = Math.max(this.metaSeq, asOf);
     }
     this.lastActivityMs = Math.max(this.lastActivityMs, int(c.createdAtMs));
+    this.request = c.request ? { fromUserId: c.request.fromUserId, atMs: int(c.request.atMs) } : null;
+    if (this.kind === "group") this.invitedIds = new Set(c.invitedIds ?? []);
     this.pins.setSnapshot(int(c.pinsSeq), c.pins ?? []);
     if (withMembers && c.members) {
       const next = new Map<string, MemberState>();
@@ -204,6 +212,8 @@ export class ConversationModel {
       editSeq: 0,
     };
     if (e.message) {
+      // A reply from the one asked accepts a message request.
+      if (this.request && e.senderId !== this.request.fromUserId) this.request = null;
       this.put({
         ...base,
         kind: "message",
@@ -250,8 +260,16 @@ export class ConversationModel {
     } else if (e.created) {
       this.put({ ...base, kind: "created", text: e.created.title ?? "", userIds: e.created.memberIds ?? [] });
     } else if (e.membersAdded) {
+      for (const u of e.membersAdded.userIds ?? []) this.invitedIds.delete(u);
       this.put({ ...base, kind: "members_added", userIds: e.membersAdded.userIds ?? [] });
       return true;
+    } else if (e.membersInvited) {
+      for (const u of e.membersInvited.userIds ?? []) this.invitedIds.add(u);
+      this.put({ ...base, kind: "members_invited", userIds: e.membersInvited.userIds ?? [] });
+    } else if (e.invitationClosed) {
+      const who = e.invitationClosed.userId ?? "";
+      this.invitedIds.delete(who);
+      this.put({ ...base, kind: "invitation_closed", userIds: [who], declined: e.invitationClosed.declined ?? false });
     } else if (e.memberRemoved) {
       this.put({ ...base, kind: "member_removed", userIds: e.memberRemoved.userId ? [e.memberRemoved.userId] : [] });
       return true;

@@ -42,6 +42,26 @@ export interface Conversation {
   description?: string;
   /** Whether members added later see the history from before they joined. */
   historyVisibility?: HistoryVisibility;
+  /** People invited who have not answered (groups; the first 200). */
+  invitedIds?: string[];
+  /** Set while a direct conversation is a message request. */
+  request?: DirectRequest;
+}
+
+/** A direct conversation someone started who shared no conversation with the other. */
+export interface DirectRequest {
+  fromUserId: string;
+  atMs?: Int64;
+}
+
+/** A pending invitation to a group, as the invitee sees it. */
+export interface Invitation {
+  /** The group's metadata (no members). */
+  conversation: Conversation;
+  invitedBy: string;
+  role?: Role;
+  invitedAtMs?: Int64;
+  seq?: Int64;
 }
 
 export type HistoryVisibility = "HISTORY_VISIBILITY_UNSPECIFIED" | "HISTORY_VISIBILITY_ALL" | "HISTORY_VISIBILITY_SINCE_JOINED";
@@ -128,6 +148,9 @@ export interface Event {
   membersAdded?: { userIds?: string[]; role?: Role };
   memberRemoved?: { userId?: string };
   created?: { kind?: ConversationKind; title?: string; memberIds?: string[] };
+  membersInvited?: { userIds?: string[]; role?: Role };
+  /** An invitation ended without joining: declined by the invitee (the sender) or withdrawn. */
+  invitationClosed?: { userId?: string; declined?: boolean };
 }
 
 /** What a client may append to a conversation: exactly one body. */
@@ -231,6 +254,11 @@ export interface Requests {
   queryPresence: { userIds: string[] };
   ping: { nonce: Int64 };
   updateSettings: { conversationId: string; settings: ConversationSettings };
+  block: { userId: string };
+  unblock: { userId: string };
+  listBlocked: Record<string, never>;
+  listInvitations: Record<string, never>;
+  respond: { conversationId: string; accept: boolean; block?: boolean };
 }
 
 /** The reply payload each request gets (or an `error`). */
@@ -253,6 +281,12 @@ export interface Replies {
   queryPresence: { presence: { users?: PresenceInfo[] } };
   ping: { pong: { nonce?: Int64 } };
   updateSettings: { settings: { conversationId: string; settings?: ConversationSettings } };
+  block: { ok: Record<string, never> };
+  unblock: { ok: Record<string, never> };
+  listBlocked: { blocked: { userIds?: string[] } };
+  listInvitations: { invitations: { invitations?: Invitation[] } };
+  /** A conversation when accepted; ok when declined. */
+  respond: { conversation?: Conversation; ok?: Record<string, never> };
 }
 
 export type RequestName = keyof Requests;
@@ -266,6 +300,10 @@ export interface Push {
   goodbye?: { reason?: string };
   /** My own settings of a conversation changed (on any of my devices). */
   settingsChanged?: { conversationId: string; settings?: ConversationSettings };
+  /** I was invited to a group. */
+  invited?: Invitation;
+  /** An invitation of mine was answered (on any of my devices) or withdrawn. */
+  invitationGone?: { conversationId: string; accepted?: boolean };
 }
 
 export interface ServerFrame extends Push {
