@@ -381,8 +381,24 @@ impl Handlers {
         // Read before the list: the list is at least as new as the version.
         let version = self.sequencer.members.current(&req.conversation_id);
         let members = self.store.members(&req.conversation_id).await?;
+        let mut user_ids: Vec<String> = members.into_iter().map(|m| m.user_id).collect();
+        // A user's signals (typing, receipts) in a direct conversation reach
+        // only their own devices while there is a block, or while they have
+        // not answered the other's message request (no "seen" before that).
+        if let Caller::User(user) = &caller
+            && is_direct_id(&req.conversation_id)
+        {
+            let pair = self.pair_state(&req.conversation_id).await?;
+            let unanswered = pair
+                .request
+                .as_ref()
+                .is_some_and(|r| r.from_user_id != *user);
+            if !pair.blocked_by.is_empty() || unanswered {
+                user_ids.retain(|u| u == user);
+            }
+        }
         Ok(pb::MemberIdsReply {
-            user_ids: members.into_iter().map(|m| m.user_id).collect(),
+            user_ids,
             version: Some(version),
         })
     }

@@ -383,3 +383,39 @@ async fn a_group_created_with_invitees_and_members_at_once() {
     assert!(list[0].invited_at_ms >= list[1].invited_at_ms);
     assert!(ids.contains(&later.id.as_str()));
 }
+
+#[tokio::test]
+async fn signals_stay_home_in_a_block_and_before_a_request_is_answered() {
+    let f = fixture();
+    let s = &*f.storage;
+    let reach = |conv: &str, who: &str| pb::MembersRequest {
+        conversation_id: conv.into(),
+        caller: user(who),
+        ..Default::default()
+    };
+    let ids = |r: pb::MemberIdsReply| {
+        let mut v = r.user_ids;
+        v.sort();
+        v
+    };
+    let conv = s.create_conversation(dm("max", "ann", true)).await.unwrap();
+    // Max's typing reaches ann; ann's receipts do not reach max yet.
+    assert_eq!(ids(s.member_ids(reach(&conv.id, "max")).await.unwrap()), ["ann", "max"]);
+    assert_eq!(ids(s.member_ids(reach(&conv.id, "ann")).await.unwrap()), ["ann"]);
+    s.respond(respond("ann", &conv.id, true)).await.unwrap();
+    assert_eq!(ids(s.member_ids(reach(&conv.id, "ann")).await.unwrap()), ["ann", "max"]);
+    block(s, "max", "ann", false).await;
+    for who in ["ann", "max"] {
+        assert_eq!(ids(s.member_ids(reach(&conv.id, who)).await.unwrap()), [who]);
+    }
+    // The system (fanout delivering stored events) still gets everyone.
+    let all = s
+        .member_ids(pb::MembersRequest {
+            conversation_id: conv.id.clone(),
+            caller: parley_core::Caller::System.to_proto(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(ids(all), ["ann", "max"]);
+}
