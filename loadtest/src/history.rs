@@ -46,7 +46,7 @@ pub(crate) async fn run(
                 from_seq: next,
                 to_seq: head,
                 limit: 500,
-                backward: false,
+                ..Default::default()
             })
             .await?;
         let _ = latency.record((t.elapsed().as_micros() as u64).max(1));

@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use fjall::{Database, Keyspace, PersistMode};
 use parley_ports::{
     PinRow, ReactionRow, ReadRange, RecordKey, RecordKind, RecordWrite, StoreError, StoreResult,
-    TimelineStore,
+    ThreadRow, TimelineStore,
 };
 use parley_proto::v1 as pb;
 use prost::Message;
@@ -72,9 +72,11 @@ enum Ks {
     Joins = 9,
     /// kind (one byte) scope \0 id -> the record (see `RecordKind`)
     Records = 10,
+    /// conversation \0 root seq (u64 BE) seq (u64 BE) -> sender: thread replies
+    Threads = 11,
 }
 
-const KEYSPACES: [(Ks, &str); 11] = [
+const KEYSPACES: [(Ks, &str); 12] = [
     (Ks::Conversations, "conversations"),
     (Ks::Members, "members"),
     (Ks::UserConvs, "user_conversations"),
@@ -86,6 +88,7 @@ const KEYSPACES: [(Ks, &str); 11] = [
     (Ks::Settings, "member_settings"),
     (Ks::Joins, "member_joins"),
     (Ks::Records, "records"),
+    (Ks::Threads, "thread_replies"),
 ];
 
 /// The prefix of every record of one scope: its kind, the scope, a NUL
@@ -148,6 +151,25 @@ fn pin_write(e: &pb::Event) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
         v
     });
     Some((k, value))
+}
+
+fn thread_key(conv: &str, root: u64, seq: u64) -> Vec<u8> {
+    let mut k = key(&[conv.as_bytes(), &root.to_be_bytes()]);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// The thread row a message in a thread writes (key, sender).
+fn thread_write(e: &pb::Event) -> Option<(Vec<u8>, Vec<u8>)> {
+    let Some(pb::event::Body::Message(m)) = &e.body else {
+        return None;
+    };
+    (m.thread_root_seq != 0).then(|| {
+        (
+            thread_key(&e.conversation_id, m.thread_root_seq, e.seq),
+            e.sender_id.as_bytes().to_vec(),
+        )
+    })
 }
 
 fn u64_of(bytes: &[u8]) -> StoreResult<u64> {
@@ -378,6 +400,8 @@ struct AppendRow {
     reaction: Option<(Vec<u8>, bool)>,
     /// The pin row, and its value (None: the event unpins).
     pin: Option<(Vec<u8>, Option<Vec<u8>>)>,
+    /// The thread row (key, sender) of a message in a thread.
+    thread: Option<(Vec<u8>, Vec<u8>)>,
     seq: u64,
     bytes: Vec<u8>,
 }
@@ -617,6 +641,7 @@ impl TimelineStore for FjallTimelineStore {
                     dedup,
                     reaction: reaction_write(e),
                     pin: pin_write(e),
+                    thread: thread_write(e),
                     seq: e.seq,
                     bytes: e.encode_to_vec(),
                 }
@@ -646,6 +671,9 @@ impl TimelineStore for FjallTimelineStore {
                     Some((k, Some(v))) => txn.put(Ks::Pins, k, v),
                     Some((k, None)) => txn.remove(Ks::Pins, k),
                     None => {}
+                }
+                if let Some((k, sender)) = row.thread {
+                    txn.put(Ks::Threads, k, sender);
                 }
             }
             Ok(())
@@ -714,6 +742,30 @@ impl TimelineStore for FjallTimelineStore {
             .collect::<StoreResult<Vec<_>>>()?;
         rows.sort_unstable_by_key(|r| r.seq);
         Ok(rows)
+    }
+
+    async fn thread_rows(&self, conv: &str, (from, to): (u64, u64)) -> StoreResult<Vec<ThreadRow>> {
+        if from > to {
+            return Ok(Vec::new());
+        }
+        let prefix_len = conv.len() + 1;
+        self.shared()
+            .ks(Ks::Threads)
+            .range(thread_key(conv, from, 0)..=thread_key(conv, to, u64::MAX))
+            .map(|g| {
+                let (k, v) = g.into_inner().map_err(be)?;
+                let at = &k[prefix_len..];
+                if at.len() != 16 {
+                    return Err(StoreError::Corrupt("thread row key".into()));
+                }
+                Ok(ThreadRow {
+                    root_seq: u64_of(&at[..8])?,
+                    seq: u64_of(&at[8..])?,
+                    sender_id: String::from_utf8(v.to_vec())
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                })
+            })
+            .collect()
     }
 
     async fn pins(&self, conv: &str) -> StoreResult<Vec<PinRow>> {

@@ -4,7 +4,7 @@ use crate::db::{EmbeddedDb, be, open_or_empty};
 use async_trait::async_trait;
 use parley_ports::{
     PinRow, ReactionRow, ReadRange, RecordKey, RecordKind, RecordWrite, StoreError, StoreResult,
-    TimelineStore,
+    ThreadRow, TimelineStore,
 };
 use parley_proto::v1 as pb;
 use prost::Message;
@@ -30,6 +30,8 @@ const REACTIONS: TableDefinition<(&str, u64, &str, &str), u64> = TableDefinition
 const PINS: TableDefinition<(&str, u64), (u64, &str)> = TableDefinition::new("pins");
 /// (conversation, user) -> ConversationSettings (the member's own)
 const SETTINGS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("member_settings");
+/// (conversation, root seq, seq) -> sender: replies in threads
+const THREADS: TableDefinition<(&str, u64, u64), &str> = TableDefinition::new("thread_replies");
 /// (kind, scope, id) -> a record (see `RecordKind`)
 const RECORDS: TableDefinition<(u8, &str, &str), &[u8]> = TableDefinition::new("records");
 /// (conversation, user) -> seq of the event that added them
@@ -243,6 +245,18 @@ impl TimelineStore for RedbTimelineStore {
                 _ => None,
             })
             .collect();
+        let threads: Vec<(String, u64, u64, String)> = events
+            .iter()
+            .filter_map(|e| match &e.body {
+                Some(pb::event::Body::Message(m)) if m.thread_root_seq != 0 => Some((
+                    e.conversation_id.clone(),
+                    m.thread_root_seq,
+                    e.seq,
+                    e.sender_id.clone(),
+                )),
+                _ => None,
+            })
+            .collect();
         self.db
             .write(move |txn| {
                 let mut ev = txn.open_table(EVENTS).map_err(be)?;
@@ -290,6 +304,13 @@ impl TimelineStore for RedbTimelineStore {
                             pt.insert((conv.as_str(), *target), (*seq, user.as_str()))
                                 .map_err(be)?;
                         }
+                    }
+                }
+                if !threads.is_empty() {
+                    let mut tt = txn.open_table(THREADS).map_err(be)?;
+                    for (conv, root, seq, sender) in &threads {
+                        tt.insert((conv.as_str(), *root, *seq), sender.as_str())
+                            .map_err(be)?;
                     }
                 }
                 Ok(())
@@ -348,6 +369,28 @@ impl TimelineStore for RedbTimelineStore {
             });
         }
         out.sort_unstable_by_key(|r| r.seq);
+        Ok(out)
+    }
+
+    async fn thread_rows(&self, conv: &str, (from, to): (u64, u64)) -> StoreResult<Vec<ThreadRow>> {
+        if from > to {
+            return Ok(Vec::new());
+        }
+        let txn = self.db.read()?;
+        let t = open_or_empty!(txn, THREADS, Vec::new());
+        let mut out = Vec::new();
+        for row in t
+            .range((conv, from, 0)..=(conv, to, u64::MAX))
+            .map_err(be)?
+        {
+            let (k, v) = row.map_err(be)?;
+            let (_, root_seq, seq) = k.value();
+            out.push(ThreadRow {
+                root_seq,
+                seq,
+                sender_id: v.value().to_string(),
+            });
+        }
         Ok(out)
     }
 

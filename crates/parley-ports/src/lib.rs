@@ -20,5 +20,5 @@ pub use bus::{
 pub use error::{BusError, BusResult, StoreError, StoreResult};
 pub use presence_store::{ConnRef, PresenceStore};
 pub use timeline_store::{
-    PinRow, ReactionRow, ReadRange, RecordKey, RecordKind, RecordWrite, TimelineStore,
+    PinRow, ReactionRow, ReadRange, RecordKey, RecordKind, RecordWrite, ThreadRow, TimelineStore,
 };

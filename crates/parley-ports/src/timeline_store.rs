@@ -35,6 +35,15 @@ pub struct PinRow {
     pub seq: u64,
 }
 
+/// A reply in a thread: kept by `append` from message events that name a
+/// thread root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadRow {
+    pub root_seq: u64,
+    pub seq: u64,
+    pub sender_id: String,
+}
+
 /// The small records kept beside conversations, each kind a namespace of
 /// (scope, id) keys whose values are protobuf messages the storage service
 /// owns. Listing is by scope, in id order.
@@ -51,14 +60,18 @@ pub enum RecordKind {
     /// The same invitation under the invitee: scope the invitee, id the
     /// group (their list of invitations).
     UserInvite = 4,
+    /// A member's read mark in a thread: scope the conversation, id the
+    /// user, "/", the root seq.
+    ThreadRead = 5,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 4] = [
+    pub const ALL: [RecordKind; 5] = [
         RecordKind::Pair,
         RecordKind::Block,
         RecordKind::Invite,
         RecordKind::UserInvite,
+        RecordKind::ThreadRead,
     ];
 
     /// Its stable number in stored keys.
@@ -124,7 +137,8 @@ pub trait TimelineStore: Send + Sync + 'static {
     /// `client_msg_id`, their dedup keys (conversation, sender, client_msg_id).
     /// Raises each conversation's head to its highest written seq. A
     /// reaction event writes (or, with `remove`, deletes) the sender's
-    /// reaction row in the same write; a pin event its pin row.
+    /// reaction row in the same write; a pin event its pin row; a message
+    /// in a thread its thread row.
     async fn append(&self, events: &[pb::Event]) -> StoreResult<()>;
     async fn dedup_lookup(
         &self,
@@ -136,6 +150,9 @@ pub trait TimelineStore: Send + Sync + 'static {
     /// The current reactions to the message at `target`, in the order they
     /// were made (by seq).
     async fn reactions(&self, conv: &str, target: u64) -> StoreResult<Vec<ReactionRow>>;
+    /// The replies in the threads under the messages `roots` (inclusive
+    /// bounds) of `conv`, by root, then by seq.
+    async fn thread_rows(&self, conv: &str, roots: (u64, u64)) -> StoreResult<Vec<ThreadRow>>;
     /// The pinned messages of `conv`, oldest pin first (by seq).
     async fn pins(&self, conv: &str) -> StoreResult<Vec<PinRow>>;
     /// Highest seq written for `conv` (0 when none).

@@ -52,6 +52,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "records",
         cql: include_str!("../migrations/0007_records.cql"),
     },
+    Migration {
+        version: 8,
+        name: "threads",
+        cql: include_str!("../migrations/0008_threads.cql"),
+    },
 ];
 
 const CREATE_VERSIONS: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\

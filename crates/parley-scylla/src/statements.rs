@@ -107,6 +107,8 @@ statements! {
     SELECT_REACTIONS = idem("SELECT emoji, user_id, seq FROM reactions WHERE conversation_id = ? AND target_seq = ?");
     INSERT_PIN = idem("INSERT INTO pins (conversation_id, target_seq, pinned_by, seq) VALUES (?, ?, ?, ?) USING TIMESTAMP ?");
     DELETE_PIN = idem("DELETE FROM pins USING TIMESTAMP ? WHERE conversation_id = ? AND target_seq = ?");
+    INSERT_THREAD_REPLY = idem("INSERT INTO thread_replies (conversation_id, bucket, root_seq, seq, sender_id) VALUES (?, ?, ?, ?, ?)");
+    SELECT_THREAD_REPLIES = idem("SELECT root_seq, seq, sender_id FROM thread_replies WHERE conversation_id = ? AND bucket = ? AND root_seq >= ? AND root_seq <= ?");
     SELECT_PINS = idem("SELECT target_seq, pinned_by, seq FROM pins WHERE conversation_id = ?");
     SELECT_EVENTS_DESC = idem("SELECT conversation_id, seq, sender_id, client_msg_id, sent_at_ms, body FROM events WHERE conversation_id = ? AND bucket = ? AND seq >= ? AND seq <= ? ORDER BY seq DESC LIMIT ?");
 
@@ -255,7 +257,7 @@ mod tests {
             }
             let table = table_of(stmt.cql);
             let keys: &[&str] = match table {
-                "events" => &["conversation_id", "bucket"],
+                "events" | "thread_replies" => &["conversation_id", "bucket"],
                 "reactions" => &["conversation_id", "target_seq"],
                 "dedup" => &["conversation_id", "sender_id", "client_msg_id"],
                 "user_conversations" => &["user_id"],

@@ -2,7 +2,7 @@
 //! data model and why each table is shaped as it is).
 
 use crate::ScyllaError;
-use crate::bucket::slices;
+use crate::bucket::{bucket_of, slices};
 use crate::lwt::{Lwt, applied};
 use crate::rows::{
     ConversationSelectRow, EventSelectRow, conversation_from_row, conversation_to_row,
@@ -12,7 +12,7 @@ use crate::session::ScyllaSession;
 use async_trait::async_trait;
 use parley_ports::{
     PinRow, ReactionRow, ReadRange, RecordKey, RecordKind, RecordWrite, StoreError, StoreResult,
-    TimelineStore,
+    ThreadRow, TimelineStore,
 };
 use parley_proto::v1 as pb;
 use scylla::serialize::row::SerializeRow;
@@ -126,7 +126,7 @@ impl ScyllaTimelineStore {
         Ok(())
     }
 
-    /// The row a reaction or pin event writes or deletes beside itself:
+    /// The row a reaction, pin or thread reply writes or deletes beside itself:
     /// the statement and its values, at timestamp = seq so the latest
     /// event of a (message, emoji, user) or a pinned message wins.
     fn annotation(&self, e: &pb::Event) -> Result<Option<Annotation>, ScyllaError> {
@@ -149,6 +149,14 @@ impl ScyllaTimelineStore {
                         Box::new((conv, target, emoji, user, seq, seq)),
                     )
                 })
+            }
+            Some(pb::event::Body::Message(m)) if m.thread_root_seq != 0 => {
+                let root = seq_to_cql(m.thread_root_seq)?;
+                let bucket = seq_to_cql(bucket_of(m.thread_root_seq))?;
+                Some((
+                    p.INSERT_THREAD_REPLY.clone(),
+                    Box::new((conv, bucket, root, seq, user)),
+                ))
             }
             Some(pb::event::Body::Pin(pin)) => {
                 let target = seq_to_cql(pin.target_seq)?;
@@ -444,6 +452,30 @@ impl TimelineStore for ScyllaTimelineStore {
             })
             .collect::<Result<Vec<_>, ScyllaError>>()?;
         out.sort_unstable_by_key(|r| r.seq);
+        Ok(out)
+    }
+
+    async fn thread_rows(&self, conv: &str, (from, to): (u64, u64)) -> StoreResult<Vec<ThreadRow>> {
+        let mut out = Vec::new();
+        for slice in slices(from, to, false) {
+            let values = (
+                conv,
+                seq_to_cql(slice.bucket)?,
+                seq_to_cql(slice.from)?,
+                seq_to_cql(slice.to)?,
+            );
+            let rows: Vec<(i64, i64, Option<String>)> = self
+                .s
+                .rows(&self.s.prepared.SELECT_THREAD_REPLIES, values)
+                .await?;
+            for (root, seq, sender) in rows {
+                out.push(ThreadRow {
+                    root_seq: seq_from_cql(root)?,
+                    seq: seq_from_cql(seq)?,
+                    sender_id: sender.unwrap_or_default(),
+                });
+            }
+        }
         Ok(out)
     }
 

@@ -59,6 +59,7 @@ impl Client {
                 to_seq: to,
                 limit: 500,
                 backward: false,
+                thread_root_seq: 0,
             };
             let Ok(h) = self.history(req).await else {
                 return;

@@ -352,11 +352,33 @@ impl Client {
         }
     }
 
+    /// Raises your read mark in the thread under `root_seq` (the
+    /// conversation's own watermark stays); returns the mark.
+    pub async fn mark_thread_read(
+        &self,
+        conversation_id: &str,
+        root_seq: u64,
+        seq: u64,
+    ) -> Result<u64, SdkError> {
+        let r = Request::MarkRead(pb::MarkRead {
+            conversation_id: conversation_id.into(),
+            seq,
+            thread_root_seq: root_seq,
+        });
+        match self.request_retrying(r).await? {
+            Payload::Read(r) => Ok(r.read_seq),
+            other => Err(SdkError::Protocol(format!(
+                "expected read ack, got {other:?}"
+            ))),
+        }
+    }
+
     pub async fn mark_read(&self, conversation_id: &str, seq: u64) -> Result<u64, SdkError> {
         match self
             .request_retrying(Request::MarkRead(pb::MarkRead {
                 conversation_id: conversation_id.into(),
                 seq,
+                thread_root_seq: 0,
             }))
             .await?
         {

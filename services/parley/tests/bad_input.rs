@@ -351,6 +351,7 @@ async fn a_non_member_is_refused_everywhere() {
             to_seq: 0,
             limit: 0,
             backward: false,
+            thread_root_seq: 0,
         })
         .await
         .unwrap();

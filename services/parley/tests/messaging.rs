@@ -133,6 +133,7 @@ async fn history_is_complete_after_a_restart() {
             to_seq: 0,
             limit: 0,
             backward: false,
+            thread_root_seq: 0,
         })
         .await
         .unwrap();
@@ -149,6 +150,7 @@ async fn history_is_complete_after_a_restart() {
             to_seq: 0,
             limit: 0,
             backward: false,
+            thread_root_seq: 0,
         })
         .await
         .unwrap();
@@ -165,6 +167,7 @@ async fn history_is_complete_after_a_restart() {
             to_seq: 0,
             limit: 5,
             backward: true,
+            thread_root_seq: 0,
         })
         .await
         .unwrap();

@@ -464,7 +464,7 @@ async fn conversations_are_sharded_over_storage_instances_that_keep_their_data()
             from_seq: 1,
             to_seq: 0,
             limit: 0,
-            backward: false,
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -514,7 +514,7 @@ async fn the_embedded_scenarios_hold_across_processes() {
         from_seq: 1,
         to_seq: 0,
         limit: 0,
-        backward: false,
+        ..Default::default()
     };
     assert_eq!(
         mallory.history(h).await.unwrap_err().code(),

@@ -21,6 +21,7 @@ mod reactions;
 mod sequencer;
 mod service;
 mod shard;
+mod threads;
 mod timeline;
 
 pub use config::StorageConfig;

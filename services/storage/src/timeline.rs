@@ -13,7 +13,7 @@ use parley_proto::v1 as pb;
 
 /// Largest page of a history pull (a larger limit is refused).
 pub(crate) const MAX_HISTORY_LIMIT: u32 = 500;
-const DEFAULT_HISTORY_LIMIT: u32 = 100;
+pub(crate) const DEFAULT_HISTORY_LIMIT: u32 = 100;
 /// Largest seq span one history reply covers, so that a range across many
 /// holes still yields a bounded `skipped` list.
 pub(crate) const MAX_HISTORY_SPAN: u64 = 10_000;
@@ -44,6 +44,10 @@ impl Handlers {
                 self.check_text(&m.text)?;
                 if m.reply_to_seq != 0 {
                     self.target_message(&send.conversation_id, m.reply_to_seq)
+                        .await?;
+                }
+                if m.thread_root_seq != 0 {
+                    self.check_thread_root(&send.conversation_id, m.thread_root_seq)
                         .await?;
                 }
                 self.check_mentions(&send.conversation_id, &m.mention_ids, m.mention_all)
@@ -150,6 +154,9 @@ impl Handlers {
             .visible_from(&self.conversation_meta(conv).await?, &reader)
             .await?;
         let head = self.sequencer.stable_head(conv).await?;
+        if h.thread_root_seq != 0 {
+            return self.thread_history(h, head, visible_from).await;
+        }
         let limit = page_limit("history", h.limit, DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT)?;
         let requested_from = h.from_seq.max(visible_from);
         let requested_to = if h.to_seq == 0 {
@@ -218,7 +225,9 @@ impl Handlers {
             expect = e.seq + 1;
         }
         skipped.extend(expect..=covered_to);
+        let threads = self.threads_of(conv, &events, head, &reader).await?;
         Ok(pb::HistoryReply {
+            threads,
             events,
             skipped,
             covered_from,
@@ -310,6 +319,9 @@ impl Handlers {
     }
 
     pub(crate) async fn mark_read(&self, req: pb::MarkReadRequest) -> ServiceResult<pb::ReadState> {
+        if req.thread_root_seq != 0 {
+            return self.mark_thread_read(&req).await;
+        }
         let reader = user_caller(req.caller.as_ref())?;
         let before = require_member(&*self.store, &req.conversation_id, &reader)
             .await?

@@ -400,13 +400,25 @@ async fn signals_stay_home_in_a_block_and_before_a_request_is_answered() {
     };
     let conv = s.create_conversation(dm("max", "ann", true)).await.unwrap();
     // Max's typing reaches ann; ann's receipts do not reach max yet.
-    assert_eq!(ids(s.member_ids(reach(&conv.id, "max")).await.unwrap()), ["ann", "max"]);
-    assert_eq!(ids(s.member_ids(reach(&conv.id, "ann")).await.unwrap()), ["ann"]);
+    assert_eq!(
+        ids(s.member_ids(reach(&conv.id, "max")).await.unwrap()),
+        ["ann", "max"]
+    );
+    assert_eq!(
+        ids(s.member_ids(reach(&conv.id, "ann")).await.unwrap()),
+        ["ann"]
+    );
     s.respond(respond("ann", &conv.id, true)).await.unwrap();
-    assert_eq!(ids(s.member_ids(reach(&conv.id, "ann")).await.unwrap()), ["ann", "max"]);
+    assert_eq!(
+        ids(s.member_ids(reach(&conv.id, "ann")).await.unwrap()),
+        ["ann", "max"]
+    );
     block(s, "max", "ann", false).await;
     for who in ["ann", "max"] {
-        assert_eq!(ids(s.member_ids(reach(&conv.id, who)).await.unwrap()), [who]);
+        assert_eq!(
+            ids(s.member_ids(reach(&conv.id, who)).await.unwrap()),
+            [who]
+        );
     }
     // The system (fanout delivering stored events) still gets everyone.
     let all = s

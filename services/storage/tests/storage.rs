@@ -100,6 +100,7 @@ async fn non_members_are_refused_everywhere() {
         conversation_id: conv.id.clone(),
         caller: user("mallory"),
         seq: 1,
+        thread_root_seq: 0,
     })
     .await
     .map(|_| ()));
@@ -473,6 +474,7 @@ async fn read_watermarks_only_rise_and_stop_at_the_head() {
         conversation_id: conv.id.clone(),
         caller: user("bob"),
         seq,
+        thread_root_seq: 0,
     };
     let r = s.mark_read(mr(1)).await.unwrap();
     assert_eq!((r.read_seq, r.raised), (1, true));
@@ -739,6 +741,13 @@ impl parley_ports::TimelineStore for SlowStore {
         limit: usize,
     ) -> parley_ports::StoreResult<Vec<(String, Vec<u8>)>> {
         self.0.records(kind, scope, after, limit).await
+    }
+    async fn thread_rows(
+        &self,
+        c: &str,
+        roots: (u64, u64),
+    ) -> parley_ports::StoreResult<Vec<parley_ports::ThreadRow>> {
+        self.0.thread_rows(c, roots).await
     }
     async fn pins(&self, c: &str) -> parley_ports::StoreResult<Vec<parley_ports::PinRow>> {
         self.0.pins(c).await

@@ -59,6 +59,7 @@ pub async fn run(store: Arc<dyn TimelineStore>) {
     settings(&*store).await;
     joins(&*store).await;
     records(&*store).await;
+    threads(&*store).await;
 }
 
 async fn conversations_and_members(s: &dyn TimelineStore) {
@@ -199,6 +200,7 @@ async fn append_read_and_dedup(s: &dyn TimelineStore) {
         reply_to_seq: 3,
         mention_ids: vec!["bob".into()],
         mention_all: true,
+        thread_root_seq: 2,
     }));
     s.append(std::slice::from_ref(&e)).await.unwrap();
     assert_eq!(s.read_range(&c, all(7, 7)).await.unwrap(), vec![e]);
@@ -539,5 +541,57 @@ async fn records(s: &dyn TimelineStore) {
     assert_eq!(
         s.record(&k(RecordKind::Invite, "a")).await.unwrap(),
         Some(b"other kind".to_vec())
+    );
+}
+
+async fn threads(s: &dyn TimelineStore) {
+    use crate::ThreadRow;
+    let c = unique("c");
+    let reply = |seq: u64, root: u64, sender: &str| pb::Event {
+        body: Some(pb::event::Body::Message(pb::MessageBody {
+            text: "in a thread".into(),
+            thread_root_seq: root,
+            ..Default::default()
+        })),
+        ..event(&c, seq, sender, "")
+    };
+    s.append(&[
+        event(&c, 1, "u", ""),
+        event(&c, 2, "u", ""),
+        reply(3, 1, "v"),
+    ])
+    .await
+    .unwrap();
+    s.append(&[reply(4, 2, "u"), reply(5, 1, "u")])
+        .await
+        .unwrap();
+    let row = |root_seq, seq, sender: &str| ThreadRow {
+        root_seq,
+        seq,
+        sender_id: sender.into(),
+    };
+    assert_eq!(
+        s.thread_rows(&c, (1, 1)).await.unwrap(),
+        [row(1, 3, "v"), row(1, 5, "u")]
+    );
+    assert_eq!(
+        s.thread_rows(&c, (1, 2)).await.unwrap(),
+        [row(1, 3, "v"), row(1, 5, "u"), row(2, 4, "u")],
+        "by root, then seq"
+    );
+    assert!(s.thread_rows(&c, (3, 100)).await.unwrap().is_empty());
+    assert!(s.thread_rows(&c, (2, 1)).await.unwrap().is_empty());
+    assert!(
+        s.thread_rows(&unique("c"), (1, 2))
+            .await
+            .unwrap()
+            .is_empty(),
+        "per conversation"
+    );
+    // Roots far apart (other partitions of a bucketed store) in one read.
+    s.append(&[reply(6, 5000, "w")]).await.unwrap();
+    assert_eq!(
+        s.thread_rows(&c, (2, 9000)).await.unwrap(),
+        [row(2, 4, "u"), row(5000, 6, "w")]
     );
 }

@@ -39,6 +39,7 @@ pub(super) async fn mark_read(ctx: &Ctx<'_>, m: pb::MarkRead) -> ServiceResult<P
         conversation_id: m.conversation_id,
         caller: ctx.caller()?,
         seq: m.seq,
+        thread_root_seq: m.thread_root_seq,
     };
     let state = ctx.gw.storage.mark_read(req).await?;
     if !state.raised {

@@ -108,6 +108,7 @@ pub fn history(
             to_seq: to,
             limit,
             backward,
+            thread_root_seq: 0,
         }),
     }
 }
