@@ -8,12 +8,14 @@ interface Props {
   id: string;
   draft: Draft;
   setDraft(d: Draft): void;
+  /** Sends into the thread under this message (the thread panel's composer). */
+  threadRoot?: number;
 }
 
 /** Largest message the server takes (docs/protocol.md section 10), in UTF-8 bytes. */
 const MAX_TEXT_BYTES = 16 * 1024;
 
-export function Composer({ client, id, draft, setDraft }: Props) {
+export function Composer({ client, id, draft, setDraft, threadRoot = 0 }: Props) {
   const input = useRef<HTMLTextAreaElement>(null);
   const conv = client.conversation(id)!;
   const [suggest, setSuggest] = useState<{ start: number; names: string[] } | null>(null);
@@ -61,7 +63,7 @@ export function Composer({ client, id, draft, setDraft }: Props) {
       return;
     }
     if (draft.mode === "edit") client.editMessage(id, draft.seq, text);
-    else client.sendMessage(id, text, draft.mode === "reply" ? draft.seq : 0);
+    else client.sendMessage(id, text, draft.mode === "reply" ? draft.seq : 0, threadRoot);
     el.value = "";
     setSuggest(null);
     setDraft({ mode: "new" });
@@ -108,8 +110,8 @@ export function Composer({ client, id, draft, setDraft }: Props) {
         <textarea
           ref={input}
           rows={1}
-          placeholder="Message"
-          data-testid="composer-input"
+          placeholder={threadRoot ? "Reply in thread" : "Message"}
+          data-testid={threadRoot ? "thread-input" : "composer-input"}
           onInput={() => {
             client.typing(id);
             updateSuggestions();
@@ -129,7 +131,7 @@ export function Composer({ client, id, draft, setDraft }: Props) {
             }
           }}
         />
-        <button type="submit" class="primary" data-testid="send">
+        <button type="submit" class="primary" data-testid={threadRoot ? "thread-send" : "send"}>
           {draft.mode === "edit" ? "Save" : "Send"}
         </button>
       </form>

@@ -1,12 +1,13 @@
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
-import { mentionName, splitMentions, type Item, type ParleyClient } from "../sdk";
+import type { ParleyClient } from "../sdk";
 import { Composer, type Draft } from "./Composer";
-import { lastSeen, notice, time } from "./format";
+import { lastSeen, notice } from "./format";
 import { ConversationMenu } from "./ConversationMenu";
 import { GroupSettings } from "./GroupSettings";
 import { RequestBanner } from "./Invitations";
-import { PinButton, PinnedBar } from "./Pins";
-import { ReactButton, ReactionChips } from "./Reactions";
+import { Message } from "./Message";
+import { PinnedBar } from "./Pins";
+import { ThreadPanel } from "./Thread";
 import { splitNames } from "./NewChat";
 import { errorText, useSubmit } from "./useSubmit";
 
@@ -25,6 +26,9 @@ export function ConversationPane({ client, id, onBack }: Props) {
   const [draft, setDraft] = useState<Draft>({ mode: "new" });
   const [adding, setAdding] = useState(false);
   const [settings, setSettings] = useState(false);
+  // The root of the thread open beside the conversation (0: none).
+  const [thread, setThread] = useState(0);
+  useEffect(() => setThread(0), [id]);
 
   useEffect(() => client.ensureMembers(id), [client, id, conv.membersLoaded]);
 
@@ -38,7 +42,8 @@ export function ConversationPane({ client, id, onBack }: Props) {
     return () => document.removeEventListener("visibilitychange", onVisible);
   }, [client, id]);
 
-  const items = conv.items;
+  // Replies in threads are shown in their thread, not here.
+  const items = conv.mainItems;
   const pending = client.pending(id).filter((p) => "message" in p.body);
   const lastKey = `${items.length}:${items[items.length - 1]?.seq ?? 0}:${pending.length}`;
 
@@ -145,6 +150,7 @@ export function ConversationPane({ client, id, onBack }: Props) {
               receipt={it === lastMine ? receipt(client, id, it.seq) : ""}
               onReply={() => setDraft({ mode: "reply", seq: it.seq })}
               onEdit={() => setDraft({ mode: "edit", seq: it.seq, text: it.text })}
+              onThread={() => setThread(it.seq)}
             />
           ) : (
             <div key={it.seq} class="notice" data-testid="notice" data-seq={it.seq}>
@@ -179,6 +185,7 @@ export function ConversationPane({ client, id, onBack }: Props) {
         {typing.length > 0 && `${typing.map((u) => client.userName(u)).join(", ")} ${typing.length > 1 ? "are" : "is"} typing…`}
       </div>
       <Composer client={client} id={id} draft={draft} setDraft={setDraft} />
+      {thread > 0 && <ThreadPanel client={client} id={id} root={thread} onClose={() => setThread(0)} />}
     </section>
   );
 }
@@ -202,104 +209,6 @@ function receipt(client: ParleyClient, id: string, seq: number): string {
   if (!readers.length) return "Sent";
   const others = conv.members.size - 1;
   return readers.length >= others ? "Seen by everyone" : `Seen by ${readers.length}`;
-}
-
-interface MessageProps {
-  client: ParleyClient;
-  conv: string;
-  item: Item;
-  mine: boolean;
-  showSender: boolean;
-  canDelete: boolean;
-  receipt: string;
-  onReply(): void;
-  onEdit(): void;
-}
-
-function Message({ client, conv, item, mine, showSender, canDelete, receipt, onReply, onEdit }: MessageProps) {
-  const target = item.replyToSeq ? client.conversation(conv)?.item(item.replyToSeq) : undefined;
-  // On touch screens there is no hover: a tap on the bubble shows the actions.
-  const [selected, setSelected] = useState(false);
-  return (
-    <div class={`msg${mine ? " mine" : ""}${selected ? " selected" : ""}`} data-testid="message" data-seq={item.seq} data-state="delivered">
-      <div class="bubble" onClick={() => setSelected(!selected)}>
-        {showSender && !mine && <div class="sender">{client.userName(item.senderId)}</div>}
-        {item.replyToSeq > 0 && (
-          <div class="quote" data-testid="quote">
-            {target ? `${client.userName(target.senderId)}: ${target.deleted ? "message deleted" : target.text}` : "an earlier message"}
-          </div>
-        )}
-        {item.deleted ? (
-          <div class="text deleted" data-testid="text">
-            Message deleted
-          </div>
-        ) : (
-          <div class="text" data-testid="text">
-            <TextWithMentions client={client} item={item} />
-          </div>
-        )}
-        <div class="meta">
-          {client.conversation(conv)?.pins.isPinned(item.seq) && <span data-testid="pinned-mark">📌 </span>}
-          {item.edited && !item.deleted && <span data-testid="edited">edited · </span>}
-          {time(item.sentAtMs)}
-          {receipt && (
-            <span class="receipt" data-testid="receipt">
-              {" "}
-              · {receipt}
-            </span>
-          )}
-        </div>
-        {!item.deleted && <ReactionChips client={client} conv={conv} seq={item.seq} />}
-      </div>
-      {!item.deleted && (
-        <div class="msg-actions">
-          <ReactButton client={client} conv={conv} seq={item.seq} />
-          <button class="link" onClick={onReply} data-testid="reply">
-            Reply
-          </button>
-          <PinButton client={client} conv={conv} seq={item.seq} />
-          {mine && (
-            <button class="link" onClick={onEdit} data-testid="edit">
-              Edit
-            </button>
-          )}
-          {canDelete && (
-            <button
-              class="link"
-              onClick={() => confirm("Delete this message for everyone?") && client.deleteMessage(conv, item.seq)}
-              data-testid="delete"
-            >
-              Delete
-            </button>
-          )}
-        </div>
-      )}
-    </div>
-  );
-}
-
-/** A message's text with the @-names it mentions highlighted (mine stronger). */
-function TextWithMentions({ client, item }: { client: ParleyClient; item: Item }) {
-  if (!item.mentionAll && !item.mentionIds.length) return <>{item.text}</>;
-  const names = new Map(item.mentionIds.map((id) => [client.userName(id).toLowerCase(), id]));
-  const parts = splitMentions(item.text);
-  return (
-    <>
-      {parts.map((p, i) => {
-        if (!p.startsWith("@")) return p;
-        const name = mentionName(p.slice(1));
-        const id = names.get(name);
-        const all = name === "all" && item.mentionAll;
-        if (!id && !all) return p;
-        const me = all || id === client.me;
-        return (
-          <span key={i} class={`mention${me ? " me" : ""}`} data-testid="mention">
-            {p}
-          </span>
-        );
-      })}
-    </>
-  );
 }
 
 function AddPeople({ client, id, onDone }: { client: ParleyClient; id: string; onDone(): void }) {

@@ -90,7 +90,7 @@ export function Sidebar({ client, selected, onSelect }: Props) {
                     {title}
                   </span>
                   <span class="conv-last">
-                    {last ? (last.deleted ? "Message deleted" : `${last.senderId === me ? "You: " : c.kind === "group" ? `${client.userName(last.senderId)}: ` : ""}${last.text}`) : ""}
+                    {last ? (last.deleted ? "Message deleted" : `${last.threadRootSeq ? "↳ " : ""}${last.senderId === me ? "You: " : c.kind === "group" ? `${client.userName(last.senderId)}: ` : ""}${last.text}`) : ""}
                   </span>
                 </span>
                 {mentions > 0 && (

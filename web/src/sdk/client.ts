@@ -295,9 +295,10 @@ export class ParleyClient {
    * Sends a message. `@name` of a member mentions them, `@all` everyone in a
    * group (the ids go with the message, for notifications and counts).
    */
-  sendMessage(conversationId: string, text: string, replyToSeq = 0): void {
+  sendMessage(conversationId: string, text: string, replyToSeq = 0, threadRootSeq = 0): void {
     const message: MessageBody = { text, ...this.mentionsIn(conversationId, text) };
     if (replyToSeq) message.replyToSeq = replyToSeq;
+    if (threadRootSeq) message.threadRootSeq = threadRootSeq;
     this.enqueue(conversationId, { message });
     this.typingSent.delete(conversationId);
   }
@@ -467,6 +468,28 @@ export class ParleyClient {
     const c = this.convs.get(conversationId);
     if (c) c.left = true;
     this.notify();
+  }
+
+  /** Loads the newest replies of the thread under `root` (its panel opening). */
+  async loadThread(conversationId: string, root: number): Promise<void> {
+    const c = this.convs.get(conversationId);
+    if (!c) return;
+    const h = await this.request("history", { conversationId, threadRootSeq: root, fromSeq: root + 1, limit: 200, backward: true });
+    for (const e of h.events ?? []) c.apply(e);
+    c.applyHistoryReactions(h);
+    this.lookup((h.events ?? []).map((e) => e.senderId ?? ""));
+    this.notify();
+  }
+
+  /** Marks the thread under `root` read up to its newest reply known here (its own mark: no receipt). */
+  markThreadRead(conversationId: string, root: number): void {
+    const c = this.convs.get(conversationId);
+    const view = c?.threads.of(root, this.me);
+    if (!c || !view || view.unread === 0) return;
+    const seq = view.lastReplySeq;
+    c.threads.markRead(root, seq);
+    this.notify();
+    this.request("markRead", { conversationId, seq, threadRootSeq: root }).catch(() => undefined);
   }
 
   /** Loads a page of older messages (scrolling up); a failure is retried on the next scroll. */

@@ -5,6 +5,7 @@
 
 import { Timeline } from "./timeline";
 import { PinBook } from "./pins";
+import { ThreadBook } from "./threads";
 import { ReactionBook } from "./reactions";
 import {
   int,
@@ -33,6 +34,8 @@ export interface Item {
   kind: "message" | "created" | "members_added" | "member_removed" | "updated" | "roles_changed" | "members_invited" | "invitation_closed";
   text: string;
   replyToSeq: number;
+  /** The root of the thread this message is a reply in (0: none). */
+  threadRootSeq: number;
   /** Members the message mentions, and whether it mentions everyone. */
   mentionIds: string[];
   mentionAll: boolean;
@@ -108,6 +111,8 @@ export class ConversationModel {
   readonly reactions = new ReactionBook();
   /** Pinned messages (see pins.ts). */
   readonly pins = new PinBook();
+  /** Threads under messages (see threads.ts). */
+  readonly threads = new ThreadBook();
 
   private readonly bySeq = new Map<number, Item>();
   private sorted: Item[] = [];
@@ -161,6 +166,16 @@ export class ConversationModel {
     return this.timeline?.delivered ?? 0;
   }
 
+  /** The main list: everything but replies in threads. */
+  get mainItems(): Item[] {
+    return this.items.filter((i) => !i.threadRootSeq);
+  }
+
+  /** The replies in the thread under `root` that are loaded, oldest first. */
+  threadItems(root: number): Item[] {
+    return this.items.filter((i) => i.threadRootSeq === root);
+  }
+
   get hasOlder(): boolean {
     return this.timeline !== null && this.oldestLoaded > Math.max(1, this.visibleFrom);
   }
@@ -203,6 +218,7 @@ export class ConversationModel {
       sentAtMs,
       text: "",
       replyToSeq: 0,
+      threadRootSeq: 0,
       mentionIds: [] as string[],
       mentionAll: false,
       edited: false,
@@ -214,11 +230,17 @@ export class ConversationModel {
     if (e.message) {
       // A reply from the one asked accepts a message request.
       if (this.request && e.senderId !== this.request.fromUserId) this.request = null;
+      const root = int(e.message.threadRootSeq);
+      if (root) {
+        this.threads.apply(seq, root, e.senderId ?? "", int(e.sentAtMs));
+        this.version++;
+      }
       this.put({
         ...base,
         kind: "message",
         text: e.message.text ?? "",
         replyToSeq: int(e.message.replyToSeq),
+        threadRootSeq: root,
         mentionIds: e.message.mentionIds ?? [],
         mentionAll: e.message.mentionAll ?? false,
       });
@@ -310,6 +332,9 @@ export class ConversationModel {
     if (h.visibleFrom !== undefined) this.visibleFrom = Math.max(1, int(h.visibleFrom));
     const targets = (h.events ?? []).filter((e) => e.message).map((e) => int(e.seq));
     if (!targets.length) return;
+    // Roots among them: every message outside a thread (a thread's own page has none).
+    const roots = (h.events ?? []).filter((e) => e.message && !int(e.message.threadRootSeq)).map((e) => int(e.seq));
+    this.threads.snapshot(int(h.headSeq), roots, h.threads ?? []);
     this.reactions.snapshot(int(h.headSeq), targets, h.reactions ?? []);
     this.version++;
   }

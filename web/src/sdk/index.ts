@@ -9,6 +9,7 @@ export { ParleyError } from "./errors";
 export { mentionBeingTyped, mentionName, mentionedNames, splitMentions } from "./mentions";
 export { PinBook, type Pinned } from "./pins";
 export { ReactionBook, type ReactionCount } from "./reactions";
+export { ThreadBook, type ThreadView } from "./threads";
 export { AuthApi, type TokenPair } from "./http";
 export { Outbox, newClientMsgId, type OutboxItem, type OutboxState } from "./outbox";
 export { SessionStore, type KeyValueStore, type Session } from "./session";

@@ -106,6 +106,20 @@ export interface MessageBody {
   mentionIds?: string[];
   /** @all (groups only). */
   mentionAll?: boolean;
+  /** A reply in the thread of the message at this seq. */
+  threadRootSeq?: Int64;
+}
+
+/** A thread under a message, as of a history reply's head seq. */
+export interface ThreadSummary {
+  rootSeq?: Int64;
+  replyCount?: number;
+  lastReplySeq?: Int64;
+  lastReplyAtMs?: Int64;
+  participantIds?: string[];
+  /** My read mark in the thread, and the replies from others above it. */
+  readSeq?: Int64;
+  unreadCount?: number;
 }
 export interface EditBody {
   targetSeq?: Int64;
@@ -171,6 +185,8 @@ export interface HistoryRequest {
   toSeq?: Int64;
   limit?: number;
   backward?: boolean;
+  /** Only the replies in the thread of the message at this seq. */
+  threadRootSeq?: Int64;
 }
 
 export interface HistoryReply {
@@ -183,6 +199,8 @@ export interface HistoryReply {
   hasMore?: boolean;
   /** Reactions of the returned messages as of headSeq. */
   reactions?: ReactionSummary[];
+  /** Threads under the returned messages as of headSeq. */
+  threads?: ThreadSummary[];
   /** The first seq I may read (later than 1 in a group that shows new members only what came after they joined). */
   visibleFrom?: Int64;
 }
@@ -246,7 +264,7 @@ export interface Requests {
   send: Send;
   sync: { after?: string; limit?: number };
   history: HistoryRequest;
-  markRead: { conversationId: string; seq: Int64 };
+  markRead: { conversationId: string; seq: Int64; threadRootSeq?: Int64 };
   typing: { conversationId: string };
   getConversation: { conversationId: string };
   listMembers: { conversationId: string; after?: string; limit?: number };
