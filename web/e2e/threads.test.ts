@@ -1,10 +1,11 @@
 // Threads in the browser: replies open beside the conversation, stay out of
 // its main list, show under their root as "N replies" with an unread count
-// for the others, live, and survive a reload.
+// for the others, live, and survive a reload. And forwarding a message to
+// another conversation, marked with its author.
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
-import { expectNoPageErrors, expectTexts, launchBrowser, newUser, openConversation, send, shot, signUp, startParley, type Parley } from "./harness";
+import { expectNoPageErrors, expectTexts, launchBrowser, newUser, openConversation, send, shot, signUp, startDirect, startParley, type Parley } from "./harness";
 
 const SUITE = "threads";
 let parley: Parley;
@@ -81,5 +82,21 @@ describe("threads", () => {
     await expect.poll(() => link(ivy, "ship on friday?").getAttribute("data-replies"), { timeout: 15_000 }).toBe("2");
     await expect.poll(() => link(ivy, "ship on friday?").getAttribute("data-unread")).toBe("0");
     expect(await mainTexts(ivy)).toEqual(["ship on friday?", "also: lunch"]);
+  });
+
+  it("forwards a message to another conversation, marked with its author", async () => {
+    await startDirect(jon, "ivy");
+    await openConversation(jon, "Release");
+    const msg = jon.locator("[data-testid=messages] [data-testid=message][data-state=delivered]", { hasText: "also: lunch" });
+    await msg.hover();
+    await msg.getByTestId("forward").click();
+    await jon.getByTestId("forward-filter").fill("iv");
+    await shot(jon, SUITE, "forward-picker");
+    await jon.locator('[data-testid=forward-target][data-title="ivy"]').click();
+    await expect.poll(() => jon.getByTestId("forward-dialog").count()).toBe(0);
+    await openConversation(ivy, "jon");
+    await expectTexts(ivy, ["also: lunch"]);
+    await expect.poll(() => ivy.locator("[data-testid=forwarded]").last().textContent()).toBe("Forwarded from ivy");
+    await shot(ivy, SUITE, "forwarded");
   });
 });

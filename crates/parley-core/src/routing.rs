@@ -80,6 +80,7 @@ routed_by! {
     pb::MarkReadRequest => |r| &r.conversation_id;
     pb::SettingsRequest => |r| &r.conversation_id;
     pb::RespondRequest => |r| &r.conversation_id;
+    pb::MessageRequest => |r| &r.conversation_id;
     pb::AppendRequest => |r| r.send.as_ref().map_or("", |s| s.conversation_id.as_str());
     pb::UserHistoryRequest => |r| r.request.as_ref().map_or("", |h| h.conversation_id.as_str());
 }
@@ -356,6 +357,10 @@ impl StorageApi for StorageRouter {
 
     async fn respond(&self, req: pb::RespondRequest) -> ServiceResult<pb::RespondReply> {
         self.pick(&req).respond(req).await
+    }
+
+    async fn message(&self, req: pb::MessageRequest) -> ServiceResult<pb::Event> {
+        self.pick(&req).message(req).await
     }
 }
 

@@ -25,6 +25,7 @@ crate::rpc_service! {
     fn relations(pb::RelationsRequest) -> pb::RelationsReply;
     fn invitations(pb::CallerRequest) -> pb::InvitationsReply;
     fn respond(pb::RespondRequest) -> pb::RespondReply;
+    fn message(pb::MessageRequest) -> pb::Event;
 }
 
 crate::rpc_service! {

@@ -63,15 +63,19 @@ pub enum RecordKind {
     /// A member's read mark in a thread: scope the conversation, id the
     /// user, "/", the root seq.
     ThreadRead = 5,
+    /// A message's edits and deletion: scope the conversation, id the
+    /// message's seq (20 digits).
+    MessageState = 6,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 5] = [
+    pub const ALL: [RecordKind; 6] = [
         RecordKind::Pair,
         RecordKind::Block,
         RecordKind::Invite,
         RecordKind::UserInvite,
         RecordKind::ThreadRead,
+        RecordKind::MessageState,
     ];
 
     /// Its stable number in stored keys.

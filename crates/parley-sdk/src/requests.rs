@@ -66,6 +66,27 @@ impl Client {
         .await
     }
 
+    /// Forwards the message at `seq` of one conversation to another (both
+    /// yours): a copy as it reads now, marked with its original author.
+    /// Retried under one client_msg_id, so a lost reply never forwards twice.
+    pub async fn forward(
+        &self,
+        from_conversation_id: &str,
+        seq: u64,
+        to_conversation_id: &str,
+    ) -> Result<pb::SendAck, SdkError> {
+        let r = Request::Forward(pb::Forward {
+            from_conversation_id: from_conversation_id.into(),
+            seq,
+            to_conversation_id: to_conversation_id.into(),
+            client_msg_id: new_client_msg_id(),
+        });
+        match self.request_retrying(r).await? {
+            Payload::Ack(a) => Ok(a),
+            other => Err(SdkError::Protocol(format!("expected ack, got {other:?}"))),
+        }
+    }
+
     pub async fn send_text(
         &self,
         conversation_id: &str,

@@ -180,6 +180,9 @@ mod tests {
         async fn respond(&self, _: pb::RespondRequest) -> ServiceResult<pb::RespondReply> {
             Err(ServiceError::Internal("unused".into()))
         }
+        async fn message(&self, _: pb::MessageRequest) -> ServiceResult<pb::Event> {
+            Err(ServiceError::Internal("unused".into()))
+        }
     }
 
     #[tokio::test]

@@ -647,3 +647,96 @@ async fn members_join_and_leave_groups() {
         Some("not_found")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_is_forwarded_as_it_reads_now_with_its_author() {
+    let node = TestNode::start().await;
+    let (ann, _a) = node.user("ann").await;
+    let (ben, mut ben_ev) = node.user("ben").await;
+    let (cal, _c) = node.user("cal").await;
+    let team = ann
+        .create_group("team", &[ben.user_id(), cal.user_id()])
+        .await
+        .unwrap();
+    let original = ann
+        .send_text(&team.id, "@ben the numbers are in")
+        .await
+        .unwrap();
+    let edit = pb::EditBody {
+        target_seq: original.seq,
+        text: "the numbers are final".into(),
+        ..Default::default()
+    };
+    ann.send_body(&team.id, pb::send::Body::Edit(edit))
+        .await
+        .unwrap();
+    let dm = cal.create_direct(&ben.user_id()).await.unwrap();
+    let ack = cal.forward(&team.id, original.seq, &dm.id).await.unwrap();
+    let got = ben_ev.timeline(&dm.id, 2).await;
+    let copy = got
+        .iter()
+        .find(|e| e.seq == ack.seq)
+        .expect("the copy arrives");
+    let Some(pb::event::Body::Message(m)) = &copy.body else {
+        panic!("a message: {copy:?}")
+    };
+    assert_eq!(m.text, "the numbers are final", "the latest edit");
+    assert_eq!(copy.sender_id, cal.user_id());
+    let from = m.forwarded.as_ref().expect("marked as forwarded");
+    assert_eq!(
+        (from.sender_id.as_str(), from.sent_at_ms),
+        (ann.user_id().as_str(), original.sent_at_ms)
+    );
+    assert!(m.mention_ids.is_empty() && !m.mention_all);
+    // Forwarded again: still the first author.
+    let again = ben.forward(&dm.id, ack.seq, &team.id).await.unwrap();
+    let h = ann
+        .history(pb::HistoryRequest {
+            conversation_id: team.id.clone(),
+            from_seq: again.seq,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let Some(pb::event::Body::Message(m)) = &h.events[0].body else {
+        panic!()
+    };
+    assert_eq!(m.forwarded.as_ref().unwrap().sender_id, ann.user_id());
+    // Nobody forwards from or into a conversation they are not in, claims a
+    // forward themselves, or forwards a deleted message.
+    let (eve, _e) = node.user("eve").await;
+    let code = |r: Result<pb::SendAck, parley_sdk::SdkError>| {
+        r.unwrap_err().code().unwrap_or("").to_string()
+    };
+    assert_eq!(
+        code(eve.forward(&team.id, original.seq, &team.id).await),
+        "not_found"
+    );
+    let eve_dm = eve.create_direct(&ann.user_id()).await.unwrap();
+    assert_eq!(
+        code(ben.forward(&team.id, original.seq, &eve_dm.id).await),
+        "not_found"
+    );
+    let forged = pb::MessageBody {
+        text: "ann said so".into(),
+        forwarded: Some(pb::Forwarded {
+            sender_id: ann.user_id(),
+            sent_at_ms: 1,
+        }),
+        ..Default::default()
+    };
+    assert_eq!(
+        code(ben.send_body(&dm.id, pb::send::Body::Message(forged)).await),
+        "invalid_argument"
+    );
+    let delete = pb::DeleteBody {
+        target_seq: original.seq,
+    };
+    ann.send_body(&team.id, pb::send::Body::Delete(delete))
+        .await
+        .unwrap();
+    assert_eq!(
+        code(cal.forward(&team.id, original.seq, &dm.id).await),
+        "not_found"
+    );
+}

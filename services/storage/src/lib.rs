@@ -14,6 +14,7 @@ mod invitations;
 mod member_state;
 mod member_versions;
 mod mentions;
+mod message_index;
 mod pages;
 mod pins;
 mod publisher;

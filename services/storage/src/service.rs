@@ -139,4 +139,9 @@ impl StorageApi for StorageService {
         self.shard.check(&req)?;
         self.handlers.respond(req).await
     }
+
+    async fn message(&self, req: pb::MessageRequest) -> ServiceResult<pb::Event> {
+        self.shard.check(&req)?;
+        self.handlers.message(req).await
+    }
 }

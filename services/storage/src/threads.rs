@@ -94,8 +94,8 @@ impl Handlers {
         let last = replies.last();
         let last_reply_at_ms = match last {
             Some(r) => self
-                .target_message(conv, r.seq)
-                .await
+                .read_event(conv, r.seq)
+                .await?
                 .map_or(0, |e| e.sent_at_ms),
             None => 0,
         };
@@ -147,7 +147,8 @@ impl Handlers {
         }
         let mut events = Vec::with_capacity(rows.len());
         for r in &rows {
-            events.push(self.target_message(conv, r.seq).await?);
+            // Deleted replies too: the client shows them as deleted.
+            events.extend(self.read_event(conv, r.seq).await?);
         }
         let (covered_from, covered_to) = match (h.backward, has_more) {
             (false, true) => (from, rows.last().map_or(to, |r| r.seq)),

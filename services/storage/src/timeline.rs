@@ -85,15 +85,26 @@ impl Handlers {
                 pb::event::Body::Edit(e)
             }
             Some(pb::send::Body::Delete(d)) => {
-                let target = self
-                    .target_message(&send.conversation_id, d.target_seq)
-                    .await?;
-                if target.sender_id != sender && !is_manager(&member) {
-                    return Err(ServiceError::PermissionDenied(
-                        "only the sender or an admin deletes a message".into(),
-                    ));
+                // A retry of a delete that was stored answers as a retry
+                // (the message reads as deleted by then).
+                if self
+                    .is_stored(&send.conversation_id, &sender, &send.client_msg_id)
+                    .await?
+                {
+                    pb::event::Body::Delete(d)
+                } else {
+                    let target = self
+                        .target_message(&send.conversation_id, d.target_seq)
+                        .await?;
+                    if target.sender_id != sender && !is_manager(&member) {
+                        return Err(ServiceError::PermissionDenied(
+                            "only the sender or an admin deletes a message".into(),
+                        ));
+                    }
+                    self.record_delete(&send.conversation_id, d.target_seq)
+                        .await?;
+                    pb::event::Body::Delete(d)
                 }
-                pb::event::Body::Delete(d)
             }
             None => {
                 return Err(ServiceError::InvalidArgument(
@@ -105,6 +116,10 @@ impl Handlers {
         let (event, duplicate) = self
             .commit(&send.conversation_id, &sender, &send.client_msg_id, body)
             .await?;
+        if let Some(pb::event::Body::Edit(e)) = &event.body {
+            self.record_edit(&send.conversation_id, e.target_seq, event.seq)
+                .await?;
+        }
         Ok(pb::AppendReply {
             event: Some(event),
             duplicate,
@@ -124,16 +139,18 @@ impl Handlers {
         Ok(())
     }
 
-    /// The message event a reply, edit, delete or reaction refers to.
+    /// The message event a reply, edit, delete, reaction, pin or forward
+    /// refers to: a message of the conversation that was not deleted.
     pub(crate) async fn target_message(&self, conv: &str, seq: u64) -> ServiceResult<pb::Event> {
-        let range = ReadRange {
-            from: seq,
-            to: seq,
-            limit: 1,
-            backward: false,
-        };
-        match self.store.read_range(conv, range).await?.pop() {
-            Some(e) if matches!(e.body, Some(pb::event::Body::Message(_))) => Ok(e),
+        match self.read_event(conv, seq).await? {
+            Some(e) if matches!(e.body, Some(pb::event::Body::Message(_))) => {
+                if self.message_state(conv, seq).await?.deleted {
+                    return Err(ServiceError::InvalidArgument(format!(
+                        "message {seq} was deleted"
+                    )));
+                }
+                Ok(e)
+            }
             _ => Err(ServiceError::InvalidArgument(format!(
                 "seq {seq} is not a message of this conversation"
             ))),

@@ -5,6 +5,7 @@ import { lastSeen, notice } from "./format";
 import { ConversationMenu } from "./ConversationMenu";
 import { GroupSettings } from "./GroupSettings";
 import { RequestBanner } from "./Invitations";
+import { ForwardDialog } from "./Forward";
 import { Message } from "./Message";
 import { PinnedBar } from "./Pins";
 import { ThreadPanel } from "./Thread";
@@ -28,7 +29,12 @@ export function ConversationPane({ client, id, onBack }: Props) {
   const [settings, setSettings] = useState(false);
   // The root of the thread open beside the conversation (0: none).
   const [thread, setThread] = useState(0);
-  useEffect(() => setThread(0), [id]);
+  // The message being forwarded (0: none).
+  const [forwarding, setForwarding] = useState(0);
+  useEffect(() => {
+    setThread(0);
+    setForwarding(0);
+  }, [id]);
 
   useEffect(() => client.ensureMembers(id), [client, id, conv.membersLoaded]);
 
@@ -151,6 +157,7 @@ export function ConversationPane({ client, id, onBack }: Props) {
               onReply={() => setDraft({ mode: "reply", seq: it.seq })}
               onEdit={() => setDraft({ mode: "edit", seq: it.seq, text: it.text })}
               onThread={() => setThread(it.seq)}
+              onForward={() => setForwarding(it.seq)}
             />
           ) : (
             <div key={it.seq} class="notice" data-testid="notice" data-seq={it.seq}>
@@ -185,6 +192,7 @@ export function ConversationPane({ client, id, onBack }: Props) {
         {typing.length > 0 && `${typing.map((u) => client.userName(u)).join(", ")} ${typing.length > 1 ? "are" : "is"} typing…`}
       </div>
       <Composer client={client} id={id} draft={draft} setDraft={setDraft} />
+      {forwarding > 0 && <ForwardDialog client={client} from={id} seq={forwarding} onClose={() => setForwarding(0)} />}
       {thread > 0 && <ThreadPanel client={client} id={id} root={thread} onClose={() => setThread(0)} />}
     </section>
   );

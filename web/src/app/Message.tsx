@@ -16,9 +16,11 @@ interface MessageProps {
   onEdit(): void;
   /** Opens the thread under this message (absent inside a thread). */
   onThread?(): void;
+  /** Forwards this message to another conversation. */
+  onForward?(): void;
 }
 
-export function Message({ client, conv, item, mine, showSender, canDelete, receipt, onReply, onEdit, onThread }: MessageProps) {
+export function Message({ client, conv, item, mine, showSender, canDelete, receipt, onReply, onEdit, onThread, onForward }: MessageProps) {
   const target = item.replyToSeq ? client.conversation(conv)?.item(item.replyToSeq) : undefined;
   // On touch screens there is no hover: a tap on the bubble shows the actions.
   const [selected, setSelected] = useState(false);
@@ -29,6 +31,11 @@ export function Message({ client, conv, item, mine, showSender, canDelete, recei
         {item.replyToSeq > 0 && (
           <div class="quote" data-testid="quote">
             {target ? `${client.userName(target.senderId)}: ${target.deleted ? "message deleted" : target.text}` : "an earlier message"}
+          </div>
+        )}
+        {item.forwarded && !item.deleted && (
+          <div class="forwarded" data-testid="forwarded">
+            Forwarded from {client.userName(item.forwarded.senderId)}
           </div>
         )}
         {item.deleted ? (
@@ -63,6 +70,11 @@ export function Message({ client, conv, item, mine, showSender, canDelete, recei
           {onThread && (
             <button class="link" onClick={onThread} data-testid="reply-in-thread">
               Thread
+            </button>
+          )}
+          {onForward && (
+            <button class="link" onClick={onForward} data-testid="forward">
+              Forward
             </button>
           )}
           <PinButton client={client} conv={conv} seq={item.seq} />

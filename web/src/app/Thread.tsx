@@ -1,6 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import type { ParleyClient } from "../sdk";
 import { Composer, type Draft } from "./Composer";
+import { ForwardDialog } from "./Forward";
 import { Message } from "./Message";
 import { errorText } from "./useSubmit";
 
@@ -14,6 +15,7 @@ export function ThreadPanel({ client, id, root, onClose }: { client: ParleyClien
   const me = client.me;
   const [draft, setDraft] = useState<Draft>({ mode: "new" });
   const [error, setError] = useState("");
+  const [forwarding, setForwarding] = useState(0);
   const rootItem = conv.item(root);
   const replies = conv.threadItems(root);
   const myRole = conv.members.get(me)?.role;
@@ -61,9 +63,11 @@ export function ThreadPanel({ client, id, root, onClose }: { client: ParleyClien
             receipt=""
             onReply={() => setDraft({ mode: "reply", seq: it.seq })}
             onEdit={() => setDraft({ mode: "edit", seq: it.seq, text: it.text })}
+            onForward={() => setForwarding(it.seq)}
           />
         ))}
       </div>
+      {forwarding > 0 && <ForwardDialog client={client} from={id} seq={forwarding} onClose={() => setForwarding(0)} />}
       <Composer client={client} id={id} draft={draft} setDraft={setDraft} threadRoot={root} />
     </aside>
   );

@@ -11,7 +11,7 @@ import { allMembers, eachPage } from "./paging";
 import { ConversationModel } from "./conversation";
 import { ParleyError } from "./errors";
 import { AuthApi } from "./http";
-import { Outbox, type OutboxItem } from "./outbox";
+import { Outbox, newClientMsgId, type OutboxItem } from "./outbox";
 import { SessionStore, type KeyValueStore, type Session } from "./session";
 import { Timeline } from "./timeline";
 import {
@@ -468,6 +468,11 @@ export class ParleyClient {
     const c = this.convs.get(conversationId);
     if (c) c.left = true;
     this.notify();
+  }
+
+  /** Forwards a message to another of my conversations (a copy as it reads now, marked with its author). */
+  async forward(fromConversationId: string, seq: number, toConversationId: string): Promise<void> {
+    await this.request("forward", { fromConversationId, seq: String(seq), toConversationId, clientMsgId: newClientMsgId() });
   }
 
   /** Loads the newest replies of the thread under `root` (its panel opening). */

@@ -36,6 +36,8 @@ export interface Item {
   replyToSeq: number;
   /** The root of the thread this message is a reply in (0: none). */
   threadRootSeq: number;
+  /** For a forwarded message: who wrote the original, and when. */
+  forwarded?: { senderId: string; sentAtMs: number };
   /** Members the message mentions, and whether it mentions everyone. */
   mentionIds: string[];
   mentionAll: boolean;
@@ -241,6 +243,7 @@ export class ConversationModel {
         text: e.message.text ?? "",
         replyToSeq: int(e.message.replyToSeq),
         threadRootSeq: root,
+        forwarded: e.message.forwarded ? { senderId: e.message.forwarded.senderId, sentAtMs: int(e.message.forwarded.sentAtMs) } : undefined,
         mentionIds: e.message.mentionIds ?? [],
         mentionAll: e.message.mentionAll ?? false,
       });

@@ -108,6 +108,8 @@ export interface MessageBody {
   mentionAll?: boolean;
   /** A reply in the thread of the message at this seq. */
   threadRootSeq?: Int64;
+  /** Set by the server on a forwarded message: the original's author and time. */
+  forwarded?: { senderId: string; sentAtMs?: Int64 };
 }
 
 /** A thread under a message, as of a history reply's head seq. */
@@ -277,6 +279,7 @@ export interface Requests {
   listBlocked: Record<string, never>;
   listInvitations: Record<string, never>;
   respond: { conversationId: string; accept: boolean; block?: boolean };
+  forward: { fromConversationId: string; seq: Int64; toConversationId: string; clientMsgId: string };
 }
 
 /** The reply payload each request gets (or an `error`). */
@@ -305,6 +308,7 @@ export interface Replies {
   listInvitations: { invitations: { invitations?: Invitation[] } };
   /** A conversation when accepted; ok when declined. */
   respond: { conversation?: Conversation; ok?: Record<string, never> };
+  forward: { ack: SendAck };
 }
 
 export type RequestName = keyof Requests;

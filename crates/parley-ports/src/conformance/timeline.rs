@@ -201,6 +201,10 @@ async fn append_read_and_dedup(s: &dyn TimelineStore) {
         mention_ids: vec!["bob".into()],
         mention_all: true,
         thread_root_seq: 2,
+        forwarded: Some(pb::Forwarded {
+            sender_id: "carol".into(),
+            sent_at_ms: 7,
+        }),
     }));
     s.append(std::slice::from_ref(&e)).await.unwrap();
     assert_eq!(s.read_range(&c, all(7, 7)).await.unwrap(), vec![e]);

@@ -104,6 +104,7 @@ pub(crate) async fn dispatch(
             run(&ctx, "list_invitations", consent::list_invitations(&ctx)).await
         }
         Request::Respond(r) => run(&ctx, "respond", consent::respond(&ctx, r)).await,
+        Request::Forward(r) => run(&ctx, "forward", messages::forward(&ctx, r)).await,
     };
     match result {
         Ok(payload) => pb::ServerFrame {
