@@ -140,7 +140,8 @@ caller_fields! {
     with: pb::CreateConversationRequest, pb::ConversationRequest, pb::AddMembersRequest,
         pb::RemoveMemberRequest, pb::AppendRequest, pb::UserHistoryRequest,
         pb::SyncPageRequest, pb::MarkReadRequest, pb::MembersRequest, pb::CallerRequest,
-        pb::SettingsRequest, pb::BlockRequest, pb::RelationsRequest, pb::RespondRequest, pb::MessageRequest;
+        pb::SettingsRequest, pb::BlockRequest, pb::RelationsRequest, pb::RespondRequest, pb::MessageRequest,
+        pb::UserSearchRequest;
     without: pb::Credentials, pb::LoginRequest, pb::RefreshRequest, pb::Empty,
         pb::LookupUsersRequest, pb::PresenceSession, pb::PresenceQuery, pb::TypingSignal,
         pb::PresenceInfo, pb::ReceiptSignal,

@@ -113,6 +113,21 @@ impl Routed for pb::RelationsRequest {
     }
 }
 
+/// One conversation's search goes to its owner; a search of all of the
+/// caller's conversations to every instance.
+impl Routed for pb::UserSearchRequest {
+    fn route(&self) -> Route<'_> {
+        match self
+            .request
+            .as_ref()
+            .map_or("", |r| r.conversation_id.as_str())
+        {
+            "" => Route::Everywhere,
+            id => conversation(id),
+        }
+    }
+}
+
 impl Routed for pb::CallerRequest {
     fn route(&self) -> Route<'_> {
         Route::Everywhere
@@ -181,6 +196,26 @@ pub fn merge_invitations(mut all: Vec<pb::Invitation>) -> pb::InvitationsReply {
 
 fn conv_id(i: &pb::Invitation) -> &str {
     i.conversation.as_ref().map_or("", |c| c.id.as_str())
+}
+
+/// Hits at most in a search reply, and when the request does not say.
+pub const MAX_SEARCH_HITS: u32 = 50;
+pub const DEFAULT_SEARCH_HITS: u32 = 20;
+
+/// The best `limit` hits of every instance's, best first (each instance
+/// ranked its own with the same scoring, so the scores compare).
+pub fn merge_search_hits(mut hits: Vec<pb::SearchHit>, limit: u32) -> pb::SearchReply {
+    hits.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| b.sent_at_ms.cmp(&a.sent_at_ms))
+    });
+    let limit = match limit {
+        0 => DEFAULT_SEARCH_HITS,
+        n => n.min(MAX_SEARCH_HITS),
+    };
+    hits.truncate(limit as usize);
+    pb::SearchReply { hits }
 }
 
 pub struct StorageRouter {
@@ -361,6 +396,19 @@ impl StorageApi for StorageRouter {
 
     async fn message(&self, req: pb::MessageRequest) -> ServiceResult<pb::Event> {
         self.pick(&req).message(req).await
+    }
+
+    async fn search(&self, req: pb::UserSearchRequest) -> ServiceResult<pb::SearchReply> {
+        if !matches!(req.route(), Route::Everywhere) {
+            return self.pick(&req).search(req).await;
+        }
+        let replies =
+            futures::future::join_all(self.shards.iter().map(|s| s.search(req.clone()))).await;
+        let mut hits = Vec::new();
+        for r in replies {
+            hits.extend(r?.hits);
+        }
+        Ok(merge_search_hits(hits, req.request.map_or(0, |r| r.limit)))
     }
 }
 

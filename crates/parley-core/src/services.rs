@@ -26,6 +26,7 @@ crate::rpc_service! {
     fn invitations(pb::CallerRequest) -> pb::InvitationsReply;
     fn respond(pb::RespondRequest) -> pb::RespondReply;
     fn message(pb::MessageRequest) -> pb::Event;
+    fn search(pb::UserSearchRequest) -> pb::SearchReply;
 }
 
 crate::rpc_service! {

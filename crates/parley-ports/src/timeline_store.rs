@@ -66,16 +66,20 @@ pub enum RecordKind {
     /// A message's edits and deletion: scope the conversation, id the
     /// message's seq (20 digits).
     MessageState = 6,
+    /// How far a search index has indexed a conversation: scope the
+    /// index's generation, id the conversation (u64 BE seq).
+    SearchMark = 7,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 6] = [
+    pub const ALL: [RecordKind; 7] = [
         RecordKind::Pair,
         RecordKind::Block,
         RecordKind::Invite,
         RecordKind::UserInvite,
         RecordKind::ThreadRead,
         RecordKind::MessageState,
+        RecordKind::SearchMark,
     ];
 
     /// Its stable number in stored keys.

@@ -87,6 +87,17 @@ impl Client {
         }
     }
 
+    /// Full-text search of your conversations (`conversation_id` empty:
+    /// all of them), best hits first.
+    pub async fn search(&self, req: pb::SearchRequest) -> Result<Vec<pb::SearchHit>, SdkError> {
+        match self.request_retrying(Request::Search(req)).await? {
+            Payload::Search(s) => Ok(s.hits),
+            other => Err(SdkError::Protocol(format!(
+                "expected search hits, got {other:?}"
+            ))),
+        }
+    }
+
     pub async fn send_text(
         &self,
         conversation_id: &str,

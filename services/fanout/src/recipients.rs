@@ -183,6 +183,9 @@ mod tests {
         async fn message(&self, _: pb::MessageRequest) -> ServiceResult<pb::Event> {
             Err(ServiceError::Internal("unused".into()))
         }
+        async fn search(&self, _: pb::UserSearchRequest) -> ServiceResult<pb::SearchReply> {
+            Err(ServiceError::Internal("unused".into()))
+        }
     }
 
     #[tokio::test]

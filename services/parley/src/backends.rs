@@ -64,6 +64,11 @@ impl Backends {
         bail!("cluster.presence_store must be \"memory\" or a redis:// URL, not {uri:?}")
     }
 
+    /// Where this process keeps its embedded files.
+    pub fn files(&self) -> &EmbeddedFiles {
+        &self.files
+    }
+
     /// Timelines: on ScyllaDB (shared by every storage instance: any can
     /// take over a conversation, since seq leases are compare-and-set), or
     /// embedded under data_dir (this instance's static shard).

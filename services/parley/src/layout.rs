@@ -17,6 +17,9 @@ pub struct EmbeddedFiles {
     /// The redb file in which a version before the fjall store kept
     /// timelines (`parley migrate --from-redb` imports it).
     pub legacy_timeline: PathBuf,
+    /// The full-text index of the messages this process stores (always on
+    /// local disk, also with ScyllaDB).
+    pub search: PathBuf,
 }
 
 impl EmbeddedFiles {
@@ -27,16 +30,19 @@ impl EmbeddedFiles {
                 accounts: dir.join("auth.redb"),
                 timeline: dir.join("storage-timeline"),
                 legacy_timeline: dir.join("storage.redb"),
+                search: dir.join("storage-search"),
             },
             Mode::Split(_) => Self {
                 accounts: dir.join("auth.redb"),
                 timeline: dir.join("timeline"),
                 legacy_timeline: dir.join("parley.redb"),
+                search: dir.join("search"),
             },
             Mode::Embedded => Self {
                 accounts: dir.join("parley.redb"),
                 timeline: dir.join("timeline"),
                 legacy_timeline: dir.join("parley.redb"),
+                search: dir.join("search"),
             },
         }
     }

@@ -740,3 +740,43 @@ async fn a_message_is_forwarded_as_it_reads_now_with_its_author() {
         "not_found"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_finds_my_messages_within_seconds_and_nothing_of_others() {
+    let node = TestNode::start().await;
+    let (ann, _a) = node.user("ann").await;
+    let (ben, _b) = node.user("ben").await;
+    let (eve, _e) = node.user("eve").await;
+    let team = ann.create_group("team", &[ben.user_id()]).await.unwrap();
+    let sent = ann
+        .send_text(&team.id, "the staging deploy is green")
+        .await
+        .unwrap();
+    let secret = eve.create_group("eve's", &[]).await.unwrap();
+    eve.send_text(&secret.id, "deploy the secret thing")
+        .await
+        .unwrap();
+    let req = || pb::SearchRequest {
+        query: "deploy".into(),
+        ..Default::default()
+    };
+    let deadline = std::time::Instant::now() + common::WAIT;
+    let hits = loop {
+        let hits = ben.search(req()).await.unwrap();
+        if !hits.is_empty() || std::time::Instant::now() > deadline {
+            break hits;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(
+        (hits[0].conversation_id.as_str(), hits[0].seq),
+        (team.id.as_str(), sent.seq)
+    );
+    assert!(hits[0].fragment.contains("deploy"));
+    let empty = pb::SearchRequest::default();
+    assert_eq!(
+        ben.search(empty).await.unwrap_err().code(),
+        Some("invalid_argument")
+    );
+}

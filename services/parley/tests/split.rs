@@ -609,3 +609,43 @@ async fn invitations_and_blocks_hold_across_storage_instances() {
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_gathers_hits_from_every_storage_instance() {
+    let s = split(1, 1, 2).await;
+    let urls = urls_from(&s, 0);
+    let (alice, _a) = client_on(&urls, "alice").await;
+    let (bob, _b) = client_on(&urls, "bob").await;
+    let mut sent = Vec::new();
+    for i in 0..6 {
+        let g = alice
+            .create_group(&format!("g{i}"), &[bob.user_id()])
+            .await
+            .unwrap();
+        let ack = alice
+            .send_text(&g.id, &format!("quarterly numbers {i}"))
+            .await
+            .unwrap();
+        sent.push((g.id, ack.seq));
+    }
+    sent.sort();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut got: Vec<(String, u64)> = bob
+            .search(pb::SearchRequest {
+                query: "quarterly".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|h| (h.conversation_id, h.seq))
+            .collect();
+        got.sort();
+        if got == sent {
+            break;
+        }
+        assert!(Instant::now() < deadline, "search gave {got:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

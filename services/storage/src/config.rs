@@ -17,6 +17,9 @@ pub struct StorageConfig {
     pub shard_index: Option<usize>,
     /// Number of storage instances: the length of `cluster.storage_urls`.
     pub shard_count: usize,
+    /// Full-text search of messages: an index on local disk under
+    /// data_dir, following every commit within about a second.
+    pub search: bool,
 }
 
 impl Default for StorageConfig {
@@ -27,6 +30,7 @@ impl Default for StorageConfig {
             max_group_members: 10_000,
             shard_index: None,
             shard_count: 1,
+            search: true,
         }
     }
 }

@@ -17,6 +17,8 @@ pub(crate) struct Handlers {
     pub(crate) config: StorageConfig,
     pub(crate) sequencer: Arc<Sequencer>,
     pub(crate) shard: Shard,
+    /// The full-text indexer, when search is on.
+    pub(crate) search: Option<Arc<crate::search::Indexer>>,
 }
 
 impl Handlers {
@@ -32,6 +34,7 @@ impl Handlers {
             config,
             sequencer,
             shard,
+            search: None,
         }
     }
 
@@ -77,11 +80,15 @@ impl Handlers {
                 // gateway dies mid-request and the RPC is dropped): the
                 // write and its bookkeeping run in their own task.
                 let (store, sequencer) = (self.store.clone(), self.sequencer.clone());
+                let search = self.search.clone();
                 let settled = tokio::spawn(tracing::Instrument::in_current_span(async move {
                     let written = store
                         .append(std::slice::from_ref(&event))
                         .await
                         .map_err(Into::into);
+                    if written.is_ok() {
+                        Handlers::searchable(&search, &event);
+                    }
                     sequencer.finish(&event, &written, done).await;
                     written.map(|()| event)
                 }));

@@ -19,6 +19,7 @@ mod pages;
 mod pins;
 mod publisher;
 mod reactions;
+mod search;
 mod sequencer;
 mod service;
 mod shard;

@@ -18,6 +18,8 @@ use std::sync::Arc;
 pub struct StorageService {
     shard: Shard,
     handlers: Handlers,
+    /// Stops the search indexer with the service.
+    _indexing: Option<tokio_util::sync::DropGuard>,
 }
 
 impl StorageService {
@@ -30,7 +32,18 @@ impl StorageService {
         Self {
             shard,
             handlers: Handlers::new(store, bus, config, shard),
+            _indexing: None,
         }
+    }
+
+    /// Turns full-text search on: the index follows every commit from now
+    /// on, catching up first on what its marks say is missing. Call from
+    /// within a Tokio runtime (the indexer is a task).
+    pub fn with_search(mut self, index: Arc<parley_search::SearchIndex>) -> Self {
+        let (indexer, guard) = crate::search::Indexer::start(index, self.handlers.store.clone());
+        self.handlers.search = Some(indexer);
+        self._indexing = Some(guard);
+        self
     }
 
     /// Waits (at most `deadline`) until every stored event reached the bus:
@@ -143,5 +156,10 @@ impl StorageApi for StorageService {
     async fn message(&self, req: pb::MessageRequest) -> ServiceResult<pb::Event> {
         self.shard.check(&req)?;
         self.handlers.message(req).await
+    }
+
+    async fn search(&self, req: pb::UserSearchRequest) -> ServiceResult<pb::SearchReply> {
+        self.shard.check(&req)?;
+        self.handlers.search(req).await
     }
 }

@@ -85,3 +85,16 @@ pub(super) async fn forward(ctx: &Ctx<'_>, f: pb::Forward) -> ServiceResult<Payl
     )
     .await
 }
+
+/// Full-text search of the caller's conversations (or one of them).
+pub(super) async fn search(ctx: &Ctx<'_>, r: pb::SearchRequest) -> ServiceResult<Payload> {
+    let reply = ctx
+        .gw
+        .storage
+        .search(pb::UserSearchRequest {
+            caller: ctx.caller()?,
+            request: Some(r),
+        })
+        .await?;
+    Ok(Payload::Search(reply))
+}

@@ -105,6 +105,7 @@ pub(crate) async fn dispatch(
         }
         Request::Respond(r) => run(&ctx, "respond", consent::respond(&ctx, r)).await,
         Request::Forward(r) => run(&ctx, "forward", messages::forward(&ctx, r)).await,
+        Request::Search(r) => run(&ctx, "search", messages::search(&ctx, r)).await,
     };
     match result {
         Ok(payload) => pb::ServerFrame {

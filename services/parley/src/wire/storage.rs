@@ -1,6 +1,6 @@
 use crate::backends::Backends;
 use crate::config::Config;
-use anyhow::bail;
+use anyhow::{Context, bail};
 use parley_storage::StorageService;
 use std::sync::Arc;
 
@@ -18,5 +18,13 @@ pub async fn storage(config: &Config, backends: &Backends) -> anyhow::Result<Arc
     }
     let timeline = backends.timeline_store().await?;
     let bus = backends.bus().await?;
-    Ok(Arc::new(StorageService::new(timeline, bus, settings)))
+    let search = settings.search;
+    let mut service = StorageService::new(timeline, bus, settings);
+    if search {
+        let dir = &backends.files().search;
+        let index = parley_search::SearchIndex::open(dir)
+            .with_context(|| format!("opening the search index in {}", dir.display()))?;
+        service = service.with_search(Arc::new(index));
+    }
+    Ok(Arc::new(service))
 }
