@@ -11,6 +11,8 @@ function selectedFromHash(): string {
 
 export function ChatScreen({ client }: { client: ParleyClient }) {
   const [selected, setSelected] = useState(selectedFromHash);
+  // A message to show in the selected conversation (a search hit).
+  const [focus, setFocus] = useState<{ id: string; seq: number } | null>(null);
 
   useEffect(() => {
     const onHash = () => setSelected(selectedFromHash());
@@ -34,9 +36,17 @@ export function ChatScreen({ client }: { client: ParleyClient }) {
 
   return (
     <div class={open ? "chat has-selection" : "chat"}>
-      <Sidebar client={client} selected={open} onSelect={select} />
+      <Sidebar
+        client={client}
+        selected={open}
+        onSelect={select}
+        onOpenAt={(id, seq) => {
+          setFocus({ id, seq });
+          select(id);
+        }}
+      />
       {open ? (
-        <ConversationPane key={open} client={client} id={open} onBack={() => select("")} />
+        <ConversationPane key={open} client={client} id={open} onBack={() => select("")} focusSeq={focus?.id === open ? focus.seq : 0} />
       ) : (
         <section class="pane empty-pane">
           <p>{client.ready ? "Pick a conversation, or start a new one." : "Loading your conversations…"}</p>

@@ -16,9 +16,11 @@ interface Props {
   client: ParleyClient;
   id: string;
   onBack(): void;
+  /** A message to bring into view (a search hit); 0 for none. */
+  focusSeq?: number;
 }
 
-export function ConversationPane({ client, id, onBack }: Props) {
+export function ConversationPane({ client, id, onBack, focusSeq = 0 }: Props) {
   const conv = client.conversation(id)!;
   const me = client.me;
   const listRef = useRef<HTMLDivElement>(null);
@@ -35,6 +37,26 @@ export function ConversationPane({ client, id, onBack }: Props) {
     setThread(0);
     setForwarding(0);
   }, [id]);
+
+  // A search hit: load back to it, then show it (in its thread if it is a reply).
+  useEffect(() => {
+    if (!focusSeq) return;
+    let live = true;
+    void client.loadUntil(id, focusSeq).then(() => {
+      if (!live) return;
+      const item = client.conversation(id)?.item(focusSeq);
+      if (item?.threadRootSeq) return setThread(item.threadRootSeq);
+      const el = listRef.current?.querySelector(`[data-testid=message][data-seq="${focusSeq}"]`);
+      if (!el) return;
+      atBottom.current = false;
+      el.scrollIntoView({ block: "center" });
+      el.classList.add("flash");
+      setTimeout(() => el.classList.remove("flash"), 2500);
+    });
+    return () => {
+      live = false;
+    };
+  }, [client, id, focusSeq]);
 
   useEffect(() => client.ensureMembers(id), [client, id, conv.membersLoaded]);
 

@@ -2,6 +2,7 @@ import { useState } from "preact/hooks";
 import type { ParleyClient } from "../sdk";
 import { initials } from "./format";
 import { BlockedList, Invitations } from "./Invitations";
+import { SearchBox } from "./Search";
 import { NewChat } from "./NewChat";
 import { StatusLine } from "./StatusLine";
 
@@ -9,9 +10,11 @@ interface Props {
   client: ParleyClient;
   selected: string;
   onSelect(id: string): void;
+  /** Opens a conversation at a message (a search hit). */
+  onOpenAt(id: string, seq: number): void;
 }
 
-export function Sidebar({ client, selected, onSelect }: Props) {
+export function Sidebar({ client, selected, onSelect, onOpenAt }: Props) {
   const [dialog, setDialog] = useState<"" | "direct" | "group">("");
   const [showArchived, setShowArchived] = useState(false);
   const me = client.me;
@@ -53,6 +56,7 @@ export function Sidebar({ client, selected, onSelect }: Props) {
           }}
         />
       )}
+      <SearchBox client={client} onOpen={onOpenAt}>
       <Invitations client={client} selected={selected} onSelect={onSelect} />
       <ul class="conv-list" data-testid="conv-list">
         {convs.length === 0 && client.ready && <li class="conv-empty">No conversations yet.</li>}
@@ -121,6 +125,7 @@ export function Sidebar({ client, selected, onSelect }: Props) {
         </button>
       )}
       <BlockedList client={client} />
+      </SearchBox>
     </aside>
   );
 }

@@ -24,6 +24,8 @@ import {
   type MessageBody,
   type Push,
   type Role,
+  type SearchHit,
+  type SearchRequest,
   type SendBody,
   type User,
 } from "./protocol";
@@ -473,6 +475,29 @@ export class ParleyClient {
   /** Forwards a message to another of my conversations (a copy as it reads now, marked with its author). */
   async forward(fromConversationId: string, seq: number, toConversationId: string): Promise<void> {
     await this.request("forward", { fromConversationId, seq: String(seq), toConversationId, clientMsgId: newClientMsgId() });
+  }
+
+  /** Full-text search of my conversations, best hits first. */
+  async search(req: SearchRequest): Promise<SearchHit[]> {
+    const r = await this.request("search", req);
+    this.lookup((r.hits ?? []).map((h) => h.senderId ?? ""));
+    return r.hits ?? [];
+  }
+
+  /** Loads older pages of a conversation until `seq` is loaded (a search hit to show); false if it cannot be. */
+  async loadUntil(conversationId: string, seq: number, maxPages = 40): Promise<boolean> {
+    const c = this.convs.get(conversationId);
+    if (!c) return false;
+    for (let i = 0; i < maxPages; i++) {
+      if (c.timeline && c.oldestLoaded <= seq) return true;
+      if (!c.timeline) {
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      if (!c.hasOlder) return c.oldestLoaded <= seq;
+      await this.loadOlder(conversationId);
+    }
+    return !!c.timeline && c.oldestLoaded <= seq;
   }
 
   /** Loads the newest replies of the thread under `root` (its panel opening). */

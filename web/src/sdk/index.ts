@@ -10,6 +10,7 @@ export { mentionBeingTyped, mentionName, mentionedNames, splitMentions } from ".
 export { PinBook, type Pinned } from "./pins";
 export { ReactionBook, type ReactionCount } from "./reactions";
 export { ThreadBook, type ThreadView } from "./threads";
+export { highlightPieces, type Piece } from "./highlight";
 export { AuthApi, type TokenPair } from "./http";
 export { Outbox, newClientMsgId, type OutboxItem, type OutboxState } from "./outbox";
 export { SessionStore, type KeyValueStore, type Session } from "./session";

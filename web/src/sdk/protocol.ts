@@ -256,6 +256,27 @@ export interface SendAck {
   duplicate?: boolean;
 }
 
+/** Full-text search of my conversations (every word required). */
+export interface SearchRequest {
+  query: string;
+  conversationId?: string;
+  senderId?: string;
+  fromMs?: Int64;
+  toMs?: Int64;
+  limit?: number;
+}
+
+export interface SearchHit {
+  conversationId: string;
+  seq: Int64;
+  senderId?: string;
+  sentAtMs?: Int64;
+  /** The text around the matches, and the byte ranges (UTF-8) of the matched words in it. */
+  fragment?: string;
+  highlights?: { start?: number; end?: number }[];
+  score?: number;
+}
+
 /** Requests: a ClientFrame carries an id plus exactly one of these. */
 export interface Requests {
   authenticate: { accessToken: string };
@@ -280,6 +301,7 @@ export interface Requests {
   listInvitations: Record<string, never>;
   respond: { conversationId: string; accept: boolean; block?: boolean };
   forward: { fromConversationId: string; seq: Int64; toConversationId: string; clientMsgId: string };
+  search: SearchRequest;
 }
 
 /** The reply payload each request gets (or an `error`). */
@@ -309,6 +331,7 @@ export interface Replies {
   /** A conversation when accepted; ok when declined. */
   respond: { conversation?: Conversation; ok?: Record<string, never> };
   forward: { ack: SendAck };
+  search: { search: { hits?: SearchHit[] } };
 }
 
 export type RequestName = keyof Requests;
