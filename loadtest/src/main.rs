@@ -71,6 +71,10 @@ struct Args {
     /// reaction for every four messages), to the newest message.
     #[arg(long, default_value_t = 0.0)]
     reactions_per_message: f64,
+    /// Group and DM scenarios: the share of messages sent as replies in the
+    /// thread of each conversation's first message (e.g. 0.3).
+    #[arg(long, default_value_t = 0.0)]
+    thread_replies: f64,
     /// Conversations scenario: conversations of the user whose list is read.
     #[arg(long, default_value_t = 5_000)]
     list_conversations: usize,
@@ -117,6 +121,7 @@ async fn main() -> std::process::ExitCode {
         server_pids: a.server_pids,
         max_in_flight: 100_000,
         reactions_per_message: a.reactions_per_message,
+        thread_replies: a.thread_replies.clamp(0.0, 1.0),
         progress: true,
         connections: a.connections,
         connect_concurrency: a.connect_concurrency,

@@ -116,6 +116,8 @@ pub struct Report {
     /// those refused (a sender repeating an emoji on the same message).
     pub reactions_sent: u64,
     pub reactions_refused: u64,
+    /// Messages sent as thread replies (--thread-replies).
+    pub thread_replies: u64,
     pub publishes_per_sec: f64,
     pub deliveries_expected: u64,
     pub deliveries: u64,
@@ -259,6 +261,12 @@ impl Report {
             s += &format!(
                 "reactions {} beside the messages ({} refused as already there)\n",
                 self.reactions_sent, self.reactions_refused
+            );
+        }
+        if self.thread_replies > 0 {
+            s += &format!(
+                "thread replies {} of the messages (each delivered and checked as a message)\n",
+                self.thread_replies
             );
         }
         if let Some(c) = &self.connections {

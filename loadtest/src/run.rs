@@ -62,6 +62,10 @@ pub struct LoadConfig {
     /// message's sender to the newest acknowledged message of the
     /// conversation (extra timeline events on the same path).
     pub reactions_per_message: f64,
+    /// Group and DM scenarios: the share of messages sent as replies in
+    /// the thread of the conversation's first message (0.0 to 1.0); they
+    /// are checked like every other message.
+    pub thread_replies: f64,
     pub progress: bool,
     /// Idle scenario: connections to open (over `clients` users' tokens).
     pub connections: usize,
@@ -99,6 +103,7 @@ impl LoadConfig {
             server_pids: Vec::new(),
             max_in_flight: 100_000,
             reactions_per_message: 0.0,
+            thread_replies: 0.0,
             progress: false,
             connections: 100,
             connect_concurrency: 128,
@@ -146,6 +151,7 @@ struct Shared {
     send_errors: AtomicU64,
     reactions_sent: AtomicU64,
     reactions_refused: AtomicU64,
+    thread_replies: AtomicU64,
     in_flight: AtomicU64,
     /// Delivery latency per second of the run (for the chart).
     per_second: Mutex<Vec<Histogram<u64>>>,
@@ -258,6 +264,7 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
         send_errors: AtomicU64::new(0),
         reactions_sent: AtomicU64::new(0),
         reactions_refused: AtomicU64::new(0),
+        thread_replies: AtomicU64::new(0),
         in_flight: AtomicU64::new(0),
         per_second: Mutex::new(Vec::new()),
         events_seen: AtomicU64::new(0),
@@ -324,6 +331,11 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
     let newest: Arc<Vec<AtomicU64>> =
         Arc::new((0..convs.len()).map(|_| AtomicU64::new(0)).collect());
     let mut reaction_credit = 0.0;
+    // The first acknowledged message of each conversation: the root of its
+    // thread (0 until there is one).
+    let roots: Arc<Vec<AtomicU64>> =
+        Arc::new((0..convs.len()).map(|_| AtomicU64::new(0)).collect());
+    let mut thread_credit = 0.0;
     loop {
         let due = start + interval.mul_f64(i as f64);
         if due >= end {
@@ -351,11 +363,35 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
             let text = payload(id, intended_us, cfg.payload_bytes);
             let shared = shared.clone();
             let newest = newest.clone();
+            thread_credit += cfg.thread_replies;
+            let root = if thread_credit >= 1.0 {
+                thread_credit -= 1.0;
+                roots[conv as usize].load(Ordering::Relaxed)
+            } else {
+                0
+            };
+            if root != 0 {
+                shared.thread_replies.fetch_add(1, Ordering::Relaxed);
+            }
+            let roots = roots.clone();
             tokio::spawn(async move {
-                match client.send_text(&conv_id, &text).await {
+                let message = parley_sdk::pb::MessageBody {
+                    text,
+                    thread_root_seq: root,
+                    ..Default::default()
+                };
+                match client.send_message(&conv_id, message).await {
                     Ok(ack) => {
                         msg.seq.store(ack.seq, Ordering::Relaxed);
-                        newest[conv as usize].fetch_max(ack.seq, Ordering::Relaxed);
+                        if root == 0 {
+                            newest[conv as usize].fetch_max(ack.seq, Ordering::Relaxed);
+                            let _ = roots[conv as usize].compare_exchange(
+                                0,
+                                ack.seq,
+                                Ordering::Relaxed,
+                                Ordering::Relaxed,
+                            );
+                        }
                         if id >= shared.measure_from.load(Ordering::Relaxed) {
                             let _ = shared
                                 .ack
@@ -463,6 +499,7 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
         send_errors: shared.send_errors.load(Ordering::Relaxed),
         reactions_sent: shared.reactions_sent.load(Ordering::Relaxed),
         reactions_refused: shared.reactions_refused.load(Ordering::Relaxed),
+        thread_replies: shared.thread_replies.load(Ordering::Relaxed),
         publishes_per_sec: measured as f64 / measured_secs,
         deliveries_expected: expected,
         deliveries: got,
@@ -581,6 +618,7 @@ fn empty_report(scenario: &str) -> Report {
         send_errors: 0,
         reactions_sent: 0,
         reactions_refused: 0,
+        thread_replies: 0,
         publishes_per_sec: 0.0,
         deliveries_expected: 0,
         deliveries: 0,

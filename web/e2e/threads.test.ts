@@ -45,6 +45,12 @@ describe("threads", () => {
     await send(ivy, "also: lunch");
     await openConversation(jon, "Release");
     await expectTexts(jon, ["ship on friday?", "also: lunch"]);
+    // One day, one separator; the second of two close messages by one
+    // sender joins the first's group (no name repeated).
+    expect(await jon.locator("[data-testid=day-separator]").allTextContents()).toEqual(["Today"]);
+    const grouped = jon.locator("[data-testid=messages] [data-testid=message][data-grouped=true]");
+    await expect.poll(() => grouped.allTextContents()).toEqual([expect.stringContaining("also: lunch")]);
+    expect(await grouped.locator(".sender").count()).toBe(0);
     const root = jon.locator("[data-testid=message][data-state=delivered]", { hasText: "ship on friday?" });
     await root.hover();
     await root.getByTestId("reply-in-thread").click();

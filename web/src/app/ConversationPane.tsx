@@ -1,7 +1,8 @@
+import { Fragment } from "preact";
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { ParleyClient } from "../sdk";
 import { Composer, type Draft } from "./Composer";
-import { lastSeen, notice } from "./format";
+import { dayKey, dayLabel, lastSeen, notice } from "./format";
 import { ConversationMenu } from "./ConversationMenu";
 import { GroupSettings } from "./GroupSettings";
 import { RequestBanner } from "./Invitations";
@@ -11,6 +12,9 @@ import { PinnedBar } from "./Pins";
 import { ThreadPanel } from "./Thread";
 import { splitNames } from "./NewChat";
 import { errorText, useSubmit } from "./useSubmit";
+
+/** Consecutive messages of one sender this close together form a group. */
+const GROUP_WITHIN_MS = 5 * 60_000;
 
 interface Props {
   client: ParleyClient;
@@ -165,28 +169,42 @@ export function ConversationPane({ client, id, onBack, focusSeq = 0 }: Props) {
           )
         )}
         {!conv.timeline && <div class="start">Loading…</div>}
-        {items.map((it) =>
-          it.kind === "message" ? (
-            <Message
-              key={it.seq}
-              client={client}
-              conv={id}
-              item={it}
-              mine={it.senderId === me}
-              showSender={conv.kind === "group"}
-              canDelete={it.senderId === me || canManage}
-              receipt={it === lastMine ? receipt(client, id, it.seq) : ""}
-              onReply={() => setDraft({ mode: "reply", seq: it.seq })}
-              onEdit={() => setDraft({ mode: "edit", seq: it.seq, text: it.text })}
-              onThread={() => setThread(it.seq)}
-              onForward={() => setForwarding(it.seq)}
-            />
-          ) : (
-            <div key={it.seq} class="notice" data-testid="notice" data-seq={it.seq}>
-              {notice(client, it)}
-            </div>
-          ),
-        )}
+        {items.map((it, i) => {
+          const prev = items[i - 1];
+          // A day's first item gets a separator; a message right after one
+          // of the same sender (within minutes, same day) joins its group.
+          const newDay = !prev || dayKey(prev.sentAtMs) !== dayKey(it.sentAtMs);
+          const grouped = !newDay && prev?.kind === "message" && it.kind === "message" && prev.senderId === it.senderId && it.sentAtMs - prev.sentAtMs < GROUP_WITHIN_MS;
+          return (
+            <Fragment key={it.seq}>
+              {newDay && it.sentAtMs > 0 && (
+                <div class="day-separator" data-testid="day-separator" role="separator">
+                  <span>{dayLabel(it.sentAtMs)}</span>
+                </div>
+              )}
+              {it.kind === "message" ? (
+                <Message
+                  client={client}
+                  conv={id}
+                  item={it}
+                  mine={it.senderId === me}
+                  showSender={conv.kind === "group" && !grouped}
+                  grouped={grouped}
+                  canDelete={it.senderId === me || canManage}
+                  receipt={it === lastMine ? receipt(client, id, it.seq) : ""}
+                  onReply={() => setDraft({ mode: "reply", seq: it.seq })}
+                  onEdit={() => setDraft({ mode: "edit", seq: it.seq, text: it.text })}
+                  onThread={() => setThread(it.seq)}
+                  onForward={() => setForwarding(it.seq)}
+                />
+              ) : (
+                <div class="notice" data-testid="notice" data-seq={it.seq}>
+                  {notice(client, it)}
+                </div>
+              )}
+            </Fragment>
+          );
+        })}
         {pending.map((p) => (
           <div key={p.clientMsgId} class="msg mine pending" data-testid="message" data-state={p.state}>
             <div class="bubble">

@@ -18,14 +18,16 @@ interface MessageProps {
   onThread?(): void;
   /** Forwards this message to another conversation. */
   onForward?(): void;
+  /** Follows a message of the same sender closely (drawn tighter, no name). */
+  grouped?: boolean;
 }
 
-export function Message({ client, conv, item, mine, showSender, canDelete, receipt, onReply, onEdit, onThread, onForward }: MessageProps) {
+export function Message({ client, conv, item, mine, showSender, canDelete, receipt, onReply, onEdit, onThread, onForward, grouped = false }: MessageProps) {
   const target = item.replyToSeq ? client.conversation(conv)?.item(item.replyToSeq) : undefined;
   // On touch screens there is no hover: a tap on the bubble shows the actions.
   const [selected, setSelected] = useState(false);
   return (
-    <div class={`msg${mine ? " mine" : ""}${selected ? " selected" : ""}`} data-testid="message" data-seq={item.seq} data-state="delivered">
+    <div class={`msg${mine ? " mine" : ""}${selected ? " selected" : ""}${grouped ? " grouped" : ""}`} data-testid="message" data-seq={item.seq} data-state="delivered" data-grouped={grouped ? "true" : undefined}>
       <div class="bubble" onClick={() => setSelected(!selected)}>
         {showSender && !mine && <div class="sender">{client.userName(item.senderId)}</div>}
         {item.replyToSeq > 0 && (

@@ -17,6 +17,21 @@ export function lastSeen(p: Presence | undefined): string {
   return `last seen ${time(p.lastSeenMs)}`;
 }
 
+/** The local calendar day of a time, as a key to compare. */
+export function dayKey(ms: number): string {
+  return new Date(ms).toDateString();
+}
+
+/** A day separator's label: "Today", "Yesterday", or the weekday and date. */
+export function dayLabel(ms: number, now = Date.now()): string {
+  const key = dayKey(ms);
+  if (key === dayKey(now)) return "Today";
+  if (key === dayKey(now - 86_400_000)) return "Yesterday";
+  const d = new Date(ms);
+  const sameYear = d.getFullYear() === new Date(now).getFullYear();
+  return d.toLocaleDateString([], { weekday: "long", month: "long", day: "numeric", ...(sameYear ? {} : { year: "numeric" }) });
+}
+
 /** The text of a membership notice. */
 export function notice(client: ParleyClient, it: Item): string {
   const who = client.userName(it.senderId);
