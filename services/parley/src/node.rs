@@ -92,6 +92,7 @@ pub async fn start_embedded(
         }
         backends.close().await;
         fanout.finish(FLUSH_DEADLINE).await;
+        storage.stop_indexing().await;
         drop(storage);
         drop(backends);
         served.map_err(Into::into)

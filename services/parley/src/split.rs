@@ -55,6 +55,7 @@ pub async fn run_service(
                     "stopped with stored events not yet on the bus (clients will sync them)"
                 );
             }
+            svc.stop_indexing().await;
             served
         }
         ServiceName::Fanout => {

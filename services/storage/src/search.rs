@@ -53,12 +53,13 @@ fn seq_of(bytes: &[u8]) -> u64 {
 impl Indexer {
     /// Starts indexing in the background (first catching up on what the
     /// marks say is missing).
-    /// The returned guard stops the task when dropped (what was not
-    /// indexed by then is caught up at the next start, from the marks).
+    /// The returned guard stops the task when dropped, and the handle says
+    /// when it has (what was not indexed by then is caught up at the next
+    /// start, from the marks).
     pub(crate) fn start(
         index: Arc<SearchIndex>,
         store: Arc<dyn TimelineStore>,
-    ) -> (Arc<Self>, DropGuard) {
+    ) -> (Arc<Self>, DropGuard, tokio::task::JoinHandle<()>) {
         let stop = CancellationToken::new();
         let indexer = Arc::new(Self {
             index,
@@ -68,7 +69,7 @@ impl Indexer {
             stop: stop.clone(),
         });
         let run = indexer.clone();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let work = async {
                 if let Err(e) = run.catch_up().await {
                     tracing::warn!(error = %e, "search: catching up failed; conversations are indexed at their next event");
@@ -80,7 +81,7 @@ impl Indexer {
                 () = run.stop.cancelled() => {}
             }
         });
-        (indexer, stop.drop_guard())
+        (indexer, stop.drop_guard(), task)
     }
 
     pub(crate) fn index(&self) -> &SearchIndex {

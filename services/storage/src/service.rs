@@ -18,8 +18,10 @@ use std::sync::Arc;
 pub struct StorageService {
     shard: Shard,
     handlers: Handlers,
-    /// Stops the search indexer with the service.
+    /// Stops the search indexer when the service is dropped; its task, to
+    /// stop and wait for at a graceful shutdown (`stop_indexing`).
     _indexing: Option<tokio_util::sync::DropGuard>,
+    indexer_task: parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl StorageService {
@@ -33,6 +35,7 @@ impl StorageService {
             shard,
             handlers: Handlers::new(store, bus, config, shard),
             _indexing: None,
+            indexer_task: parking_lot::Mutex::new(None),
         }
     }
 
@@ -40,10 +43,22 @@ impl StorageService {
     /// on, catching up first on what its marks say is missing. Call from
     /// within a Tokio runtime (the indexer is a task).
     pub fn with_search(mut self, index: Arc<parley_search::SearchIndex>) -> Self {
-        let (indexer, guard) = crate::search::Indexer::start(index, self.handlers.store.clone());
+        let (indexer, guard, task) =
+            crate::search::Indexer::start(index, self.handlers.store.clone());
         self.handlers.search = Some(indexer);
         self._indexing = Some(guard);
+        *self.indexer_task.lock() = Some(task);
         self
+    }
+
+    /// Stops the search indexer and waits until it let go of the store (a
+    /// graceful shutdown's last step: the store can then be reopened).
+    pub async fn stop_indexing(&self) {
+        let task = self.indexer_task.lock().take();
+        if let Some(task) = task {
+            task.abort();
+            let _ = task.await;
+        }
     }
 
     /// Waits (at most `deadline`) until every stored event reached the bus:

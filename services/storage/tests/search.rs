@@ -172,6 +172,7 @@ async fn a_new_index_fills_a_conversation_at_its_next_event() {
         let team = new_group(&s, "ann", &[]).await;
         posted(&s, text(&team, "ann", "1", "an early note")).await;
         until(&s, query("ann", "early"), vec![(team.clone(), 2)]).await;
+        s.stop_indexing().await;
         team
     };
     // The index is lost (another directory): the old marks do not count,
