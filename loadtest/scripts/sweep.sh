@@ -15,6 +15,8 @@ out=$1 rates=$2 runs=$3 duration=$4
 shift 4
 here=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${PARLEY_BIN_DIR:-$here/target/release}
+# Every PARLEY_* variable is server configuration: this one is ours only.
+unset PARLEY_BIN_DIR
 ulimit -n 20000 2>/dev/null || true
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

@@ -85,6 +85,10 @@ pub struct Hit {
     pub highlights: Vec<(usize, usize)>,
 }
 
+/// Nice value of the index's writer threads (as the storage engine's own
+/// background threads).
+const BACKGROUND_NICE: i32 = 10;
+
 /// Characters of text around the matches in a hit.
 const FRAGMENT_CHARS: usize = 160;
 /// The writer's memory before it flushes a segment (tantivy's minimum is 15 MB).
@@ -155,7 +159,24 @@ impl SearchIndex {
     }
 
     fn with(index: Index, f: Fields) -> SearchResult<Self> {
-        let mut writer: IndexWriter = index.writer_with_num_threads(1, WRITER_BYTES)?;
+        // The writer's indexing and merge threads start here and inherit a
+        // lower priority: indexing is background work, and on a busy
+        // machine it must take the CPU deliveries leave, not theirs
+        // (measured: at 30,000 deliveries/s on 2 cores, indexing at normal
+        // priority tripled the delivery p99).
+        let mut writer: IndexWriter = std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .name("parley-search-open".into())
+                .spawn_scoped(s, || {
+                    if let Err(e) = rustix::process::setpriority_process(None, BACKGROUND_NICE) {
+                        tracing::warn!(error = %e, "could not lower the search indexer's priority");
+                    }
+                    index.writer_with_num_threads(1, WRITER_BYTES)
+                })
+                .map(|h| h.join())
+        })
+        .map_err(|e| SearchError::Directory(format!("cannot start a thread: {e}")))?
+        .unwrap_or_else(|p| std::panic::resume_unwind(p))?;
         // The generation names this very index: kept in every commit, new
         // when the index is (an empty or lost directory starts over).
         let generation = match index.load_metas()?.payload {

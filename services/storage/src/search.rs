@@ -25,8 +25,9 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-/// How long changes gather before they are indexed (one index commit).
-const BATCH_EVERY: Duration = Duration::from_millis(500);
+/// How long changes gather before they are indexed (one index commit for
+/// all conversations, one store write for all their marks).
+const BATCH_EVERY: Duration = Duration::from_millis(1000);
 /// Events read from the store per step of catching a conversation up.
 const READ_PAGE: usize = 500;
 /// Longest query, in characters.
@@ -37,6 +38,8 @@ pub(crate) struct Indexer {
     store: Arc<dyn TimelineStore>,
     /// Conversations with new events: the highest seq committed.
     dirty: Mutex<HashMap<String, u64>>,
+    /// Where each conversation is indexed up to (its record, cached).
+    marks: Mutex<HashMap<String, u64>>,
     wake: Notify,
     /// Ends the indexing task (when the service that started it is dropped).
     stop: CancellationToken,
@@ -65,6 +68,7 @@ impl Indexer {
             index,
             store,
             dirty: Mutex::new(HashMap::new()),
+            marks: Mutex::new(HashMap::new()),
             wake: Notify::new(),
             stop: stop.clone(),
         });
@@ -117,55 +121,73 @@ impl Indexer {
             self.wake.notified().await;
             tokio::time::sleep(BATCH_EVERY).await;
             let batch: Vec<(String, u64)> = self.dirty.lock().drain().collect();
-            for (conv, upto) in batch {
-                if let Err(e) = self.index_conversation(&conv, upto).await {
-                    tracing::warn!(error = %e, conversation = %conv, "search: indexing failed; retried");
+            if let Err(e) = self.index_batch(&batch).await {
+                tracing::warn!(error = %e, "search: indexing failed; retried");
+                for (conv, upto) in batch {
                     self.touched(&conv, upto);
-                    tokio::time::sleep(Duration::from_secs(1)).await;
                 }
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
     }
 
-    /// Indexes `conv` from its mark up to `upto`, a page at a time, moving
-    /// the mark after each page is committed to the index.
-    async fn index_conversation(&self, conv: &str, upto: u64) -> ServiceResult<()> {
-        let key = mark_key(self.index.generation(), conv);
-        let mut mark = self.store.record(&key).await?.map_or(0, |b| seq_of(&b));
-        while mark < upto {
-            let events = self
-                .store
-                .read_range(
-                    conv,
-                    ReadRange {
-                        from: mark + 1,
-                        to: upto,
-                        limit: READ_PAGE,
-                        backward: false,
-                    },
-                )
-                .await?;
-            let last = events.last().map_or(upto, |e| e.seq);
-            let mut changes = Vec::new();
-            for e in events {
-                if let Some(c) = self.change_of(conv, e).await? {
-                    changes.push(c);
-                }
-            }
-            let index = self.index.clone();
-            tokio::task::spawn_blocking(move || index.apply(&changes))
-                .await
-                .map_err(|e| ServiceError::Internal(e.to_string()))?
-                .map_err(|e| ServiceError::Internal(e.to_string()))?;
-            // A page shorter than asked reached the end of what is written.
-            mark = if last >= upto { upto } else { last };
-            self.store
-                .write_records(vec![RecordWrite::Put(
-                    key.clone(),
-                    mark.to_be_bytes().to_vec(),
-                )])
-                .await?;
+    /// Where `conv` was indexed up to (cached; read once from its record).
+    async fn mark_of(&self, conv: &str) -> ServiceResult<u64> {
+        if let Some(m) = self.marks.lock().get(conv) {
+            return Ok(*m);
         }
+        let key = mark_key(self.index.generation(), conv);
+        Ok(self.store.record(&key).await?.map_or(0, |b| seq_of(&b)))
+    }
+
+    /// Indexes every conversation of the batch from its mark up to what
+    /// was committed, in one index commit, then moves all their marks in
+    /// one store write (a commit per conversation cost more than the
+    /// messages themselves).
+    async fn index_batch(&self, batch: &[(String, u64)]) -> ServiceResult<()> {
+        let mut changes = Vec::new();
+        let mut marks = Vec::with_capacity(batch.len());
+        for (conv, upto) in batch {
+            let mut mark = self.mark_of(conv).await?;
+            while mark < *upto {
+                let events = self
+                    .store
+                    .read_range(
+                        conv,
+                        ReadRange {
+                            from: mark + 1,
+                            to: *upto,
+                            limit: READ_PAGE,
+                            backward: false,
+                        },
+                    )
+                    .await?;
+                let full = events.len() == READ_PAGE;
+                let last = events.last().map_or(*upto, |e| e.seq);
+                for e in events {
+                    if let Some(c) = self.change_of(conv, e).await? {
+                        changes.push(c);
+                    }
+                }
+                // A short page reached the end of what is written.
+                mark = if full { last } else { *upto };
+            }
+            marks.push((conv.clone(), mark));
+        }
+        let index = self.index.clone();
+        tokio::task::spawn_blocking(move || index.apply(&changes))
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))?
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let generation = self.index.generation();
+        let writes = marks
+            .iter()
+            .map(|(conv, mark)| {
+                RecordWrite::Put(mark_key(generation, conv), mark.to_be_bytes().to_vec())
+            })
+            .collect();
+        self.store.write_records(writes).await?;
+        self.marks.lock().extend(marks);
         Ok(())
     }
 
