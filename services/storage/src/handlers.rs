@@ -87,7 +87,7 @@ impl Handlers {
                         .await
                         .map_err(Into::into);
                     if written.is_ok() {
-                        Handlers::searchable(&search, &event);
+                        crate::search::Indexer::committed(search.as_ref(), &event);
                     }
                     sequencer.finish(&event, &written, done).await;
                     written.map(|()| event)

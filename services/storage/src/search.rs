@@ -92,6 +92,24 @@ impl Indexer {
         &self.index
     }
 
+    /// After a commit: an event that changes text (or starts a
+    /// conversation, so that it gets a mark) is for the index.
+    pub(crate) fn committed(search: Option<&Arc<Self>>, e: &pb::Event) {
+        if let Some(ix) = search
+            && matches!(
+                e.body,
+                Some(
+                    pb::event::Body::Message(_)
+                        | pb::event::Body::Edit(_)
+                        | pb::event::Body::Delete(_)
+                        | pb::event::Body::Created(_)
+                )
+            )
+        {
+            ix.touched(&e.conversation_id, e.seq);
+        }
+    }
+
     /// `conv` has events up to `seq` (called after each commit).
     pub(crate) fn touched(&self, conv: &str, seq: u64) {
         let mut d = self.dirty.lock();
@@ -234,23 +252,6 @@ impl Indexer {
 }
 
 impl Handlers {
-    /// Tells the indexer about a committed event that changes text.
-    pub(crate) fn searchable(search: &Option<Arc<Indexer>>, e: &pb::Event) {
-        if let Some(ix) = search
-            && matches!(
-                e.body,
-                Some(
-                    pb::event::Body::Message(_)
-                        | pb::event::Body::Edit(_)
-                        | pb::event::Body::Delete(_)
-                        | pb::event::Body::Created(_)
-                )
-            )
-        {
-            ix.touched(&e.conversation_id, e.seq);
-        }
-    }
-
     pub(crate) async fn search(
         &self,
         req: pb::UserSearchRequest,

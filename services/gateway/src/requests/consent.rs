@@ -9,7 +9,6 @@ use parley_core::services::StorageApi;
 use parley_core::{ServiceError, ServiceResult};
 use parley_proto::v1 as pb;
 use pb::server_frame::Payload;
-use std::collections::HashSet;
 
 /// The people asked for, split into those added at once and those who
 /// are invited (or, for a direct conversation, sent a request). Anyone in
@@ -45,16 +44,7 @@ pub(super) async fn split(
         Invitations::Never => Ok((others, Vec::new())),
         Invitations::Always if group => Ok((Vec::new(), others)),
         Invitations::Always | Invitations::Strangers => {
-            let contacts: HashSet<String> = ctx
-                .gw
-                .storage
-                .contacts(pb::CallerRequest {
-                    caller: ctx.caller()?,
-                })
-                .await?
-                .user_ids
-                .into_iter()
-                .collect();
+            let contacts = super::presence::contacts(ctx).await?;
             Ok(others.into_iter().partition(|u| contacts.contains(u)))
         }
     }

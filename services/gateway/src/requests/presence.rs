@@ -7,15 +7,11 @@ use parley_proto::v1 as pb;
 use pb::server_frame::Payload;
 use std::collections::HashSet;
 
-/// Presence is visible only between people who share a conversation: the
-/// others in the query are left out of the reply.
-pub(super) async fn query_presence(ctx: &Ctx<'_>, q: pb::QueryPresence) -> ServiceResult<Payload> {
-    if q.user_ids.len() > MAX_USERS_PER_REQUEST {
-        return Err(ServiceError::InvalidArgument(format!(
-            "at most {MAX_USERS_PER_REQUEST} users per query"
-        )));
-    }
-    let contacts: HashSet<String> = ctx
+/// The people who share a conversation with the caller and are in no
+/// block with them: who may see each other's presence, and whom the
+/// caller may add to a group without an invitation.
+pub(super) async fn contacts(ctx: &Ctx<'_>) -> ServiceResult<HashSet<String>> {
+    Ok(ctx
         .gw
         .storage
         .contacts(pb::CallerRequest {
@@ -24,7 +20,18 @@ pub(super) async fn query_presence(ctx: &Ctx<'_>, q: pb::QueryPresence) -> Servi
         .await?
         .user_ids
         .into_iter()
-        .collect();
+        .collect())
+}
+
+/// Presence is visible only between people who share a conversation: the
+/// others in the query are left out of the reply.
+pub(super) async fn query_presence(ctx: &Ctx<'_>, q: pb::QueryPresence) -> ServiceResult<Payload> {
+    if q.user_ids.len() > MAX_USERS_PER_REQUEST {
+        return Err(ServiceError::InvalidArgument(format!(
+            "at most {MAX_USERS_PER_REQUEST} users per query"
+        )));
+    }
+    let contacts = contacts(ctx).await?;
     let visible: Vec<String> = q
         .user_ids
         .into_iter()
