@@ -2,6 +2,9 @@
 //! in `conversations` groups, each with one unread message, then a fresh
 //! sign-in lists them all (every sync page) several times, as an app does
 //! at start. Each entry must carry its unread count (1) and last message.
+//! Then the first screen of the list as shown (the first page of 50 in
+//! activity order, the inbox) is read repeatedly and checked to be in
+//! order, and the whole list once more in activity order.
 //! One user creates all the groups: raise the server's
 //! `gateway.conversations_per_hour` and `conversations_burst` first, and
 //! set `gateway.invitations` to `never` (the groups are of strangers).
@@ -9,13 +12,17 @@
 use crate::report::{ConversationListReport, Latency};
 use crate::setup::clients;
 use hdrhistogram::Histogram;
-use parley_sdk::Encoding;
+use parley_sdk::{Encoding, pb};
 use std::time::Instant;
 
 /// Conversations created at a time.
 const CREATE_CONCURRENCY: usize = 16;
 /// Times the whole list is read.
 const ROUNDS: u64 = 5;
+/// Times the first screen is read.
+const FIRST_SCREENS: u64 = 50;
+/// Conversations on the first screen.
+const SCREEN: u32 = 50;
 
 pub(crate) async fn run(
     urls: &[String],
@@ -84,10 +91,47 @@ pub(crate) async fn run(
         }
         let _ = whole.record((started.elapsed().as_micros() as u64).max(1));
     }
+    let mut screen = Histogram::<u64>::new_with_bounds(1, 300_000_000, 3).expect("valid bounds");
+    let mut in_order = true;
+    for _ in 0..FIRST_SCREENS {
+        let t = Instant::now();
+        let reply = owner
+            .list_page(pb::SyncRequest {
+                limit: SCREEN,
+                order: pb::SyncOrder::Activity as i32,
+                filter: pb::SyncFilter::Inbox as i32,
+                ..Default::default()
+            })
+            .await?;
+        let _ = screen.record((t.elapsed().as_micros() as u64).max(1));
+        in_order &= reply.conversations.len() == (SCREEN as usize).min(conversations)
+            && is_activity_ordered(&reply.conversations);
+    }
+    let started = Instant::now();
+    let (mut by_activity, mut after) = (Vec::new(), String::new());
+    loop {
+        let reply = owner
+            .list_page(pb::SyncRequest {
+                after,
+                order: pb::SyncOrder::Activity as i32,
+                ..Default::default()
+            })
+            .await?;
+        by_activity.extend(reply.conversations);
+        if !reply.has_more {
+            break;
+        }
+        after = reply.next_after;
+    }
+    let whole_by_activity = started.elapsed().as_secs_f64() * 1000.0;
+    in_order &= by_activity.len() == conversations && is_activity_ordered(&by_activity);
     for p in &people {
         p.client.close();
     }
     Ok(ConversationListReport {
+        first_screen_latency: Latency::from_us(&screen),
+        whole_by_activity_ms: whole_by_activity,
+        activity_ordered: in_order,
         conversations: conversations as u64,
         rounds: ROUNDS,
         listed,
@@ -97,4 +141,16 @@ pub(crate) async fn run(
         page_latency: Latency::from_us(&page),
         list_latency: Latency::from_us(&whole),
     })
+}
+
+/// Newest activity first (nothing here is pinned), every entry once.
+fn is_activity_ordered(list: &[pb::ConversationState]) -> bool {
+    let ids: std::collections::HashSet<&str> = list
+        .iter()
+        .filter_map(|s| s.conversation.as_ref().map(|c| c.id.as_str()))
+        .collect();
+    ids.len() == list.len()
+        && list
+            .windows(2)
+            .all(|w| w[0].last_activity_ms >= w[1].last_activity_ms)
 }

@@ -99,6 +99,13 @@ pub struct ConversationListReport {
     pub page_latency: Latency,
     /// The whole list, every page.
     pub list_latency: Latency,
+    /// The first 50 of the inbox in activity order (the first screen).
+    pub first_screen_latency: Latency,
+    /// The whole list read once in activity order, every page.
+    pub whole_by_activity_ms: f64,
+    /// Every first screen full and in order, and the whole list in
+    /// activity order complete, each entry once.
+    pub activity_ordered: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -154,10 +161,9 @@ impl Report {
     /// once, in order, with the same seq for all.
     pub fn correct(&self) -> bool {
         let history_ok = self.history.as_ref().is_none_or(|h| h.events == h.head_seq);
-        let list_ok = self
-            .conversation_list
-            .as_ref()
-            .is_none_or(|l| l.listed == l.conversations * l.rounds && l.checked == l.listed);
+        let list_ok = self.conversation_list.as_ref().is_none_or(|l| {
+            l.listed == l.conversations * l.rounds && l.checked == l.listed && l.activity_ordered
+        });
         let reconnect_ok = self
             .reconnect
             .as_ref()
@@ -199,13 +205,16 @@ impl Report {
         }
         if let Some(c) = &self.conversation_list {
             s += &format!(
-                "{} conversations listed {} times ({} pages each; setup {:.1} s): page {}, whole list {} => {}\n",
+                "{} conversations listed {} times ({} pages each; setup {:.1} s): page {}, whole list {}; by activity: first screen of 50 {}, whole list {:.0} ms, in order {} => {}\n",
                 c.conversations,
                 c.rounds,
                 c.pages_per_round,
                 c.setup_secs,
                 l(&c.page_latency),
                 l(&c.list_latency),
+                l(&c.first_screen_latency),
+                c.whole_by_activity_ms,
+                c.activity_ordered,
                 if self.correct() { "CORRECT" } else { "FAILED" },
             );
         }

@@ -1,11 +1,12 @@
 // Consent in the browser, on a server that invites strangers (the default):
 // a group invitation accepted from the list, a message request read and
-// declined (which blocks), a block from a conversation's menu, and the
-// blocked list with its way back.
+// declined (which blocks), a block from a conversation's menu, the blocked
+// list with its way back, a request accepted (the asker told at once), and
+// a chat deleted for one side only.
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
-import { expectNoPageErrors, expectTexts, launchBrowser, newUser, openConversation, send, shot, signUp, startDirect, startParley, type Parley } from "./harness";
+import { expectNoPageErrors, expectTexts, launchBrowser, newUser, openConversation, send, shot, signUp, startDirect, startParley, texts, type Parley } from "./harness";
 
 const SUITE = "consent";
 let parley: Parley;
@@ -102,5 +103,40 @@ describe("consent", () => {
     await send(ben, "thanks for unblocking");
     await openConversation(ann, "ben");
     await expectTexts(ann, ["thanks for unblocking"]);
+  });
+
+  it("tells the one who asked that the request was accepted", async () => {
+    // Max and Ben share nothing: a request, accepted with the button.
+    await startDirect(max, "ben");
+    await send(max, "hi ben, max from sales");
+    const request = ben.locator('[data-testid=request][data-title="max"]');
+    await expect.poll(() => request.count(), { timeout: 15_000 }).toBe(1);
+    await request.click();
+    await ben.getByTestId("accept-request").click();
+    // Max's banner goes at once, and both read why.
+    await expect.poll(() => max.getByTestId("request-sent").count(), { timeout: 15_000 }).toBe(0);
+    await expect.poll(() => max.locator("[data-testid=notice]").allTextContents(), { timeout: 15_000 }).toContain("ben accepted the message request");
+    await expect.poll(() => ben.locator("[data-testid=notice]").allTextContents()).toContain("ben accepted the message request");
+    // Now contacts: each sees the other online.
+    await expect.poll(() => max.getByTestId("conv-subtitle").textContent(), { timeout: 15_000 }).toBe("online");
+    await shot(max, SUITE, "request-accepted");
+  });
+
+  it("deletes a chat for me: gone until someone writes, with only what came after", async () => {
+    await openConversation(ben, "max");
+    await expectTexts(ben, ["hi ben, max from sales"]);
+    await ben.getByTestId("conv-menu").click();
+    await ben.getByTestId("hide-conv").click();
+    await expect.poll(() => titles(ben)).not.toContain("max");
+    // It stays gone across a reload (the server keeps it).
+    await ben.reload();
+    await expect.poll(() => titles(ben), { timeout: 15_000 }).toContain("ann");
+    expect(await titles(ben)).not.toContain("max");
+    // Max still has everything.
+    await expectTexts(max, ["hi ben, max from sales"]);
+    await send(max, "did you get my note?");
+    await expect.poll(() => titles(ben), { timeout: 15_000 }).toContain("max");
+    await openConversation(ben, "max");
+    await expect.poll(() => texts(ben), { timeout: 15_000 }).toEqual(["did you get my note?"]);
   });
 });

@@ -6,6 +6,7 @@ pub mod caller;
 pub mod error;
 pub mod ids;
 pub mod lanes;
+pub mod list_order;
 pub mod peer;
 pub mod routing;
 pub mod rpc;

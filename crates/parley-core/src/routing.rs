@@ -7,6 +7,7 @@
 //! conversations and needs a shared store (ScyllaDB).
 
 use crate::ids::{direct_id, validate_id};
+use crate::list_order::state_key;
 use crate::services::{StorageApi, StorageClient};
 use crate::{Caller, ServiceResult};
 use async_trait::async_trait;
@@ -140,42 +141,42 @@ impl Routed for pb::SyncPageRequest {
     }
 }
 
-fn state_id(s: &pb::ConversationState) -> &str {
-    s.conversation.as_ref().map_or("", |c| c.id.as_str())
-}
-
-/// One page out of each instance's page, in id order. An instance that had
-/// more stopped at its last id; nothing past the smallest such id is
-/// certain to be complete, so the merged page stops there (and at the
-/// limit, which every instance also honoured).
-pub fn merge_sync_pages(pages: Vec<pb::SyncReply>, limit: u32) -> pb::SyncReply {
+/// One page out of each instance's page, in the page's order. An instance
+/// that had more stopped at its last key; nothing past the smallest such
+/// key is certain to be complete, so the merged page stops there (and at
+/// the limit, which every instance also honoured).
+pub fn merge_sync_pages(pages: Vec<pb::SyncReply>, page: &pb::SyncRequest) -> pb::SyncReply {
+    let order = page.order();
     let cutoff = pages
         .iter()
         .filter(|p| p.has_more)
         .map(|p| p.next_after.clone())
         .min();
-    let mut all: Vec<pb::ConversationState> =
-        pages.into_iter().flat_map(|p| p.conversations).collect();
-    all.sort_by(|a, b| state_id(a).cmp(state_id(b)));
-    all.dedup_by(|a, b| state_id(a) == state_id(b));
-    let limit = match limit {
+    let mut all: Vec<(String, pb::ConversationState)> = pages
+        .into_iter()
+        .flat_map(|p| p.conversations)
+        .map(|s| (state_key(order, &s), s))
+        .collect();
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all.dedup_by(|a, b| a.0 == b.0);
+    let limit = match page.limit {
         0 => 200,
         n => n as usize,
     };
     let mut has_more = cutoff.is_some();
     if let Some(cut) = &cutoff {
-        all.retain(|s| state_id(s) <= cut.as_str());
+        all.retain(|(k, _)| k <= cut);
     }
     if all.len() > limit {
         all.truncate(limit);
         has_more = true;
     }
     let next_after = match (has_more, all.last()) {
-        (true, Some(s)) => state_id(s).to_string(),
+        (true, Some((k, _))) => k.clone(),
         _ => String::new(),
     };
     pb::SyncReply {
-        conversations: all,
+        conversations: all.into_iter().map(|(_, s)| s).collect(),
         has_more,
         next_after,
     }
@@ -297,7 +298,7 @@ impl StorageApi for StorageRouter {
         for r in replies {
             pages.push(r?);
         }
-        Ok(merge_sync_pages(pages, req.page.map_or(0, |p| p.limit)))
+        Ok(merge_sync_pages(pages, &req.page.unwrap_or_default()))
     }
 
     async fn mark_read(&self, req: pb::MarkReadRequest) -> ServiceResult<pb::ReadState> {
@@ -439,7 +440,17 @@ mod tests {
     }
 
     fn ids(r: &pb::SyncReply) -> Vec<&str> {
-        r.conversations.iter().map(state_id).collect()
+        r.conversations
+            .iter()
+            .map(|s| s.conversation.as_ref().unwrap().id.as_str())
+            .collect()
+    }
+
+    fn by_id(limit: u32) -> pb::SyncRequest {
+        pb::SyncRequest {
+            limit,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -448,19 +459,69 @@ mod tests {
         // everything. Nothing past "c" is certain, so the page ends there.
         let merged = merge_sync_pages(
             vec![page(&["a", "c"], true), page(&["b", "d", "e"], false)],
-            10,
+            &by_id(10),
         );
         assert_eq!(ids(&merged), ["a", "b", "c"]);
         assert!(merged.has_more);
         assert_eq!(merged.next_after, "c");
         // No instance had more: everything, and done.
-        let merged = merge_sync_pages(vec![page(&["a"], false), page(&["b"], false)], 10);
+        let merged = merge_sync_pages(vec![page(&["a"], false), page(&["b"], false)], &by_id(10));
         assert_eq!(ids(&merged), ["a", "b"]);
         assert!(!merged.has_more && merged.next_after.is_empty());
         // Over the limit: cut at it.
-        let merged = merge_sync_pages(vec![page(&["a", "c"], false), page(&["b", "d"], false)], 3);
+        let merged = merge_sync_pages(
+            vec![page(&["a", "c"], false), page(&["b", "d"], false)],
+            &by_id(3),
+        );
         assert_eq!(ids(&merged), ["a", "b", "c"]);
         assert_eq!(merged.next_after, "c");
+    }
+
+    #[test]
+    fn activity_pages_merge_by_the_list_order() {
+        let state = |id: &str, pinned: i64, active: i64| pb::ConversationState {
+            conversation: Some(pb::Conversation {
+                id: id.into(),
+                ..Default::default()
+            }),
+            settings: Some(pb::ConversationSettings {
+                pinned_at_ms: pinned,
+                ..Default::default()
+            }),
+            last_activity_ms: active,
+            ..Default::default()
+        };
+        let req = pb::SyncRequest {
+            limit: 10,
+            order: pb::SyncOrder::Activity as i32,
+            ..Default::default()
+        };
+        // A: a pinned one and one active at 50, then stopped (more follow
+        // below 50). B: everything it has, active at 90, 40 and 10.
+        let a_states = vec![state("p", 1, 1), state("a50", 0, 50)];
+        let a = pb::SyncReply {
+            next_after: state_key(pb::SyncOrder::Activity, &a_states[1]),
+            conversations: a_states,
+            has_more: true,
+        };
+        let b = pb::SyncReply {
+            conversations: vec![
+                state("b90", 0, 90),
+                state("b40", 0, 40),
+                state("b10", 0, 10),
+            ],
+            has_more: false,
+            next_after: String::new(),
+        };
+        let merged = merge_sync_pages(vec![a, b], &req);
+        // Nothing below A's last (50) is certain: b40 and b10 wait.
+        assert_eq!(ids(&merged), ["p", "b90", "a50"]);
+        assert!(merged.has_more);
+        assert_eq!(merged.next_after, activity_key_of(&merged, 2));
+    }
+
+    fn activity_key_of(r: &pb::SyncReply, i: usize) -> String {
+        state_key(pb::SyncOrder::Activity, &r.conversations[i])
     }
 
     #[test]

@@ -239,7 +239,12 @@ impl Client {
         let mut all = Vec::new();
         let mut after = String::new();
         loop {
-            let page = self.sync_page(&after, 0).await?;
+            let page = self
+                .list_page(pb::SyncRequest {
+                    after,
+                    ..Default::default()
+                })
+                .await?;
             all.extend(page.conversations);
             if !page.has_more || page.next_after.is_empty() {
                 break;
@@ -345,11 +350,20 @@ impl Client {
     /// One sync page: conversations after the id `after` (empty: the first
     /// page), at most `limit` (0: the server's default).
     pub async fn sync_page(&self, after: &str, limit: u32) -> Result<pb::SyncReply, SdkError> {
-        let r = Request::Sync(pb::SyncRequest {
+        self.list_page(pb::SyncRequest {
             after: after.into(),
             limit,
-        });
-        match self.request_retrying(r).await? {
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// One page of the conversation list in the order and with the filter
+    /// `page` asks for (`SYNC_ORDER_ACTIVITY` is the list as shown: pinned,
+    /// then the most recently active); page on with the reply's
+    /// `next_after` as `after` and the same order and filter.
+    pub async fn list_page(&self, page: pb::SyncRequest) -> Result<pb::SyncReply, SdkError> {
+        match self.request_retrying(Request::Sync(page)).await? {
             Payload::Sync(s) => Ok(s),
             other => Err(SdkError::Protocol(format!("expected sync, got {other:?}"))),
         }

@@ -473,6 +473,7 @@ async fn sync_tells_each_member_their_settings_unread_mentions_and_last_message(
         archived: true,
         pinned_at_ms: 1_700_000_000_000,
         marked_unread: false,
+        cleared_seq: 0,
     };
     let (_bob_phone, mut phone_ev) = node.login("bob", Encoding::Proto).await;
     assert_eq!(bob.update_settings(&group.id, quiet).await.unwrap(), quiet);

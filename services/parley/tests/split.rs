@@ -433,6 +433,35 @@ async fn conversations_are_sharded_over_storage_instances_that_keep_their_data()
     assert_eq!(owners.len(), 2, "both instances own conversations");
     // Sync merges what every instance knows about bob.
     assert_eq!(bob.sync().await.unwrap().conversations.len(), 16);
+    // So does the list in activity order, page by page: each once, newest
+    // first across both instances.
+    let (mut listed, mut after) = (Vec::new(), String::new());
+    loop {
+        let page = bob
+            .list_page(pb::SyncRequest {
+                after,
+                limit: 3,
+                order: pb::SyncOrder::Activity as i32,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        listed.extend(page.conversations);
+        if !page.has_more {
+            break;
+        }
+        after = page.next_after;
+    }
+    let ids: HashSet<&str> = listed
+        .iter()
+        .map(|s| s.conversation.as_ref().unwrap().id.as_str())
+        .collect();
+    assert_eq!((listed.len(), ids.len()), (16, 16));
+    assert!(
+        listed
+            .windows(2)
+            .all(|w| w[0].last_activity_ms >= w[1].last_activity_ms)
+    );
 
     // One instance down: its conversations are unavailable (no other
     // instance has their data); the others keep working.

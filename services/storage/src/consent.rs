@@ -199,6 +199,8 @@ impl Handlers {
         if answering {
             state.request = None;
             self.put_pair((me, other), &state).await?;
+            self.announce_accepted(&direct_id(me, other), me, other)
+                .await?;
         } else if request && !exists && state.request.is_none() {
             state.request = Some(pb::DirectRequest {
                 from_user_id: me.to_string(),
@@ -232,6 +234,7 @@ impl Handlers {
         }
         self.put_pair((me, &from), &state).await?;
         let conversation = if accept {
+            self.announce_accepted(conv, me, &from).await?;
             Some(
                 self.get_conversation(pb::ConversationRequest {
                     conversation_id: conv.to_string(),
@@ -247,6 +250,19 @@ impl Handlers {
             event: None,
             invited_by: from,
         })
+    }
+
+    /// Tells both of a direct conversation, in its timeline, that `me`
+    /// accepted the request of `from` (so every device of the one who
+    /// asked learns it, live or at its next catch-up). Written after the
+    /// pair: a crash in between leaves the request accepted without the
+    /// event, never an event for a request still open.
+    async fn announce_accepted(&self, conv: &str, me: &str, from: &str) -> ServiceResult<()> {
+        let body = pb::event::Body::RequestAccepted(pb::RequestAccepted {
+            from_user_id: from.to_string(),
+        });
+        self.commit(conv, me, "", body).await?;
+        Ok(())
     }
 }
 

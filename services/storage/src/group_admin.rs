@@ -185,16 +185,19 @@ impl Handlers {
 
     /// The first seq `user` may read in `conv`: 1, or in a group whose
     /// history is visible only since joining, the event that added them
-    /// (founding members: 1).
+    /// (founding members: 1); past whatever they cleared for themselves.
     pub(crate) async fn visible_from(
         &self,
         meta: &pb::Conversation,
         user: &str,
     ) -> ServiceResult<u64> {
-        if visibility(meta.history_visibility) != pb::HistoryVisibility::SinceJoined {
-            return Ok(1);
-        }
-        Ok(self.store.joined(&meta.id, user).await?.max(1))
+        let cleared = self.store.settings(&meta.id, user).await?.cleared_seq;
+        let joined = if visibility(meta.history_visibility) == pb::HistoryVisibility::SinceJoined {
+            self.store.joined(&meta.id, user).await?
+        } else {
+            1
+        };
+        Ok(joined.max(cleared + 1).max(1))
     }
 
     /// Whether a send with this key was stored already (a retry: the

@@ -19,6 +19,8 @@ pub(crate) struct Handlers {
     pub(crate) shard: Shard,
     /// The full-text indexer, when search is on.
     pub(crate) search: Option<Arc<crate::search::Indexer>>,
+    /// Each conversation's last activity, for lists ordered by it.
+    pub(crate) activity: crate::conversation_list::ActivityCache,
 }
 
 impl Handlers {
@@ -35,6 +37,7 @@ impl Handlers {
             sequencer,
             shard,
             search: None,
+            activity: Default::default(),
         }
     }
 

@@ -7,6 +7,7 @@
 mod access;
 mod config;
 mod consent;
+mod conversation_list;
 mod conversations;
 mod group_admin;
 mod handlers;

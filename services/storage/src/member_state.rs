@@ -12,8 +12,6 @@ use std::collections::HashSet;
 /// Events above the read watermark that sync counts (a bounded read per
 /// conversation; beyond it the count is reported as capped).
 pub(crate) const UNREAD_SCAN: usize = 500;
-/// Newest events searched for the last message.
-const LAST_MESSAGE_SCAN: usize = 50;
 
 /// What a sync entry tells a member beyond the conversation itself.
 pub(crate) struct MemberView {
@@ -22,6 +20,7 @@ pub(crate) struct MemberView {
     pub(crate) mention_count: u32,
     pub(crate) unread_capped: bool,
     pub(crate) last_message: Option<pb::Event>,
+    pub(crate) last_activity_ms: i64,
 }
 
 impl Handlers {
@@ -31,12 +30,21 @@ impl Handlers {
     ) -> ServiceResult<pb::SettingsReply> {
         let user = user_caller(req.caller.as_ref())?;
         require_member(&*self.store, &req.conversation_id, &user).await?;
-        let settings = req.settings.unwrap_or_default();
+        let mut settings = req.settings.unwrap_or_default();
         if settings.muted_until_ms < -1 || settings.pinned_at_ms < 0 {
             return Err(ServiceError::InvalidArgument(
                 "muted_until_ms is a time, 0 or -1; pinned_at_ms a time or 0".into(),
             ));
         }
+        // A cleared history stays cleared: a device that sends settings it
+        // read before the clear must not bring the history back.
+        let stored = self
+            .store
+            .settings(&req.conversation_id, &user)
+            .await?
+            .cleared_seq;
+        let head = self.store.head(&req.conversation_id).await?;
+        settings.cleared_seq = settings.cleared_seq.min(head).max(stored);
         self.store
             .put_settings(&req.conversation_id, &user, &settings)
             .await?;
@@ -57,7 +65,7 @@ impl Handlers {
     }
 
     /// The member's settings, unread and mention counts above `read_seq`
-    /// up to `head`, and the newest message.
+    /// up to `head`, the newest message and the last activity.
     pub(crate) async fn member_view(
         &self,
         conv: &str,
@@ -72,6 +80,7 @@ impl Handlers {
             mention_count: 0,
             unread_capped: false,
             last_message: None,
+            last_activity_ms: 0,
         };
         if head > read_seq {
             let range = ReadRange {
@@ -103,21 +112,9 @@ impl Handlers {
                 }
             }
         }
-        if head > 0 {
-            let range = ReadRange {
-                from: 1,
-                to: head,
-                limit: LAST_MESSAGE_SCAN,
-                backward: true,
-            };
-            view.last_message = self
-                .store
-                .read_range(conv, range)
-                .await?
-                .into_iter()
-                .rev()
-                .find(|e| matches!(e.body, Some(pb::event::Body::Message(_))));
-        }
+        let newest = self.newest(conv, head).await?;
+        view.last_message = newest.last_message;
+        view.last_activity_ms = newest.last_activity_ms;
         Ok(view)
     }
 }

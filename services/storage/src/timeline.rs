@@ -2,6 +2,7 @@
 
 use crate::access::{is_manager, require_member, user_caller};
 use crate::consent::is_direct_id;
+use crate::conversation_list::list_kind;
 use crate::handlers::Handlers;
 use crate::pages::{
     DEFAULT_SYNC_LIMIT, MAX_SYNC_LIMIT, REPLY_BUDGET_BYTES, page_limit, take_page_by,
@@ -261,13 +262,14 @@ impl Handlers {
         let user = user_caller(req.caller.as_ref())?;
         let page = req.page.unwrap_or_default();
         let limit = page_limit("sync", page.limit, DEFAULT_SYNC_LIMIT, MAX_SYNC_LIMIT)?;
-        let mut ids = self.store.user_conversations(&user).await?;
-        ids.sort_unstable();
-        ids.retain(|id| id.as_str() > page.after.as_str());
+        let (order, filter) = list_kind(&page)?;
+        let mut listed = self.listed(&user, order, filter).await?;
+        listed.retain(|(key, _)| key.as_str() > page.after.as_str());
         let mut states = Vec::new();
         let mut used = 0;
+        let mut next_after = String::new();
         let mut has_more = false;
-        for id in ids {
+        for (key, id) in listed {
             if states.len() == limit || used > REPLY_BUDGET_BYTES {
                 has_more = true;
                 break;
@@ -277,15 +279,12 @@ impl Handlers {
             };
             used += prost::Message::encoded_len(&state) + 8;
             states.push(state);
+            next_after = key;
         }
-        let next_after = match (has_more, states.last()) {
-            (true, Some(s)) => s.conversation.as_ref().map(|c| c.id.clone()),
-            _ => None,
-        };
         Ok(pb::SyncReply {
             conversations: states,
             has_more,
-            next_after: next_after.unwrap_or_default(),
+            next_after: if has_more { next_after } else { String::new() },
         })
     }
 
@@ -332,6 +331,7 @@ impl Handlers {
             mention_count: view.mention_count,
             unread_capped: view.unread_capped,
             last_message,
+            last_activity_ms: view.last_activity_ms,
         }))
     }
 

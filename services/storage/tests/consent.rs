@@ -121,6 +121,11 @@ async fn accepting_and_declining_a_request() {
     ));
     let accepted = s.respond(respond("alice", &conv.id, true)).await.unwrap();
     assert!(accepted.conversation.unwrap().request.is_none());
+    // Both learn it from the timeline: bob's devices included.
+    assert_eq!(
+        accepted_by(s, &conv.id, "bob").await,
+        [("alice".into(), "bob".into())]
+    );
     assert!(matches!(
         s.respond(respond("alice", &conv.id, true)).await,
         Err(ServiceError::NotFound(_)),
@@ -162,6 +167,30 @@ async fn starting_a_direct_conversation_back_accepts_a_request() {
         .await
         .unwrap();
     assert!(back.request.is_none());
+    assert_eq!(
+        accepted_by(s, &back.id, "bob").await,
+        [("alice".into(), "bob".into())]
+    );
+    // Starting it again is no second acceptance.
+    s.create_conversation(dm("alice", "bob", true))
+        .await
+        .unwrap();
+    assert_eq!(accepted_by(s, &back.id, "bob").await.len(), 1);
+}
+
+/// Each requestAccepted event of the conversation, as (accepted by, asked by).
+async fn accepted_by(s: &StorageService, conv: &str, reader: &str) -> Vec<(String, String)> {
+    let h = s
+        .history(history(conv, reader, 1, 0, 100, false))
+        .await
+        .unwrap();
+    h.events
+        .into_iter()
+        .filter_map(|e| match e.body {
+            Some(pb::event::Body::RequestAccepted(a)) => Some((e.sender_id, a.from_user_id)),
+            _ => None,
+        })
+        .collect()
 }
 
 #[tokio::test]

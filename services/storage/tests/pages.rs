@@ -20,6 +20,7 @@ fn sync_page(after: &str, limit: u32) -> pb::SyncPageRequest {
         page: Some(pb::SyncRequest {
             after: after.into(),
             limit,
+            ..Default::default()
         }),
     }
 }

@@ -19,6 +19,14 @@ export function ConversationMenu({ client, id, onBack }: { client: ParleyClient;
       .then(onBack)
       .catch((e: unknown) => alert(errorText(e)));
   };
+  const hide = () => {
+    setOpen(false);
+    if (!confirm("Delete this chat for you? Its messages so far disappear from your devices; it comes back when someone writes.")) return;
+    client
+      .hide(id)
+      .then(onBack)
+      .catch((e: unknown) => alert(errorText(e)));
+  };
   const change = (c: Partial<typeof s>, thenLeave = false) => {
     setOpen(false);
     client.updateSettings(id, c).catch((e: unknown) => alert(errorText(e)));
@@ -53,6 +61,9 @@ export function ConversationMenu({ client, id, onBack }: { client: ParleyClient;
           </button>
           <button role="menuitem" onClick={() => change({ markedUnread: true }, true)} data-testid="mark-unread">
             Mark unread
+          </button>
+          <button role="menuitem" onClick={hide} data-testid="hide-conv">
+            Delete chat for me
           </button>
           {partner && partner !== client.me && (
             <button role="menuitem" onClick={() => block(partner)} data-testid="block">

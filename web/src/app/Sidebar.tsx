@@ -19,7 +19,8 @@ export function Sidebar({ client, selected, onSelect, onOpenAt }: Props) {
   const [showArchived, setShowArchived] = useState(false);
   const me = client.me;
   // Message requests wait in their own section until answered.
-  const all = client.conversations().filter((c) => !(c.request && c.request.fromUserId !== me));
+  // Chats I deleted for me stay out until someone writes again.
+  const all = client.conversations().filter((c) => !(c.request && c.request.fromUserId !== me) && !c.hidden());
   const archived = all.filter((c) => c.settings.archived);
   const convs = showArchived ? archived : all.filter((c) => !c.settings.archived);
 

@@ -45,6 +45,8 @@ export function notice(client: ParleyClient, it: Item): string {
       return `${who} invited ${names}`;
     case "invitation_closed":
       return it.declined ? `${names} declined the invitation` : `${who} withdrew the invitation of ${names}`;
+    case "request_accepted":
+      return `${who} accepted the message request`;
     case "member_removed":
       return it.userIds[0] === it.senderId ? `${names} left` : `${who} removed ${names}`;
     case "updated": {

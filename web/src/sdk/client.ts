@@ -17,6 +17,7 @@ import { Timeline } from "./timeline";
 import {
   int,
   type Conversation,
+  type ConversationState,
   type ConversationUpdate,
   type Event,
   type Invitation,
@@ -56,6 +57,8 @@ const TYPING_SHOWN_MS = 6_000;
 const TYPING_EVERY_MS = 3_000;
 /** Users per lookup or presence request (the server's limit is 200). */
 const BATCH = 200;
+/** Conversations of the list's first screen, fetched before the rest. */
+const FIRST_SCREEN = 50;
 /** How long a gap in live pushes may stay open before it is pulled (as the Rust SDK's GAP_GRACE). */
 export const GAP_GRACE_MS = 150;
 
@@ -160,6 +163,18 @@ export class ParleyClient {
     } finally {
       this.notify();
     }
+  }
+
+  /**
+   * Deletes a conversation for me: its history so far is gone from my
+   * devices (and from what the server shows me), and it leaves my list
+   * until someone writes in it again. The only way out of a direct
+   * conversation (it cannot be left).
+   */
+  async hide(conversationId: string): Promise<void> {
+    const c = this.convs.get(conversationId);
+    if (!c) return;
+    await this.updateSettings(conversationId, { clearedSeq: c.headSeq, markedUnread: false });
   }
 
   conversation(id: string): ConversationModel | undefined {
@@ -620,24 +635,36 @@ export class ParleyClient {
   private async onOnline(): Promise<void> {
     const conn = this.conn;
     try {
-      // Sync comes in pages (bounded in count and bytes), in id order.
+      // The first screen of the list as shown comes first (one page in
+      // activity order), so the list renders before the rest arrives; if
+      // there is more, every conversation follows in pages (bounded in
+      // count and bytes) in id order, which stays complete while
+      // conversations change places.
       let current = true;
-      await eachPage(
-        "",
-        (after) => this.request("sync", { after }),
-        (reply) => {
-          if (this.conn !== conn) return (current = false);
-          for (const st of reply.conversations ?? []) {
-            const c = this.model(st.conversation.id);
-            c.applyMeta(st.conversation, st.conversation.kind === "CONVERSATION_KIND_DIRECT");
-            c.headSeq = Math.max(c.headSeq, int(st.headSeq));
-            c.readSeq = Math.max(c.readSeq, int(st.readSeq));
-            c.applyState(st);
-            this.lookup((st.conversation.members ?? []).map((m) => m.userId));
-            void this.catchUp(c);
-          }
-        },
-      );
+      const apply = (states: ConversationState[]) => {
+        if (this.conn !== conn) return (current = false);
+        for (const st of states) {
+          const c = this.model(st.conversation.id);
+          c.applyMeta(st.conversation, st.conversation.kind === "CONVERSATION_KIND_DIRECT");
+          c.headSeq = Math.max(c.headSeq, int(st.headSeq));
+          c.readSeq = Math.max(c.readSeq, int(st.readSeq));
+          c.applyState(st);
+          this.lookup((st.conversation.members ?? []).map((m) => m.userId));
+          void this.catchUp(c);
+        }
+        return true;
+      };
+      const screen = await this.request("sync", { order: "SYNC_ORDER_ACTIVITY", limit: FIRST_SCREEN });
+      apply(screen.conversations ?? []);
+      if (!current) return;
+      if (screen.hasMore) {
+        this.notify();
+        await eachPage(
+          "",
+          (after) => this.request("sync", { after }),
+          (reply) => apply(reply.conversations ?? []),
+        );
+      }
       if (!current) return;
       await this.loadConsent();
       this.synced = true;
@@ -726,6 +753,7 @@ export class ParleyClient {
   /** Folds events that came out of a timeline, in order. */
   private deliver(c: ConversationModel, events: Event[]): void {
     let membership = false;
+    const asked = c.request !== null;
     for (const e of events) {
       membership = c.apply(e) || membership;
       if (e.senderId === this.me && e.clientMsgId) this.outboxStore?.delivered(c.id, e.clientMsgId);
@@ -740,6 +768,8 @@ export class ParleyClient {
     }
     this.lookup(events.map((e) => e.senderId ?? ""));
     if (membership && c.kind === "group" && !c.left) void this.refreshMembers(c.id);
+    // An accepted request makes the two contacts: they see each other online.
+    if (asked && c.request === null) void this.refreshPresence();
     if (events.length) this.notify();
   }
 

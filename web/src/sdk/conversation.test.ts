@@ -136,5 +136,28 @@ describe("ConversationModel", () => {
     expect(d.request?.fromUserId).toBe("max");
     d.apply(msg(3, "hello", "ann"));
     expect(d.request).toBeNull();
+    // So does an explicit answer, shown as a notice.
+    const e = new ConversationModel("e");
+    e.applyMeta({ id: "e", kind: "CONVERSATION_KIND_DIRECT", request: { fromUserId: "max", atMs: "1" } }, true);
+    e.apply({ conversationId: "e", seq: "2", senderId: "ann", requestAccepted: { fromUserId: "max" } });
+    expect(e.request).toBeNull();
+    expect(e.items.map((i) => [i.kind, i.userIds])).toEqual([["request_accepted", ["max"]]]);
+  });
+
+  it("forgets a cleared history and hides the conversation until a new message", () => {
+    const c = new ConversationModel("c");
+    c.apply(msg(1, "one", "max"));
+    c.apply(msg(2, "two", "max"));
+    expect(c.hidden()).toBe(false);
+    c.applySettings({ clearedSeq: "2" });
+    expect(c.items).toEqual([]);
+    expect(c.hidden()).toBe(true);
+    expect(c.unread("ann").count).toBe(0);
+    // Settings without it (an older device) never bring it back here either.
+    c.applySettings({ clearedSeq: "2", archived: true });
+    expect(c.hidden()).toBe(true);
+    c.apply(msg(3, "three", "max"));
+    expect(c.hidden()).toBe(false);
+    expect(c.items.map((i) => i.text)).toEqual(["three"]);
   });
 });

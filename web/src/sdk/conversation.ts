@@ -31,7 +31,16 @@ export interface Item {
   senderId: string;
   clientMsgId: string;
   sentAtMs: number;
-  kind: "message" | "created" | "members_added" | "member_removed" | "updated" | "roles_changed" | "members_invited" | "invitation_closed";
+  kind:
+    | "message"
+    | "created"
+    | "members_added"
+    | "member_removed"
+    | "updated"
+    | "roles_changed"
+    | "members_invited"
+    | "invitation_closed"
+    | "request_accepted";
   text: string;
   replyToSeq: number;
   /** The root of the thread this message is a reply in (0: none). */
@@ -100,11 +109,16 @@ export class ConversationModel {
   /** Grows with every change of reactions (for views that memoize). */
   version = 0;
   /** My private settings (mute, archive, pin to the top, marked unread). */
-  settings: Required<{ [K in keyof ConversationSettings]: NonNullable<ConversationSettings[K]> }> & { mutedUntilMs: number; pinnedAtMs: number } = {
+  settings: Required<{ [K in keyof ConversationSettings]: NonNullable<ConversationSettings[K]> }> & {
+    mutedUntilMs: number;
+    pinnedAtMs: number;
+    clearedSeq: number;
+  } = {
     mutedUntilMs: 0,
     archived: false,
     pinnedAtMs: 0,
     markedUnread: false,
+    clearedSeq: 0,
   };
   /** The server's unread and mention counts as of the last sync, and its last message. */
   synced: { readSeq: number; unread: number; mentions: number; capped: boolean; lastMessage?: Event } | null = null;
@@ -295,6 +309,9 @@ export class ConversationModel {
       const who = e.invitationClosed.userId ?? "";
       this.invitedIds.delete(who);
       this.put({ ...base, kind: "invitation_closed", userIds: [who], declined: e.invitationClosed.declined ?? false });
+    } else if (e.requestAccepted) {
+      this.request = null;
+      this.put({ ...base, kind: "request_accepted", userIds: [e.requestAccepted.fromUserId ?? ""] });
     } else if (e.memberRemoved) {
       this.put({ ...base, kind: "member_removed", userIds: e.memberRemoved.userId ? [e.memberRemoved.userId] : [] });
       return true;
@@ -312,7 +329,8 @@ export class ConversationModel {
       capped: st.unreadCapped ?? false,
       lastMessage: st.lastMessage,
     };
-    if (st.lastMessage) this.lastActivityMs = Math.max(this.lastActivityMs, int(st.lastMessage.sentAtMs));
+    const active = st.lastActivityMs ? int(st.lastActivityMs) : st.lastMessage ? int(st.lastMessage.sentAtMs) : 0;
+    this.lastActivityMs = Math.max(this.lastActivityMs, active);
   }
 
   applySettings(s: ConversationSettings): void {
@@ -321,7 +339,29 @@ export class ConversationModel {
       archived: s.archived ?? false,
       pinnedAtMs: int(s.pinnedAtMs),
       markedUnread: s.markedUnread ?? false,
+      clearedSeq: int(s.clearedSeq),
     };
+    this.forget(this.settings.clearedSeq);
+  }
+
+  /** Drops what I cleared (every seq up to `seq`) from what is shown and counted. */
+  private forget(seq: number): void {
+    if (seq < this.visibleFrom) return;
+    this.visibleFrom = seq + 1;
+    for (const k of [...this.bySeq.keys()]) if (k <= seq) this.bySeq.delete(k);
+    if (this.synced && int(this.synced.lastMessage?.seq) <= seq) {
+      this.synced = { ...this.synced, unread: 0, mentions: 0, capped: false, lastMessage: undefined };
+    }
+    this.dirty = true;
+  }
+
+  /** Cleared by me with no message since: out of the list until one comes. */
+  hidden(): boolean {
+    const cleared = this.settings.clearedSeq;
+    if (!cleared) return false;
+    let newest = int(this.synced?.lastMessage?.seq);
+    for (const it of this.bySeq.values()) if (it.kind === "message" && it.seq > newest) newest = it.seq;
+    return newest <= cleared;
   }
 
   /** Whether notifications are muted at `now`. */

@@ -167,6 +167,8 @@ export interface Event {
   membersInvited?: { userIds?: string[]; role?: Role };
   /** An invitation ended without joining: declined by the invitee (the sender) or withdrawn. */
   invitationClosed?: { userId?: string; declined?: boolean };
+  /** The message request of this direct conversation was accepted by the event's sender. */
+  requestAccepted?: { fromUserId?: string };
 }
 
 /** What a client may append to a conversation: exactly one body. */
@@ -219,6 +221,8 @@ export interface ConversationState {
   unreadCapped?: boolean;
   /** The newest message, for the conversation list. */
   lastMessage?: Event;
+  /** The newest message's sentAtMs (or the newest event's when none of the newest 50 is a message). */
+  lastActivityMs?: Int64;
 }
 
 /** My private settings of a conversation. */
@@ -229,6 +233,8 @@ export interface ConversationSettings {
   /** Pinned to the top since this time (ms); 0 not pinned. */
   pinnedAtMs?: Int64;
   markedUnread?: boolean;
+  /** History I cleared up to this seq ("delete chat for me"); never lowered by the server. */
+  clearedSeq?: Int64;
 }
 
 export interface User {
@@ -285,7 +291,14 @@ export interface Requests {
   addMembers: { conversationId: string; userIds: string[]; role?: Role };
   removeMember: { conversationId: string; userId: string };
   send: Send;
-  sync: { after?: string; limit?: number };
+  sync: {
+    after?: string;
+    limit?: number;
+    /** SYNC_ORDER_ID (default: stable, to keep the whole list) or SYNC_ORDER_ACTIVITY (the list as shown). */
+    order?: "SYNC_ORDER_ID" | "SYNC_ORDER_ACTIVITY";
+    /** SYNC_FILTER_ALL (default), SYNC_FILTER_INBOX (not archived), SYNC_FILTER_ARCHIVED. */
+    filter?: "SYNC_FILTER_ALL" | "SYNC_FILTER_INBOX" | "SYNC_FILTER_ARCHIVED";
+  };
   history: HistoryRequest;
   markRead: { conversationId: string; seq: Int64; threadRootSeq?: Int64 };
   typing: { conversationId: string };

@@ -445,6 +445,7 @@ async fn settings(s: &dyn TimelineStore) {
         archived: true,
         pinned_at_ms: 7,
         marked_unread: true,
+        cleared_seq: 9,
     };
     s.put_settings(&c, "u", &muted).await.unwrap();
     assert_eq!(s.settings(&c, "u").await.unwrap(), muted);
