@@ -28,6 +28,9 @@ impl Handlers {
         }
         let kind =
             pb::ConversationKind::try_from(req.kind).unwrap_or(pb::ConversationKind::Unspecified);
+        // Starting a direct conversation may answer its request: checked
+        // like any change of it.
+        let mut _checked = None;
         let (id, title, members) = match kind {
             pb::ConversationKind::Direct => {
                 let [other] = req.member_ids.as_slice() else {
@@ -45,6 +48,7 @@ impl Handlers {
                     member(other, pb::Role::Member),
                 ];
                 let id = direct_id(&creator, other);
+                _checked = Some(self.changes.lock(&id).await);
                 let exists = self.store.conversation(&id).await?.is_some();
                 // Refused in a block; a request when the gateway says the
                 // other has to accept (`invite_ids` names them).
@@ -177,6 +181,7 @@ impl Handlers {
         req: pb::AddMembersRequest,
     ) -> ServiceResult<pb::AppendReply> {
         let actor_id = user_caller(req.caller.as_ref())?;
+        let _checked = self.changes.lock(&req.conversation_id).await;
         let actor = self.group_actor(&req.conversation_id, &actor_id).await?;
         if !is_manager(&actor) {
             return Err(ServiceError::PermissionDenied(
@@ -287,6 +292,7 @@ impl Handlers {
         req: pb::RemoveMemberRequest,
     ) -> ServiceResult<pb::AppendReply> {
         let actor_id = user_caller(req.caller.as_ref())?;
+        let _checked = self.changes.lock(&req.conversation_id).await;
         let actor = self.group_actor(&req.conversation_id, &actor_id).await?;
         validate_id("user_id", &req.user_id)?;
         let Some(target) = self

@@ -21,6 +21,8 @@ pub(crate) struct Handlers {
     pub(crate) search: Option<Arc<crate::search::Indexer>>,
     /// Each conversation's last activity, for lists ordered by it.
     pub(crate) activity: crate::conversation_list::ActivityCache,
+    /// Checked changes of a conversation, one at a time.
+    pub(crate) changes: crate::change_locks::ChangeLocks,
 }
 
 impl Handlers {
@@ -38,6 +40,7 @@ impl Handlers {
             shard,
             search: None,
             activity: Default::default(),
+            changes: Default::default(),
         }
     }
 

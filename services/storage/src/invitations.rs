@@ -183,6 +183,7 @@ impl Handlers {
         let me = user_caller(req.caller.as_ref())?;
         parley_core::ids::validate_id("conversation_id", &req.conversation_id)?;
         let conv = req.conversation_id.as_str();
+        let _checked = self.changes.lock(conv).await;
         if is_direct_id(conv) {
             crate::access::require_member(&*self.store, conv, &me).await?;
             return self.respond_direct(conv, &me, req.accept).await;

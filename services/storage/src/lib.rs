@@ -5,6 +5,7 @@
 //! publication that fanout consumes. See `sequencer` for the ordering rules.
 
 mod access;
+mod change_locks;
 mod config;
 mod consent;
 mod conversation_list;

@@ -35,6 +35,13 @@ impl Handlers {
             .send
             .ok_or_else(|| ServiceError::InvalidArgument("send is required".into()))?;
         validate_id("client_msg_id", &send.client_msg_id)?;
+        // Everything but a plain message checks state another change could
+        // alter before it commits: one at a time per conversation, the
+        // member (and their role) read under the lock.
+        let _checked = match send.body {
+            Some(pb::send::Body::Message(_)) => None,
+            _ => Some(self.changes.lock(&send.conversation_id).await),
+        };
         let member = require_member(&*self.store, &send.conversation_id, &sender).await?;
         if is_direct_id(&send.conversation_id) {
             self.check_direct_send(&send.conversation_id, &sender)

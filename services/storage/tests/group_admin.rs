@@ -313,3 +313,46 @@ async fn new_members_see_history_only_since_joining_when_the_group_says_so() {
         .unwrap();
     assert_eq!((h.visible_from, h.covered_from), (1, 1));
 }
+
+#[tokio::test]
+async fn racing_changes_of_a_group_are_checked_one_at_a_time() {
+    let f = fixture();
+    let s = &f.storage;
+    let id = new_group(s, "alice", &["bob", "carol", "dave"]).await;
+    // Two handovers at once: one wins, the other finds alice no longer
+    // the owner. Never two owners.
+    let (to_bob, to_carol) = tokio::join!(
+        s.append(send(&id, "alice", "h1", role("bob", pb::Role::Owner))),
+        s.append(send(&id, "alice", "h2", role("carol", pb::Role::Owner))),
+    );
+    assert!(
+        to_bob.is_ok() != to_carol.is_ok(),
+        "{to_bob:?} {to_carol:?}"
+    );
+    let owners = roles(s, &id)
+        .await
+        .into_iter()
+        .filter(|(_, r)| *r == pb::Role::Owner as i32)
+        .count();
+    assert_eq!(owners, 1);
+    // The owner leaving while handing over: still one owner.
+    let owner = if to_bob.is_ok() { "bob" } else { "carol" };
+    let (leave, handover) = tokio::join!(
+        s.remove_member(pb::RemoveMemberRequest {
+            conversation_id: id.clone(),
+            caller: user(owner),
+            user_id: owner.into(),
+        }),
+        s.append(send(&id, owner, "h3", role("dave", pb::Role::Owner))),
+    );
+    leave.unwrap();
+    let _ = handover;
+    let owners: Vec<String> = roles(s, &id)
+        .await
+        .into_iter()
+        .filter(|(_, r)| *r == pb::Role::Owner as i32)
+        .map(|(u, _)| u)
+        .collect();
+    assert_eq!(owners.len(), 1, "{owners:?}");
+    assert_ne!(owners[0], owner);
+}

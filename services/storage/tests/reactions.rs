@@ -226,3 +226,27 @@ async fn mentions_name_members_only() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn the_same_reaction_twice_at_once_is_one_event() {
+    let f = fixture();
+    let s = &f.storage;
+    let id = new_group(s, "alice", &["bob"]).await;
+    let m = posted(s, text(&id, "alice", "a1", "lunch?")).await;
+    // Two devices of bob react alike at the same moment.
+    let (a, b) = tokio::join!(
+        s.append(react(&id, "bob", "phone", m.seq, "👍", false)),
+        s.append(react(&id, "bob", "laptop", m.seq, "👍", false)),
+    );
+    assert!(a.is_ok() != b.is_ok(), "{a:?} {b:?}");
+    let h = s
+        .history(history(&id, "alice", 1, 0, 100, false))
+        .await
+        .unwrap();
+    let reactions = h
+        .events
+        .iter()
+        .filter(|e| matches!(e.body, Some(pb::event::Body::Reaction(_))))
+        .count();
+    assert_eq!(reactions, 1);
+}
