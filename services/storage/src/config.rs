@@ -20,6 +20,10 @@ pub struct StorageConfig {
     /// Full-text search of messages: an index on local disk under
     /// data_dir, following every commit within about a second.
     pub search: bool,
+    /// A group invitation nobody answered lapses after this long (it
+    /// leaves the invitee's list and the group's invited ids, and the
+    /// person may be invited again); 0: never.
+    pub invitation_ttl_secs: u64,
 }
 
 impl Default for StorageConfig {
@@ -31,6 +35,7 @@ impl Default for StorageConfig {
             shard_index: None,
             shard_count: 1,
             search: true,
+            invitation_ttl_secs: 30 * 24 * 3600,
         }
     }
 }

@@ -9,6 +9,7 @@
 use crate::access::{is_manager, user_caller};
 use crate::consent::is_direct_id;
 use crate::handlers::Handlers;
+use parley_core::time::now_ms;
 use parley_core::{ServiceError, ServiceResult};
 use parley_ports::{RecordKey, RecordKind, RecordWrite};
 use parley_proto::v1 as pb;
@@ -32,18 +33,46 @@ fn keys(conv: &str, user: &str) -> [RecordKey; 2] {
 }
 
 impl Handlers {
-    /// The pending invitation of `user` to `conv`, if any.
+    /// The pending invitation of `user` to `conv`, if any (a lapsed one
+    /// is removed and is none).
     pub(crate) async fn invitation(
         &self,
         conv: &str,
         user: &str,
     ) -> ServiceResult<Option<pb::Invitation>> {
         let [key, _] = keys(conv, user);
-        self.store
-            .record(&key)
-            .await?
-            .map(|b| decode_invitation(&b))
-            .transpose()
+        let Some(bytes) = self.store.record(&key).await? else {
+            return Ok(None);
+        };
+        let invitation = decode_invitation(&bytes)?;
+        if self.lapsed(&invitation) {
+            self.forget_invitations(&[(conv, user)]).await?;
+            return Ok(None);
+        }
+        Ok(Some(invitation))
+    }
+
+    /// Whether nobody answered the invitation within its lifetime.
+    fn lapsed(&self, invitation: &pb::Invitation) -> bool {
+        let ttl = self.config.invitation_ttl_secs;
+        ttl > 0
+            && now_ms().saturating_sub(invitation.invited_at_ms)
+                > i64::try_from(ttl.saturating_mul(1000)).unwrap_or(i64::MAX)
+    }
+
+    /// Removes lapsed invitations' records (both rows of each). No event:
+    /// nobody acted, and the membersInvited event stays true of its time.
+    async fn forget_invitations(&self, lapsed: &[(&str, &str)]) -> ServiceResult<()> {
+        if lapsed.is_empty() {
+            return Ok(());
+        }
+        let writes = lapsed
+            .iter()
+            .flat_map(|(conv, user)| keys(conv, user).map(RecordWrite::Delete))
+            .collect();
+        self.store.write_records(writes).await?;
+        metrics::counter!("parley_storage_invitations_lapsed_total").increment(lapsed.len() as u64);
+        Ok(())
     }
 
     /// Of `asked`, those who can be invited: not members, not invited yet.
@@ -139,15 +168,24 @@ impl Handlers {
         })
     }
 
-    /// The ids of the people invited to `conv` who have not answered.
+    /// The ids of the people invited to `conv` who have not answered (and
+    /// whose invitation has not lapsed).
     pub(crate) async fn invited_ids(&self, conv: &str) -> ServiceResult<Vec<String>> {
-        Ok(self
+        let rows = self
             .store
             .records(RecordKind::Invite, conv, "", MAX_LISTED)
-            .await?
-            .into_iter()
-            .map(|(user, _)| user)
-            .collect())
+            .await?;
+        let mut ids = Vec::with_capacity(rows.len());
+        let mut lapsed = Vec::new();
+        for (user, bytes) in &rows {
+            if self.lapsed(&decode_invitation(bytes)?) {
+                lapsed.push((conv, user.as_str()));
+            } else {
+                ids.push(user.clone());
+            }
+        }
+        self.forget_invitations(&lapsed).await?;
+        Ok(ids)
     }
 
     /// The caller's pending invitations to groups this instance owns, each
@@ -162,19 +200,26 @@ impl Handlers {
             .records(RecordKind::UserInvite, &me, "", usize::MAX)
             .await?;
         let mut all = Vec::with_capacity(rows.len());
-        for (conv, bytes) in rows {
-            let Some(meta) = self.store.conversation(&conv).await? else {
+        let mut lapsed = Vec::new();
+        for (conv, bytes) in &rows {
+            let invitation = decode_invitation(bytes)?;
+            if self.lapsed(&invitation) {
+                lapsed.push((conv.as_str(), me.as_str()));
+                continue;
+            }
+            let Some(meta) = self.store.conversation(conv).await? else {
                 continue;
             };
-            let member_count = self.store.members(&conv).await?.len() as u32;
+            let member_count = self.store.members(conv).await?.len() as u32;
             all.push(pb::Invitation {
                 conversation: Some(pb::Conversation {
                     member_count,
                     ..meta
                 }),
-                ..decode_invitation(&bytes)?
+                ..invitation
             });
         }
+        self.forget_invitations(&lapsed).await?;
         Ok(parley_core::routing::merge_invitations(all))
     }
 
@@ -189,7 +234,9 @@ impl Handlers {
             return self.respond_direct(conv, &me, req.accept).await;
         }
         let invitation = self.invitation(conv, &me).await?.ok_or_else(|| {
-            ServiceError::NotFound(format!("no invitation to {conv} (or it was withdrawn)"))
+            ServiceError::NotFound(format!(
+                "no invitation to {conv} (or it was withdrawn, or lapsed)"
+            ))
         })?;
         if !req.accept {
             let closed = self.close_invitation(conv, &me, &me, true).await?;

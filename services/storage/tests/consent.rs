@@ -460,3 +460,40 @@ async fn signals_stay_home_in_a_block_and_before_a_request_is_answered() {
         .unwrap();
     assert_eq!(ids(all), ["ann", "max"]);
 }
+
+#[tokio::test]
+async fn an_unanswered_invitation_lapses_and_may_be_made_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = parley_storage::StorageConfig {
+        invitation_ttl_secs: 1,
+        ..Default::default()
+    };
+    let s = &service(dir.path(), cfg);
+    let conv = new_group(s, "alice", &["bob"]).await;
+    s.add_members(invite(&conv, "alice", &["dave"]))
+        .await
+        .unwrap();
+    assert_eq!(invitations(s, "dave").await.len(), 1);
+    // Past its lifetime it is gone from dave's list...
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !invitations(s, "dave").await.is_empty() {
+        assert!(std::time::Instant::now() < deadline, "never lapsed");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // ...from the group's invited ids, and cannot be accepted.
+    assert!(members(s, &conv, "bob").await.invited_ids.is_empty());
+    assert!(matches!(
+        s.respond(respond("dave", &conv, true)).await,
+        Err(ServiceError::NotFound(_))
+    ));
+    // Dave may be invited again.
+    let again = s
+        .add_members(invite(&conv, "alice", &["dave"]))
+        .await
+        .unwrap();
+    assert!(matches!(
+        again.event.unwrap().body,
+        Some(pb::event::Body::MembersInvited(ref i)) if i.user_ids == ["dave"]
+    ));
+    assert_eq!(invitations(s, "dave").await.len(), 1);
+}
