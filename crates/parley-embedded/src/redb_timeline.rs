@@ -205,6 +205,25 @@ impl TimelineStore for RedbTimelineStore {
             .await
     }
 
+    async fn redact(&self, events: &[pb::Event]) -> StoreResult<()> {
+        let rows: Vec<(String, u64, Vec<u8>)> = events
+            .iter()
+            .map(|e| (e.conversation_id.clone(), e.seq, e.encode_to_vec()))
+            .collect();
+        self.db
+            .write(move |txn| {
+                let mut ev = txn.open_table(EVENTS).map_err(be)?;
+                for (conv, seq, bytes) in &rows {
+                    if ev.get((conv.as_str(), *seq)).map_err(be)?.is_some() {
+                        ev.insert((conv.as_str(), *seq), bytes.as_slice())
+                            .map_err(be)?;
+                    }
+                }
+                Ok(())
+            })
+            .await
+    }
+
     async fn append(&self, events: &[pb::Event]) -> StoreResult<()> {
         let rows: Vec<(String, u64, String, String, Vec<u8>)> = events
             .iter()

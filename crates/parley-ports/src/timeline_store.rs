@@ -148,6 +148,12 @@ pub trait TimelineStore: Send + Sync + 'static {
     /// reaction row in the same write; a pin event its pin row; a message
     /// in a thread its thread row.
     async fn append(&self, events: &[pb::Event]) -> StoreResult<()>;
+    /// Replaces written rows with these events (same conversation and
+    /// seq): the one change a written row may see, to remove the content
+    /// of a deleted message (its seq, sender and time stay). Seqs not
+    /// written are skipped; dedup keys, reactions, pins and thread rows are
+    /// untouched.
+    async fn redact(&self, events: &[pb::Event]) -> StoreResult<()>;
     async fn dedup_lookup(
         &self,
         conv: &str,

@@ -406,6 +406,29 @@ impl TimelineStore for ScyllaTimelineStore {
         Ok(self.lease(conv, n).await?)
     }
 
+    async fn redact(&self, events: &[pb::Event]) -> StoreResult<()> {
+        // An INSERT of the same primary key replaces the row's cells; the
+        // old values are dropped at the next compaction of that partition.
+        // Only rows that exist are replaced (an insert would create one).
+        for e in events {
+            let range = ReadRange {
+                from: e.seq,
+                to: e.seq,
+                limit: 1,
+                backward: false,
+            };
+            if self.read_range(&e.conversation_id, range).await?.is_empty() {
+                continue;
+            }
+            self.s
+                .session
+                .execute_unpaged(&self.s.prepared.INSERT_EVENT, event_to_row(e)?)
+                .await
+                .map_err(ScyllaError::from)?;
+        }
+        Ok(())
+    }
+
     async fn append(&self, events: &[pb::Event]) -> StoreResult<()> {
         // The storage service appends one event per call; a multi-event call
         // is written event by event (each all-or-none), in order.

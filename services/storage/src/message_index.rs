@@ -61,9 +61,57 @@ impl Handlers {
         edit_seq: u64,
     ) -> ServiceResult<()> {
         let mut state = self.message_state(conv, target).await?;
-        if edit_seq > state.edit_seq {
-            state.edit_seq = edit_seq;
+        if !state.edit_seqs.contains(&edit_seq) {
+            state.edit_seqs.push(edit_seq);
+            state.edit_seq = state.edit_seq.max(edit_seq);
             self.put_state(conv, target, &state).await?;
+        }
+        Ok(())
+    }
+
+    /// After the delete at `delete_seq` of `target` was committed: the
+    /// message's content and every edit's is removed from the store (the
+    /// rows stay, as `redacted`, so seqs stay dense and history shows the
+    /// message as deleted). Repeating it is harmless: a retried delete
+    /// redacts again, which is how a crash between commit and this step is
+    /// made good.
+    pub(crate) async fn redact_deleted(
+        &self,
+        conv: &str,
+        target: u64,
+        delete_seq: u64,
+    ) -> ServiceResult<()> {
+        let state = self.message_state(conv, target).await?;
+        let mut seqs = vec![target];
+        seqs.extend(&state.edit_seqs);
+        if state.edit_seq != 0 && !seqs.contains(&state.edit_seq) {
+            seqs.push(state.edit_seq);
+        }
+        let mut tombstones = Vec::with_capacity(seqs.len());
+        for seq in seqs {
+            let Some(event) = self.read_event(conv, seq).await? else {
+                continue;
+            };
+            if matches!(event.body, Some(pb::event::Body::Redacted(_))) {
+                continue;
+            }
+            let (edit, thread_root_seq) = match &event.body {
+                Some(pb::event::Body::Message(m)) => (false, m.thread_root_seq),
+                _ => (true, 0),
+            };
+            tombstones.push(pb::Event {
+                body: Some(pb::event::Body::Redacted(pb::Redacted {
+                    delete_seq,
+                    edit,
+                    thread_root_seq,
+                })),
+                ..event
+            });
+        }
+        if !tombstones.is_empty() {
+            self.store.redact(&tombstones).await?;
+            metrics::counter!("parley_storage_redacted_events_total")
+                .increment(tombstones.len() as u64);
         }
         Ok(())
     }

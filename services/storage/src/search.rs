@@ -231,7 +231,9 @@ impl Indexer {
                         },
                     )
                     .await?
-                    .pop();
+                    .pop()
+                    // A deleted (redacted) message stays out of the index.
+                    .filter(|o| matches!(o.body, Some(pb::event::Body::Message(_))));
                 original.map(|o| {
                     Change::Put(Doc {
                         conversation_id: conv.to_string(),

@@ -50,9 +50,12 @@ impl Handlers {
     ) -> ServiceResult<Vec<pb::ThreadSummary>> {
         let roots: Vec<u64> = events
             .iter()
-            .filter(
-                |e| matches!(&e.body, Some(pb::event::Body::Message(m)) if m.thread_root_seq == 0),
-            )
+            // A deleted root keeps its thread (its replies stay).
+            .filter(|e| match &e.body {
+                Some(pb::event::Body::Message(m)) => m.thread_root_seq == 0,
+                Some(pb::event::Body::Redacted(r)) => !r.edit && r.thread_root_seq == 0,
+                _ => false,
+            })
             .map(|e| e.seq)
             .collect();
         let (Some(first), Some(last)) = (roots.first(), roots.last()) else {

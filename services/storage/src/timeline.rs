@@ -124,9 +124,16 @@ impl Handlers {
         let (event, duplicate) = self
             .commit(&send.conversation_id, &sender, &send.client_msg_id, body)
             .await?;
-        if let Some(pb::event::Body::Edit(e)) = &event.body {
-            self.record_edit(&send.conversation_id, e.target_seq, event.seq)
-                .await?;
+        match &event.body {
+            Some(pb::event::Body::Edit(e)) => {
+                self.record_edit(&send.conversation_id, e.target_seq, event.seq)
+                    .await?;
+            }
+            Some(pb::event::Body::Delete(d)) => {
+                self.redact_deleted(&send.conversation_id, d.target_seq, event.seq)
+                    .await?;
+            }
+            _ => {}
         }
         Ok(pb::AppendReply {
             event: Some(event),
@@ -159,6 +166,12 @@ impl Handlers {
                 }
                 Ok(e)
             }
+            Some(pb::Event {
+                body: Some(pb::event::Body::Redacted(r)),
+                ..
+            }) if !r.edit => Err(ServiceError::InvalidArgument(format!(
+                "message {seq} was deleted"
+            ))),
             _ => Err(ServiceError::InvalidArgument(format!(
                 "seq {seq} is not a message of this conversation"
             ))),

@@ -675,6 +675,9 @@ impl parley_ports::TimelineStore for SlowStore {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         self.0.append(e).await
     }
+    async fn redact(&self, e: &[pb::Event]) -> parley_ports::StoreResult<()> {
+        self.0.redact(e).await
+    }
     async fn dedup_lookup(
         &self,
         c: &str,

@@ -144,6 +144,14 @@ describe("ConversationModel", () => {
     expect(e.items.map((i) => [i.kind, i.userIds])).toEqual([["request_accepted", ["max"]]]);
   });
 
+  it("shows a redacted message as deleted and its redacted edits as nothing", () => {
+    const c = new ConversationModel("c");
+    c.apply({ conversationId: "c", seq: "1", senderId: "max", redacted: { deleteSeq: "3" } });
+    c.apply({ conversationId: "c", seq: "2", senderId: "max", redacted: { deleteSeq: "3", edit: true } });
+    c.apply({ conversationId: "c", seq: "3", senderId: "max", delete: { targetSeq: "1" } });
+    expect(c.items.map((i) => [i.seq, i.kind, i.deleted, i.text])).toEqual([[1, "message", true, ""]]);
+  });
+
   it("forgets a cleared history and hides the conversation until a new message", () => {
     const c = new ConversationModel("c");
     c.apply(msg(1, "one", "max"));

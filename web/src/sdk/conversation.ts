@@ -309,6 +309,13 @@ export class ConversationModel {
       const who = e.invitationClosed.userId ?? "";
       this.invitedIds.delete(who);
       this.put({ ...base, kind: "invitation_closed", userIds: [who], declined: e.invitationClosed.declined ?? false });
+    } else if (e.redacted) {
+      // A deleted message as history serves it: shown as deleted, in its
+      // thread if it was a reply; a deleted message's edits show nothing.
+      if (!e.redacted.edit) {
+        const root = int(e.redacted.threadRootSeq);
+        this.put({ ...base, kind: "message", threadRootSeq: root, deleted: true });
+      }
     } else if (e.requestAccepted) {
       this.request = null;
       this.put({ ...base, kind: "request_accepted", userIds: [e.requestAccepted.fromUserId ?? ""] });

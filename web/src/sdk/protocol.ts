@@ -169,6 +169,8 @@ export interface Event {
   invitationClosed?: { userId?: string; declined?: boolean };
   /** The message request of this direct conversation was accepted by the event's sender. */
   requestAccepted?: { fromUserId?: string };
+  /** What is left of a deleted message (or, with `edit`, of an edit of one): its content is gone from the server. */
+  redacted?: { deleteSeq?: Int64; edit?: boolean; threadRootSeq?: Int64 };
 }
 
 /** What a client may append to a conversation: exactly one body. */

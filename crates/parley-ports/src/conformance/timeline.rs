@@ -60,6 +60,27 @@ pub async fn run(store: Arc<dyn TimelineStore>) {
     joins(&*store).await;
     records(&*store).await;
     threads(&*store).await;
+    redactions(&*store).await;
+}
+
+async fn redactions(s: &dyn TimelineStore) {
+    let c = unique("c");
+    s.append(&[event(&c, 1, "u", "r1"), event(&c, 2, "u", "r2")])
+        .await
+        .unwrap();
+    let gone = |seq| pb::Event {
+        body: Some(pb::event::Body::Redacted(pb::Redacted {
+            delete_seq: 9,
+            ..Default::default()
+        })),
+        ..event(&c, seq, "u", if seq == 1 { "r1" } else { "x" })
+    };
+    // Seq 5 was never written: nothing is created for it.
+    s.redact(&[gone(1), gone(5)]).await.unwrap();
+    let rows = s.read_range(&c, all(1, 10)).await.unwrap();
+    assert_eq!(rows, vec![gone(1), event(&c, 2, "u", "r2")]);
+    // The send's dedup key still answers with its seq.
+    assert_eq!(s.dedup_lookup(&c, "u", "r1").await.unwrap(), Some(1));
 }
 
 async fn conversations_and_members(s: &dyn TimelineStore) {
