@@ -250,6 +250,40 @@ impl SearchIndex {
         Ok(())
     }
 
+    /// Rewrites the segments that still hold removed or replaced messages
+    /// (a deletion only marks a document; its stored text stays in the
+    /// segment's files until the segment is rewritten), then deletes the
+    /// files nothing uses any more: afterwards the text of a deleted or
+    /// edited message is in no file of the index. Returns the segments
+    /// rewritten. Costs a rewrite of each such segment: run it now and
+    /// then, not per deletion. Blocks while it merges.
+    pub fn purge_deleted(&self) -> SearchResult<usize> {
+        self.reader.reload()?;
+        let stale: Vec<tantivy::index::SegmentId> = self
+            .reader
+            .searcher()
+            .segment_readers()
+            .iter()
+            .filter(|s| s.num_deleted_docs() > 0)
+            .map(|s| s.segment_id())
+            .collect();
+        let mut rewritten = 0;
+        let mut w = self.writer.lock();
+        for id in &stale {
+            // A segment already in a background merge is skipped: that
+            // merge drops its deleted documents too.
+            match w.merge(&[*id]).wait() {
+                Ok(_) => rewritten += 1,
+                Err(e) => tracing::debug!(error = %e, "search: segment not rewritten now"),
+            }
+        }
+        drop(w);
+        // Let go of the old segments before collecting their files.
+        self.reader.reload()?;
+        self.writer.lock().garbage_collect_files().wait()?;
+        Ok(rewritten)
+    }
+
     /// Messages indexed now (live documents), and the index's bytes on disk.
     pub fn stats(&self) -> (u64, u64) {
         let searcher = self.reader.searcher();

@@ -176,3 +176,64 @@ fn the_index_survives_reopening() {
         assert_eq!(mode & 0o077, 0, "owner-only");
     }
 }
+
+/// Every file under `dir` holding `needle`.
+fn files_holding(dir: &std::path::Path, needle: &str) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| {
+            let path = e.unwrap().path();
+            let bytes = std::fs::read(&path).ok()?;
+            bytes
+                .windows(needle.len())
+                .any(|w| w == needle.as_bytes())
+                .then(|| path.display().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn purging_removes_deleted_and_replaced_text_from_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let generation = {
+        let ix = SearchIndex::open(dir.path()).unwrap();
+        ix.apply(&[
+            put("c", 1, "ann", 0, "keepsake alpha"),
+            put("c", 2, "ann", 0, "confidential bravo"),
+            put("c", 3, "ann", 0, "draft charlie"),
+        ])
+        .unwrap();
+        // Message 2 deleted, message 3 edited.
+        ix.apply(&[
+            Change::Remove {
+                conversation_id: "c".into(),
+                seq: 2,
+            },
+            put("c", 3, "ann", 0, "final delta"),
+        ])
+        .unwrap();
+        // Marked only: the texts are still in the segment files.
+        assert!(!files_holding(dir.path(), "confidential").is_empty());
+        assert!(ix.purge_deleted().unwrap() >= 1);
+        for gone in ["confidential", "draft"] {
+            assert_eq!(
+                files_holding(dir.path(), gone),
+                Vec::<String>::new(),
+                "{gone}"
+            );
+        }
+        assert!(!files_holding(dir.path(), "keepsake").is_empty());
+        let all = vec![scope("c", 1)];
+        assert_eq!(
+            found(&ix, &query("keepsake", all.clone())),
+            [("c".into(), 1)]
+        );
+        assert_eq!(found(&ix, &query("final", all.clone())), [("c".into(), 3)]);
+        assert!(found(&ix, &query("confidential", all)).is_empty());
+        ix.generation().to_string()
+    };
+    // The index is still itself after a reopen.
+    let ix = SearchIndex::open(dir.path()).unwrap();
+    assert_eq!(ix.generation(), generation);
+    assert_eq!(ix.stats().0, 2);
+}

@@ -21,6 +21,7 @@ use parley_proto::v1 as pb;
 use parley_search::{Change, Doc, Query, Scope, SearchIndex};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::{CancellationToken, DropGuard};
@@ -32,6 +33,9 @@ const BATCH_EVERY: Duration = Duration::from_millis(1000);
 const READ_PAGE: usize = 500;
 /// Longest query, in characters.
 const MAX_QUERY_CHARS: usize = 500;
+/// How often the segments holding deleted or edited messages' old text are
+/// rewritten (so that text leaves the index's files within this long).
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
 pub(crate) struct Indexer {
     index: Arc<SearchIndex>,
@@ -41,6 +45,8 @@ pub(crate) struct Indexer {
     /// Where each conversation is indexed up to (its record, cached).
     marks: Mutex<HashMap<String, u64>>,
     wake: Notify,
+    /// A deletion or an edit was indexed since the last purge.
+    stale: AtomicBool,
     /// Ends the indexing task (when the service that started it is dropped).
     stop: CancellationToken,
 }
@@ -70,6 +76,7 @@ impl Indexer {
             dirty: Mutex::new(HashMap::new()),
             marks: Mutex::new(HashMap::new()),
             wake: Notify::new(),
+            stale: AtomicBool::new(false),
             stop: stop.clone(),
         });
         let run = indexer.clone();
@@ -78,7 +85,7 @@ impl Indexer {
                 if let Err(e) = run.catch_up().await {
                     tracing::warn!(error = %e, "search: catching up failed; conversations are indexed at their next event");
                 }
-                run.clone().run().await;
+                tokio::join!(run.clone().run(), run.purge_now_and_then());
             };
             tokio::select! {
                 () = work => {}
@@ -145,6 +152,28 @@ impl Indexer {
                     self.touched(&conv, upto);
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+
+    /// Every `PURGE_EVERY`, if anything was deleted or edited since the
+    /// last time, rewrites the index segments still holding old text.
+    async fn purge_now_and_then(&self) {
+        let mut every = tokio::time::interval(PURGE_EVERY);
+        every.tick().await;
+        loop {
+            every.tick().await;
+            if !self.stale.swap(false, Ordering::Relaxed) {
+                continue;
+            }
+            let index = self.index.clone();
+            match tokio::task::spawn_blocking(move || index.purge_deleted()).await {
+                Ok(Ok(n)) => tracing::debug!(segments = n, "search: purged deleted text"),
+                Ok(Err(e)) => {
+                    self.stale.store(true, Ordering::Relaxed);
+                    tracing::warn!(error = %e, "search: purging deleted text failed; retried");
+                }
+                Err(e) => tracing::warn!(error = %e, "search: purge task failed"),
             }
         }
     }
@@ -219,6 +248,7 @@ impl Indexer {
                 text: m.text,
             })),
             Some(pb::event::Body::Edit(edit)) => {
+                self.stale.store(true, Ordering::Relaxed);
                 let original = self
                     .store
                     .read_range(
@@ -244,10 +274,13 @@ impl Indexer {
                     })
                 })
             }
-            Some(pb::event::Body::Delete(d)) => Some(Change::Remove {
-                conversation_id: conv.to_string(),
-                seq: d.target_seq,
-            }),
+            Some(pb::event::Body::Delete(d)) => {
+                self.stale.store(true, Ordering::Relaxed);
+                Some(Change::Remove {
+                    conversation_id: conv.to_string(),
+                    seq: d.target_seq,
+                })
+            }
             _ => None,
         })
     }
