@@ -20,6 +20,7 @@
 
 use async_trait::async_trait;
 use fjall::{Database, Keyspace, PersistMode};
+use parley_core::time::now_ms;
 use parley_ports::{
     PinRow, ReactionRow, ReadRange, RecordKey, RecordKind, RecordWrite, StoreError, StoreResult,
     ThreadRow, TimelineStore,
@@ -172,6 +173,23 @@ fn thread_write(e: &pb::Event) -> Option<(Vec<u8>, Vec<u8>)> {
     })
 }
 
+/// A dedup key's value: the seq, then when it was written (ms since the
+/// epoch). Values written before keys expired hold the seq alone.
+fn dedup_value(seq: u64, at_ms: i64) -> Vec<u8> {
+    let mut v = seq.to_be_bytes().to_vec();
+    v.extend_from_slice(&at_ms.to_be_bytes());
+    v
+}
+
+/// The seq of a dedup value, and when it was written if it says.
+fn dedup_of(v: &[u8]) -> StoreResult<(u64, Option<i64>)> {
+    match v.len() {
+        8 => Ok((u64_of(v)?, None)),
+        16 => Ok((u64_of(&v[..8])?, Some(u64_of(&v[8..])? as i64))),
+        n => Err(StoreError::Corrupt(format!("dedup value of {n} bytes"))),
+    }
+}
+
 fn u64_of(bytes: &[u8]) -> StoreResult<u64> {
     let arr: [u8; 8] = bytes
         .try_into()
@@ -210,6 +228,16 @@ struct Shared {
     keyspaces: Vec<Keyspace>,
     members: MemberCache,
     peaks: Arc<BatchPeaks>,
+    /// How long a dedup key answers a retry (ms; 0: for ever).
+    dedup_ttl_ms: std::sync::atomic::AtomicI64,
+}
+
+impl Shared {
+    /// Whether a dedup key written at `at_ms` no longer answers.
+    fn dedup_expired(&self, at_ms: Option<i64>, now: i64) -> bool {
+        let ttl = self.dedup_ttl_ms.load(std::sync::atomic::Ordering::Relaxed);
+        ttl > 0 && at_ms.is_some_and(|at| now.saturating_sub(at) > ttl)
+    }
 }
 
 impl Shared {
@@ -263,6 +291,13 @@ type Completion = Box<dyn FnOnce(StoreResult<()>) + Send>;
 /// succeeded) and what to do once the commit outcome is known.
 type Job = Box<dyn FnOnce(&Shared, &Overlay) -> (Option<Overlay>, Completion) + Send>;
 
+/// How long a dedup key answers a retry unless configured (7 days, as
+/// on ScyllaDB).
+const DEFAULT_DEDUP_TTL_MS: i64 = 7 * 86_400_000;
+/// Expired dedup keys are looked for a page at a time, this often.
+const DEDUP_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+const DEDUP_SWEEP_PAGE: usize = 10_000;
+
 /// Longest cached member list `member()` searches instead of reading the store.
 const SCAN_CACHED_LIST_UP_TO: usize = 64;
 
@@ -312,6 +347,7 @@ impl FjallTimelineStore {
             keyspaces,
             members: MemberCache::new(),
             peaks,
+            dedup_ttl_ms: std::sync::atomic::AtomicI64::new(DEFAULT_DEDUP_TTL_MS),
         });
         let writer_shared = shared.clone();
         let writer = WriterThread::spawn("parley-timeline-writer", move |rx| {
@@ -334,6 +370,101 @@ impl FjallTimelineStore {
     /// the import of an older redb timeline).
     pub fn is_empty(&self) -> StoreResult<bool> {
         self.shared().ks(Ks::Leases).is_empty().map_err(be)
+    }
+
+    /// How long a retried send still gets its original seq (0: for
+    /// ever); and, with a tokio runtime, starts removing expired keys in
+    /// the background (a page a second, for as long as the store is open).
+    pub fn expire_dedup_keys(&self, ttl: std::time::Duration) {
+        let ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        self.shared()
+            .dedup_ttl_ms
+            .store(ms, std::sync::atomic::Ordering::Relaxed);
+        if ms == 0 {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let weak = Arc::downgrade(&self.inner);
+        runtime.spawn(async move {
+            let mut cursor = Vec::new();
+            loop {
+                tokio::time::sleep(DEDUP_SWEEP_EVERY).await;
+                // Only while the store is open: the sweep holds it no longer
+                // than one step.
+                let Some(inner) = weak.upgrade() else { return };
+                let store = FjallTimelineStore { inner };
+                match store.sweep_dedup(&cursor, DEDUP_SWEEP_PAGE).await {
+                    Ok((_, next)) => cursor = next,
+                    Err(e) => tracing::warn!(error = %e, "dedup expiry: a sweep step failed"),
+                }
+            }
+        });
+    }
+
+    /// One step of removing expired dedup keys: reads up to `max_keys`
+    /// keys after `after` (empty: from the start), removes those expired
+    /// (checked again inside the write, so a key written meanwhile stays)
+    /// and stamps keys from before expiry existed with the present (they
+    /// expire a ttl from now). Returns the keys removed and where the next
+    /// step starts (empty: the sweep went round).
+    pub async fn sweep_dedup(
+        &self,
+        after: &[u8],
+        max_keys: usize,
+    ) -> StoreResult<(usize, Vec<u8>)> {
+        let now = now_ms();
+        let ks = self.shared().ks(Ks::Dedup);
+        let rows = if after.is_empty() {
+            ks.range::<&[u8], _>(..)
+        } else {
+            ks.range::<&[u8], _>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
+        };
+        let mut stale = Vec::new();
+        let mut scanned = 0;
+        let mut last = Vec::new();
+        for g in rows.take(max_keys) {
+            let (k, v) = g.into_inner().map_err(be)?;
+            scanned += 1;
+            last = k.to_vec();
+            let (_, at) = dedup_of(&v)?;
+            if at.is_none() || self.shared().dedup_expired(at, now) {
+                stale.push(k.to_vec());
+            }
+        }
+        let next = if scanned == max_keys {
+            last
+        } else {
+            Vec::new()
+        };
+        if stale.is_empty() {
+            return Ok((0, next));
+        }
+        let removed = self
+            .write(move |txn| {
+                let mut removed = 0;
+                for k in stale {
+                    let Some(v) = txn.get(Ks::Dedup, &k)? else {
+                        continue;
+                    };
+                    let (seq, at) = dedup_of(&v)?;
+                    match at {
+                        None => txn.put(Ks::Dedup, k, dedup_value(seq, now)),
+                        Some(_) if txn.shared.dedup_expired(at, now) => {
+                            txn.remove(Ks::Dedup, k);
+                            removed += 1;
+                        }
+                        Some(_) => {}
+                    }
+                }
+                Ok(removed)
+            })
+            .await?;
+        if removed > 0 {
+            metrics::counter!("parley_timeline_dedup_keys_expired_total").increment(removed as u64);
+        }
+        Ok((removed, next))
     }
 
     /// Writes every keyspace's memtable out and compacts each into a
@@ -399,7 +530,7 @@ impl FjallTimelineStore {
                     ImportRow::Dedup(c, s, m, seq) => (
                         Ks::Dedup,
                         key(&[c.as_bytes(), s.as_bytes(), m.as_bytes()]),
-                        seq.to_be_bytes().to_vec(),
+                        dedup_value(seq, now_ms()),
                     ),
                 };
                 txn.put(k, key, value);
@@ -694,7 +825,7 @@ impl TimelineStore for FjallTimelineStore {
                 txn.put(Ks::Events, row.key, row.bytes);
                 let seq = row.seq.to_be_bytes().to_vec();
                 if let Some(d) = row.dedup {
-                    txn.put(Ks::Dedup, d, seq.clone());
+                    txn.put(Ks::Dedup, d, dedup_value(row.seq, now_ms()));
                 }
                 match row.reaction {
                     Some((k, false)) => txn.put(Ks::Reactions, k, seq),
@@ -721,13 +852,15 @@ impl TimelineStore for FjallTimelineStore {
         sender: &str,
         client_msg_id: &str,
     ) -> StoreResult<Option<u64>> {
-        self.shared()
-            .get(
-                Ks::Dedup,
-                &key(&[conv.as_bytes(), sender.as_bytes(), client_msg_id.as_bytes()]),
-            )?
-            .map(|v| u64_of(&v))
-            .transpose()
+        let Some(v) = self.shared().get(
+            Ks::Dedup,
+            &key(&[conv.as_bytes(), sender.as_bytes(), client_msg_id.as_bytes()]),
+        )?
+        else {
+            return Ok(None);
+        };
+        let (seq, at) = dedup_of(&v)?;
+        Ok((!self.shared().dedup_expired(at, now_ms())).then_some(seq))
     }
 
     async fn read_range(&self, conv: &str, range: ReadRange) -> StoreResult<Vec<pb::Event>> {

@@ -80,6 +80,9 @@ impl Backends {
         let store = FjallTimelineStore::open(dir, self.config.db_cache_bytes() as u64)
             .with_context(|| format!("opening {}", dir.display()))?;
         self.refuse_unimported_timeline(&store)?;
+        store.expire_dedup_keys(std::time::Duration::from_secs(
+            u64::from(self.config.db_dedup_ttl_days) * 86_400,
+        ));
         Ok(Arc::new(store))
     }
 

@@ -25,6 +25,10 @@ pub struct Config {
     pub log: String,
     /// Page cache of the embedded database, in MiB.
     pub db_cache_mib: usize,
+    /// How long the embedded timeline remembers a send's client message id,
+    /// so a retry gets its original seq (0: for ever; ScyllaDB has its own,
+    /// `scylla.dedup_ttl_days`).
+    pub db_dedup_ttl_days: u32,
     pub gateway: GatewayConfig,
     pub storage: StorageConfig,
     pub auth: AuthConfig,
@@ -87,6 +91,7 @@ impl Default for Config {
             data_dir: PathBuf::from("parley-data"),
             log: "info".into(),
             db_cache_mib: 64,
+            db_dedup_ttl_days: 7,
             gateway: GatewayConfig::default(),
             storage: StorageConfig::default(),
             auth: AuthConfig::default(),
