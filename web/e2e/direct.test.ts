@@ -59,6 +59,19 @@ describe("a direct conversation in two browsers", () => {
     await page.getByTestId("auth-submit").click();
     await expect.poll(() => page.getByTestId("auth-error").textContent()).toBe("Wrong username or password.");
     await shot(page, SUITE, "wrong-password");
+    // Someone who keeps guessing is told to wait, and for how long.
+    await page.getByLabel("Username").fill("mallory");
+    await expect
+      .poll(
+        async () => {
+          await page.getByTestId("auth-submit").click();
+          await expect.poll(() => page.getByTestId("auth-submit").isEnabled()).toBe(true);
+          return page.getByTestId("auth-error").textContent();
+        },
+        { timeout: 20_000, intervals: [300] },
+      )
+      .toMatch(/^Too many failed attempts\. Try again in \d+ seconds\.$/);
+    await shot(page, SUITE, "login-backoff");
     await context.close();
   });
 

@@ -11,6 +11,9 @@ pub type Tokens = pb::TokenPair;
 /// one address are capped while in progress, so a burst from one NAT or one
 /// load generator is told to wait, not refused for good).
 const RATE_LIMITED_ATTEMPTS: u32 = 10;
+/// Longer waits are the caller's to show (a login backing off after
+/// failures says how long), not to sleep through here.
+const LONGEST_WAIT_RETRIED_MS: u32 = 5_000;
 
 async fn post<T: serde::Serialize, R: DeserializeOwned>(
     http: &reqwest::Client,
@@ -25,7 +28,10 @@ async fn post<T: serde::Serialize, R: DeserializeOwned>(
                 code,
                 retry_after_ms,
                 ..
-            }) if code == "rate_limited" && attempt < RATE_LIMITED_ATTEMPTS => {
+            }) if code == "rate_limited"
+                && attempt < RATE_LIMITED_ATTEMPTS
+                && retry_after_ms <= LONGEST_WAIT_RETRIED_MS =>
+            {
                 attempt += 1;
                 tokio::time::sleep(jittered(retry_after_ms)).await;
             }

@@ -53,6 +53,8 @@ pub struct Gateway {
     pub(crate) sign_ins: Arc<crate::per_address::PerAddress>,
     /// Conversations each user may still start.
     pub(crate) creations: crate::creation_limit::CreationLimit,
+    /// Backoff after failed logins (per account, address and both).
+    pub(crate) logins: crate::login_throttle::LoginThrottle,
     ready: AtomicBool,
     /// Cancelled when the gateway starts draining.
     pub(crate) shutdown: CancellationToken,
@@ -76,6 +78,7 @@ impl Gateway {
             registry: Registry::start(deps.bus, config.max_connections_per_user).await?,
             outbound: GatewayBudget::new(config.outbound_bytes_total),
             sign_ins: crate::per_address::PerAddress::new(config.sign_ins_per_address),
+            logins: Default::default(),
             creations: crate::creation_limit::CreationLimit::new(
                 config.conversations_per_hour,
                 config.conversations_burst,

@@ -178,6 +178,26 @@ fn error_response(e: &ServiceError) -> Response {
     response
 }
 
+/// 429 for a login that must wait after failures, saying how long (the
+/// same answer whether or not the account exists).
+fn throttled(wait: std::time::Duration) -> Response {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let body = serde_json::json!({ "error": {
+        "code": "rate_limited",
+        "message": format!("too many failed sign-ins; try again in {secs} s"),
+        "retryAfterMs": secs * 1000,
+    }});
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [
+            (header::CONTENT_TYPE, "application/json".to_string()),
+            (header::RETRY_AFTER, secs.to_string()),
+        ],
+        body.to_string(),
+    )
+        .into_response()
+}
+
 /// The auth endpoints take JSON only. A browser sends a cross-site form or
 /// `text/plain` POST without asking first; requiring `application/json`
 /// (which needs a CORS preflight that we never grant) stops such requests
@@ -247,10 +267,49 @@ async fn register(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Stri
     .await
 }
 
-async fn login(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: String) -> Response {
-    call(&headers, &body, StatusCode::OK, |r: pb::LoginRequest| {
-        gw.auth.login(r)
-    })
+/// A login, slowed down after failures (`login_throttle.rs`): while the
+/// caller must wait, refused before the password is checked.
+async fn login(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let (parts, body) = req.into_parts();
+    let headers = parts.headers;
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(e) => {
+            return error_response(&ServiceError::InvalidArgument(format!(
+                "unreadable body: {e}"
+            )));
+        }
+    };
+    if let Some(ip) = ip
+        && is_json(&headers)
+        && let Ok(r) = serde_json::from_str::<pb::LoginRequest>(&body)
+        && let Some(wait) = gw.logins.wait(ip, &r.username)
+    {
+        metrics::counter!("parley_gateway_logins_throttled_total").increment(1);
+        return throttled(wait);
+    }
+    call(
+        &headers,
+        &body,
+        StatusCode::OK,
+        |r: pb::LoginRequest| async move {
+            let Some(ip) = ip else {
+                return gw.auth.login(r).await;
+            };
+            let username = r.username.clone();
+            let result = gw.auth.login(r).await;
+            match &result {
+                Ok(_) => gw.logins.succeeded(ip, &username),
+                Err(ServiceError::Unauthenticated(_)) => gw.logins.failed(ip, &username),
+                Err(_) => {}
+            }
+            result
+        },
+    )
     .await
 }
 

@@ -19,6 +19,7 @@ mod frames;
 mod gateway;
 mod http;
 mod http_server;
+mod login_throttle;
 mod per_address;
 mod registry;
 mod requests;

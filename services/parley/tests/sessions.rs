@@ -368,3 +368,79 @@ async fn public_metrics_need_the_configured_token() {
         .unwrap();
     assert_eq!(right.status(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_back_off_without_trying_the_password_and_cannot_lock_the_owner_out() {
+    let node = TestNode::start().await;
+    let (s, _) = post(
+        &node,
+        "/v1/auth/register",
+        json!({"username": "erin", "password": common::PASSWORD}),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let wrong = json!({"username": "erin", "password": "not her password"});
+    // Five failures are free: each a plain 401, the same as for an account
+    // that does not exist.
+    for _ in 0..5 {
+        let (s, e) = post(&node, "/v1/auth/login", wrong.clone()).await;
+        assert_eq!(
+            (s, e["error"]["code"].as_str()),
+            (401, Some("unauthenticated"))
+        );
+    }
+    let (s, e) = post(&node, "/v1/auth/login", wrong.clone()).await;
+    assert_eq!(s, 401, "the sixth is checked, and starts the backoff: {e}");
+    // Now even the right password waits (nothing is tried while waiting),
+    // with 429, Retry-After and the wait in the body.
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/auth/login", node.base_url()))
+        .header("content-type", "application/json")
+        .body(json!({"username": "erin", "password": common::PASSWORD}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 429);
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+    // A name that does not exist is answered alike (no way to tell).
+    for _ in 0..6 {
+        post(
+            &node,
+            "/v1/auth/login",
+            json!({"username": "nobody", "password": "guess guess"}),
+        )
+        .await;
+    }
+    let (s, _) = post(
+        &node,
+        "/v1/auth/login",
+        json!({"username": "nobody", "password": "guess guess"}),
+    )
+    .await;
+    assert_eq!(s, 429);
+    // Once the wait is over the owner gets in, and that clears the account.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (s, _) = post(
+            &node,
+            "/v1/auth/login",
+            json!({"username": "erin", "password": common::PASSWORD}),
+        )
+        .await;
+        if s == 200 {
+            break;
+        }
+        assert_eq!(s, 429);
+        assert!(std::time::Instant::now() < deadline, "never let in");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let (s, _) = post(&node, "/v1/auth/login", wrong).await;
+    assert_eq!(s, 401, "a fresh start after the success");
+}

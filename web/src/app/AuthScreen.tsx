@@ -78,7 +78,10 @@ function describe(err: unknown, mode: Mode): string {
     if (err.code === "already_exists") return "That username is taken.";
     if (err.code === "unauthenticated") return mode === "login" ? "Wrong username or password." : err.message;
     if (err.code === "network" || err.code === "unavailable") return "Cannot reach the server. Try again in a moment.";
-    if (err.code === "rate_limited") return "Too many attempts. Wait a little and try again.";
+    if (err.code === "rate_limited") {
+      const secs = Math.ceil(err.retryAfterMs / 1000);
+      return secs > 1 ? `Too many failed attempts. Try again in ${secs} seconds.` : "Too many attempts. Wait a little and try again.";
+    }
     return err.message;
   }
   return String(err);

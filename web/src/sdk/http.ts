@@ -54,14 +54,16 @@ export class AuthApi {
     if (!resp.ok) {
       let code = resp.status >= 500 ? "unavailable" : "invalid_argument";
       let message = `HTTP ${resp.status}`;
+      let retryAfterMs = 0;
       try {
         const err = JSON.parse(text).error;
         if (err?.code) code = err.code;
         if (err?.message) message = err.message;
+        if (typeof err?.retryAfterMs === "number") retryAfterMs = err.retryAfterMs;
       } catch {
         // Not JSON (a proxy's error page): keep the status.
       }
-      throw new ParleyError(code, message);
+      throw new ParleyError(code, message, retryAfterMs);
     }
     return (text ? JSON.parse(text) : {}) as T;
   }
