@@ -68,7 +68,7 @@ describe("a direct conversation in two browsers", () => {
           await expect.poll(() => page.getByTestId("auth-submit").isEnabled()).toBe(true);
           return page.getByTestId("auth-error").textContent();
         },
-        { timeout: 20_000, intervals: [300] },
+        { timeout: 20_000, interval: 300 },
       )
       .toMatch(/^Too many failed attempts\. Try again in \d+ seconds\.$/);
     await shot(page, SUITE, "login-backoff");
