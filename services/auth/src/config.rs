@@ -22,6 +22,10 @@ pub struct AuthConfig {
     /// file that sorts last, then removing the old one after the access
     /// token TTL.
     pub signing_keys_dir: Option<std::path::PathBuf>,
+    /// How hard a new password must be to guess: zxcvbn's score, 0-4 (2:
+    /// common and breached passwords, keyboard patterns and the like are
+    /// refused; 0: only the length is checked).
+    pub min_password_score: u8,
 }
 
 impl Default for AuthConfig {
@@ -34,6 +38,7 @@ impl Default for AuthConfig {
             hash_concurrency: 0,
             hash_queue: 0,
             signing_keys_dir: None,
+            min_password_score: 2,
         }
     }
 }

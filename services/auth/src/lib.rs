@@ -5,6 +5,7 @@
 
 mod config;
 pub mod key_files;
+mod password_policy;
 mod passwords;
 mod service;
 mod tokens;

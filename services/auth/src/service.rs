@@ -1,5 +1,6 @@
 use crate::AuthConfig;
-use crate::passwords::{Hasher, MAX_PASSWORD, MIN_PASSWORD};
+use crate::password_policy::{check_length, check_new};
+use crate::passwords::Hasher;
 use crate::tokens::{hash_token, new_refresh_token};
 use async_trait::async_trait;
 use parley_core::ids::{validate_id, validate_username};
@@ -122,15 +123,6 @@ impl AuthService {
     }
 }
 
-fn check_password(p: &str) -> ServiceResult<()> {
-    if p.len() < MIN_PASSWORD || p.len() > MAX_PASSWORD {
-        return Err(ServiceError::InvalidArgument(format!(
-            "password must be {MIN_PASSWORD}-{MAX_PASSWORD} bytes"
-        )));
-    }
-    Ok(())
-}
-
 fn bad_login() -> ServiceError {
     ServiceError::Unauthenticated("invalid username or password".into())
 }
@@ -139,7 +131,7 @@ fn bad_login() -> ServiceError {
 impl AuthApi for AuthService {
     async fn register(&self, req: pb::Credentials) -> ServiceResult<pb::User> {
         validate_username(&req.username)?;
-        check_password(&req.password)?;
+        check_new(&req.password, &req.username, self.config.min_password_score)?;
         let password_hash = self.hasher.hash(req.password).await?;
         let user = UserRecord {
             id: uuid::Uuid::now_v7().to_string(),
@@ -162,7 +154,7 @@ impl AuthApi for AuthService {
     }
 
     async fn login(&self, req: pb::LoginRequest) -> ServiceResult<pb::TokenPair> {
-        if validate_username(&req.username).is_err() || check_password(&req.password).is_err() {
+        if validate_username(&req.username).is_err() || check_length(&req.password).is_err() {
             return Err(bad_login());
         }
         if req.device_name.chars().count() > 64 {

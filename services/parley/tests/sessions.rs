@@ -92,6 +92,24 @@ async fn http_auth_endpoints_report_clear_errors() {
         (s, e["error"]["code"].as_str()),
         (409, Some("already_exists"))
     );
+    // A common (breached) or patterned password is refused, saying why.
+    for weak in ["password1", "qwertyuiop", "dorothy1234"] {
+        let (s, e) = post(
+            &node,
+            "/v1/auth/register",
+            json!({"username": "dorothy", "password": weak}),
+        )
+        .await;
+        assert_eq!(
+            (s, e["error"]["code"].as_str()),
+            (400, Some("invalid_argument"))
+        );
+        let why = e["error"]["message"].as_str().unwrap();
+        assert!(
+            why.contains("password is too easy to guess"),
+            "{weak}: {why}"
+        );
+    }
     let (s, e) = post(
         &node,
         "/v1/auth/register",
