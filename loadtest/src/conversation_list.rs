@@ -4,7 +4,8 @@
 //! at start. Each entry must carry its unread count (1) and last message.
 //! Then the first screen of the list as shown (the first page of 50 in
 //! activity order, the inbox) is read repeatedly and checked to be in
-//! order, and the whole list once more in activity order.
+//! order, and the whole list once more in activity order. Last, a search
+//! over all of them is timed.
 //! One user creates all the groups: raise the server's
 //! `gateway.conversations_per_hour` and `conversations_burst` first, and
 //! set `gateway.invitations` to `never` (the groups are of strangers).
@@ -21,6 +22,8 @@ const CREATE_CONCURRENCY: usize = 16;
 const ROUNDS: u64 = 5;
 /// Times the first screen is read.
 const FIRST_SCREENS: u64 = 50;
+/// Searches timed over all the user's conversations.
+const SEARCHES: u64 = 20;
 /// Conversations on the first screen.
 const SCREEN: u32 = 50;
 
@@ -125,10 +128,12 @@ pub(crate) async fn run(
     }
     let whole_by_activity = started.elapsed().as_secs_f64() * 1000.0;
     in_order &= by_activity.len() == conversations && is_activity_ordered(&by_activity);
+    let search_latency = search_all(owner).await?;
     for p in &people {
         p.client.close();
     }
     Ok(ConversationListReport {
+        search_latency,
         first_screen_latency: Latency::from_us(&screen),
         whole_by_activity_ms: whole_by_activity,
         activity_ordered: in_order,
@@ -153,4 +158,37 @@ fn is_activity_ordered(list: &[pb::ConversationState]) -> bool {
         && list
             .windows(2)
             .all(|w| w[0].last_activity_ms >= w[1].last_activity_ms)
+}
+
+/// Searches over every conversation of the user (each holds a message
+/// saying "unread"), once the index has caught up (within 60 s); `None`
+/// when the server has search switched off.
+async fn search_all(owner: &parley_sdk::Client) -> anyhow::Result<Option<Latency>> {
+    let query = || pb::SearchRequest {
+        query: "unread".into(),
+        limit: 20,
+        ..Default::default()
+    };
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        match owner.search(query()).await {
+            Ok(hits) if hits.len() == 20 => break,
+            Ok(_) if Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            Ok(hits) => anyhow::bail!("search found {} hits after 60 s", hits.len()),
+            Err(parley_sdk::SdkError::Server { code, .. }) if code == "unavailable" => {
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let mut h = Histogram::<u64>::new_with_bounds(1, 300_000_000, 3).expect("valid bounds");
+    for _ in 0..SEARCHES {
+        let t = Instant::now();
+        let hits = owner.search(query()).await?;
+        let _ = h.record((t.elapsed().as_micros() as u64).max(1));
+        anyhow::ensure!(hits.len() == 20, "a search found {} hits", hits.len());
+    }
+    Ok(Some(Latency::from_us(&h)))
 }

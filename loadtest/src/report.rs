@@ -101,6 +101,8 @@ pub struct ConversationListReport {
     pub list_latency: Latency,
     /// The first 50 of the inbox in activity order (the first screen).
     pub first_screen_latency: Latency,
+    /// A search over all the conversations (20 hits), if search is on.
+    pub search_latency: Option<Latency>,
     /// The whole list read once in activity order, every page.
     pub whole_by_activity_ms: f64,
     /// Every first screen full and in order, and the whole list in
@@ -205,7 +207,7 @@ impl Report {
         }
         if let Some(c) = &self.conversation_list {
             s += &format!(
-                "{} conversations listed {} times ({} pages each; setup {:.1} s): page {}, whole list {}; by activity: first screen of 50 {}, whole list {:.0} ms, in order {} => {}\n",
+                "{} conversations listed {} times ({} pages each; setup {:.1} s): page {}, whole list {}; by activity: first screen of 50 {}, whole list {:.0} ms, in order {}; search over all: {} => {}\n",
                 c.conversations,
                 c.rounds,
                 c.pages_per_round,
@@ -215,6 +217,7 @@ impl Report {
                 l(&c.first_screen_latency),
                 c.whole_by_activity_ms,
                 c.activity_ordered,
+                c.search_latency.as_ref().map_or("off".to_string(), l),
                 if self.correct() { "CORRECT" } else { "FAILED" },
             );
         }
