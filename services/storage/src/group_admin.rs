@@ -191,7 +191,18 @@ impl Handlers {
         meta: &pb::Conversation,
         user: &str,
     ) -> ServiceResult<u64> {
-        let cleared = self.store.settings(&meta.id, user).await?.cleared_seq;
+        let settings = self.store.settings(&meta.id, user).await?;
+        self.visible_from_with(meta, user, &settings).await
+    }
+
+    /// `visible_from` for a caller who has read the member's settings.
+    pub(crate) async fn visible_from_with(
+        &self,
+        meta: &pb::Conversation,
+        user: &str,
+        settings: &pb::ConversationSettings,
+    ) -> ServiceResult<u64> {
+        let cleared = settings.cleared_seq;
         let joined = if visibility(meta.history_visibility) == pb::HistoryVisibility::SinceJoined {
             self.store.joined(&meta.id, user).await?
         } else {

@@ -64,16 +64,17 @@ impl Handlers {
         Ok(())
     }
 
-    /// The member's settings, unread and mention counts above `read_seq`
-    /// up to `head`, the newest message and the last activity.
+    /// The member's view with their `settings` (as read by the caller):
+    /// unread and mention counts above `read_seq` up to `head`, the newest
+    /// message and the last activity.
     pub(crate) async fn member_view(
         &self,
         conv: &str,
         user: &str,
+        settings: pb::ConversationSettings,
         read_seq: u64,
         head: u64,
     ) -> ServiceResult<MemberView> {
-        let settings = self.store.settings(conv, user).await?;
         let mut view = MemberView {
             settings,
             unread_count: 0,

@@ -335,11 +335,20 @@ impl Handlers {
         }
         (conv.pins, conv.pins_seq) = self.pins_of(id).await?;
         let head_seq = self.sequencer.stable_head(id).await?;
-        let visible_from = self.visible_from(&conv, user).await?;
+        // One read of the member's settings serves both the history they
+        // may see (a cleared history) and what the entry shows of them.
+        let settings = self.store.settings(id, user).await?;
+        let visible_from = self.visible_from_with(&conv, user, &settings).await?;
         // Pins of messages from before the member may read are not theirs.
         conv.pins.retain(|p| p.target_seq >= visible_from);
         let view = self
-            .member_view(id, user, me.read_seq.max(visible_from - 1), head_seq)
+            .member_view(
+                id,
+                user,
+                settings,
+                me.read_seq.max(visible_from - 1),
+                head_seq,
+            )
             .await?;
         let last_message = view.last_message.filter(|m| m.seq >= visible_from);
         Ok(Some(pb::ConversationState {

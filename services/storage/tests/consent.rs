@@ -40,16 +40,6 @@ fn respond(who: &str, conv: &str, accept: bool) -> pb::RespondRequest {
     }
 }
 
-async fn sync_ids(s: &StorageService, who: &str) -> Vec<pb::ConversationState> {
-    s.sync(pb::SyncPageRequest {
-        caller: user(who),
-        page: None,
-    })
-    .await
-    .unwrap()
-    .conversations
-}
-
 async fn contacts(s: &StorageService, who: &str) -> Vec<String> {
     s.contacts(pb::CallerRequest { caller: user(who) })
         .await
@@ -76,7 +66,7 @@ async fn a_message_request_waits_for_an_answer_and_a_reply_accepts_it() {
     assert_eq!(request.from_user_id, "mallory");
     // The sender can write; the request shows on both sides.
     posted(s, text(&conv.id, "mallory", "m1", "hi, can we talk?")).await;
-    let alice = sync_ids(s, "alice").await;
+    let alice = synced(s, "alice").await;
     assert_eq!(alice.len(), 1);
     let entry = alice[0].conversation.as_ref().unwrap();
     assert_eq!(entry.request.as_ref().unwrap().from_user_id, "mallory");
@@ -138,7 +128,7 @@ async fn accepting_and_declining_a_request() {
     posted(s, text(&spam.id, "mallory", "m1", "buy now")).await;
     let declined = s.respond(respond("alice", &spam.id, false)).await.unwrap();
     assert_eq!(declined.invited_by, "mallory");
-    let listed: Vec<String> = sync_ids(s, "alice")
+    let listed: Vec<String> = synced(s, "alice")
         .await
         .into_iter()
         .map(|c| c.conversation.unwrap().id)
@@ -217,8 +207,8 @@ async fn a_block_stops_messages_both_ways_and_hides_presence_until_unblocked() {
     posted(s, text(&team, "bob", "g1", "in the group")).await;
     // The blocker's list no longer shows the direct conversation; the
     // blocked one's still does.
-    assert_eq!(sync_ids(s, "alice").await.len(), 1);
-    assert_eq!(sync_ids(s, "bob").await.len(), 2);
+    assert_eq!(synced(s, "alice").await.len(), 1);
+    assert_eq!(synced(s, "bob").await.len(), 2);
     let r = s
         .relations(pb::RelationsRequest {
             caller: user("bob"),
@@ -311,7 +301,7 @@ async fn an_invitee_sees_the_invitation_not_the_group_until_accepting() {
     assert!(group.members.is_empty());
     assert_eq!(list[0].invited_by, "alice");
     assert_eq!(list[0].seq, event.seq);
-    assert!(sync_ids(s, "dave").await.is_empty());
+    assert!(synced(s, "dave").await.is_empty());
     assert!(matches!(
         s.history(history(&conv, "dave", 1, 0, 10, false)).await,
         Err(ServiceError::NotFound(_))
@@ -330,7 +320,7 @@ async fn an_invitee_sees_the_invitation_not_the_group_until_accepting() {
     assert!(invitations(s, "dave").await.is_empty());
     assert!(members(s, &conv, "bob").await.invited_ids.is_empty());
     posted(s, text(&conv, "dave", "d1", "hello all")).await;
-    let state = &sync_ids(s, "dave").await[0];
+    let state = &synced(s, "dave").await[0];
     assert_eq!(
         state.unread_count, 0,
         "nothing from before counts as unread"

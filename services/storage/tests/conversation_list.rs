@@ -252,15 +252,7 @@ async fn clearing_a_conversation_hides_its_past_and_lists_it_again_on_news() {
     for i in 0..3 {
         posted(s, text(&g, "alice", &format!("old{i}"), "before")).await;
     }
-    let head = s
-        .sync(list(pb::SyncOrder::Id, pb::SyncFilter::All, "", 10))
-        .await
-        .unwrap()
-        .conversations
-        .into_iter()
-        .find(|c| c.conversation.as_ref().unwrap().id == g)
-        .unwrap()
-        .head_seq;
+    let head = state(s, &g, "bob").await.head_seq;
     // Bob clears it (a value past the head is taken as the head).
     set(
         s,
@@ -328,14 +320,9 @@ async fn clearing_a_conversation_hides_its_past_and_lists_it_again_on_news() {
 
 /// One conversation's entry in the sync of `who`.
 async fn state(s: &parley_storage::StorageService, conv: &str, who: &str) -> pb::ConversationState {
-    s.sync(pb::SyncPageRequest {
-        caller: user(who),
-        page: None,
-    })
-    .await
-    .unwrap()
-    .conversations
-    .into_iter()
-    .find(|c| c.conversation.as_ref().unwrap().id == conv)
-    .unwrap()
+    synced(s, who)
+        .await
+        .into_iter()
+        .find(|c| c.conversation.as_ref().unwrap().id == conv)
+        .unwrap()
 }

@@ -10,14 +10,7 @@ mod common;
 use common::*;
 
 async fn state(s: &parley_storage::StorageService, who: &str) -> pb::ConversationState {
-    s.sync(pb::SyncPageRequest {
-        caller: user(who),
-        page: None,
-    })
-    .await
-    .unwrap()
-    .conversations
-    .remove(0)
+    synced(s, who).await.remove(0)
 }
 
 #[tokio::test]

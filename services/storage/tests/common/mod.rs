@@ -112,3 +112,14 @@ pub fn history(
         }),
     }
 }
+
+/// The first sync page of `who` (every entry, in id order).
+pub async fn synced(s: &StorageService, who: &str) -> Vec<pb::ConversationState> {
+    s.sync(pb::SyncPageRequest {
+        caller: user(who),
+        page: None,
+    })
+    .await
+    .unwrap()
+    .conversations
+}
