@@ -144,7 +144,12 @@ caller_fields! {
         pb::UserSearchRequest;
     without: pb::Credentials, pb::LoginRequest, pb::RefreshRequest, pb::Empty,
         pb::LookupUsersRequest, pb::PresenceSession, pb::PresenceQuery, pb::TypingSignal,
-        pb::PresenceInfo, pb::ReceiptSignal,
+        pb::PresenceInfo, pb::ReceiptSignal, pb::RevokedSince, pb::AccountRef,
+        pb::EndSessionsRequest, pb::ChangePasswordRequest, pb::AdminListAccountsRequest,
+        pb::AdminTarget, pb::AdminCreateAccountRequest, pb::AdminSetActiveRequest,
+        pb::AdminSetRoleRequest, pb::AdminResetPasswordRequest, pb::AdminEndSessionsRequest,
+        pb::AdminActor, pb::AdminSetRegistrationRequest, pb::AdminCreateInviteRequest,
+        pb::AdminRevokeInviteRequest, pb::AdminAuditRequest,
 }
 
 #[cfg(test)]

@@ -39,6 +39,24 @@ crate::rpc_service! {
     fn logout(pb::RefreshRequest) -> pb::Empty;
     fn jwks(pb::Empty) -> pb::JwksReply;
     fn lookup_users(pb::LookupUsersRequest) -> pb::UsersList;
+    fn revoked_sessions(pb::RevokedSince) -> pb::RevokedSessionList;
+    fn get_account(pb::AccountRef) -> pb::Account;
+    fn list_sessions(pb::AccountRef) -> pb::SessionList;
+    fn end_sessions(pb::EndSessionsRequest) -> pb::Empty;
+    fn change_password(pb::ChangePasswordRequest) -> pb::Empty;
+    fn admin_list_accounts(pb::AdminListAccountsRequest) -> pb::AccountList;
+    fn admin_get_account(pb::AdminTarget) -> pb::AccountDetail;
+    fn admin_create_account(pb::AdminCreateAccountRequest) -> pb::Account;
+    fn admin_set_active(pb::AdminSetActiveRequest) -> pb::Account;
+    fn admin_set_role(pb::AdminSetRoleRequest) -> pb::Account;
+    fn admin_reset_password(pb::AdminResetPasswordRequest) -> pb::Empty;
+    fn admin_end_sessions(pb::AdminEndSessionsRequest) -> pb::Empty;
+    fn admin_get_registration(pb::AdminActor) -> pb::RegistrationSettings;
+    fn admin_set_registration(pb::AdminSetRegistrationRequest) -> pb::RegistrationSettings;
+    fn admin_create_invite(pb::AdminCreateInviteRequest) -> pb::InviteCreated;
+    fn admin_list_invites(pb::AdminActor) -> pb::InviteList;
+    fn admin_revoke_invite(pb::AdminRevokeInviteRequest) -> pb::Empty;
+    fn admin_audit_log(pb::AdminAuditRequest) -> pb::AuditPage;
 }
 
 crate::rpc_service! {

@@ -3,8 +3,8 @@
 use crate::db::{EmbeddedDb, be, open_or_empty};
 use async_trait::async_trait;
 use parley_ports::{
-    AuthStore, FamilyRecord, RefreshRecord, RefreshUse, SigningKeyRecord, StoreError, StoreResult,
-    UserRecord,
+    AuthRecord, AuthRecordKind, AuthStore, FamilyRecord, RefreshRecord, RefreshUse,
+    SigningKeyRecord, StoreError, StoreResult, UserRecord,
 };
 use redb::{ReadableTable, TableDefinition};
 use serde::de::DeserializeOwned;
@@ -15,6 +15,26 @@ const USERNAMES: TableDefinition<&str, &str> = TableDefinition::new("usernames")
 const FAMILIES: TableDefinition<&str, &[u8]> = TableDefinition::new("session_families");
 const REFRESH: TableDefinition<&str, &[u8]> = TableDefinition::new("refresh_tokens");
 const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("signing_keys");
+/// Small records: key `kind \0 scope \0 id`, value = expiry (ms since the
+/// epoch, big-endian i64, 0 = never) then the record's bytes.
+const RECORDS: TableDefinition<&str, &[u8]> = TableDefinition::new("auth_records");
+
+fn record_key(kind: AuthRecordKind, scope: &str, id: &str) -> String {
+    format!("{:02}\0{scope}\0{id}", kind.number())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The record's bytes, unless it has expired (or is too short to be one).
+fn live_value(stored: &[u8], now: i64) -> Option<&[u8]> {
+    let (expiry, value) = stored.split_at_checked(8)?;
+    let expiry = i64::from_be_bytes(expiry.try_into().ok()?);
+    (expiry == 0 || expiry > now).then_some(value)
+}
 
 #[derive(Serialize, Deserialize)]
 struct StoredRefresh {
@@ -181,5 +201,146 @@ impl AuthStore for RedbAuthStore {
 
     async fn put_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {
         self.put(KEYS, key.kid.clone(), enc(key)).await
+    }
+
+    async fn set_password_hash(&self, user_id: &str, password_hash: &str) -> StoreResult<()> {
+        let (id, hash) = (user_id.to_string(), password_hash.to_string());
+        self.db
+            .write(move |txn| {
+                let mut t = txn.open_table(USERS).map_err(be)?;
+                let user: Option<UserRecord> = t
+                    .get(id.as_str())
+                    .map_err(be)?
+                    .map(|v| dec(v.value()))
+                    .transpose()?;
+                let Some(mut user) = user else {
+                    return Err(StoreError::NotFound(format!("user {id}")));
+                };
+                user.password_hash = hash;
+                t.insert(id.as_str(), enc(&user).as_slice()).map_err(be)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn for_each_user(
+        &self,
+        f: &mut (dyn for<'n> FnMut(&'n str, &'n str) + Send),
+    ) -> StoreResult<()> {
+        let txn = self.db.read()?;
+        let t = open_or_empty!(txn, USERNAMES, ());
+        for row in t.iter().map_err(be)? {
+            let (name, id) = row.map_err(be)?;
+            f(name.value(), id.value());
+        }
+        Ok(())
+    }
+
+    async fn put_record(
+        &self,
+        kind: AuthRecordKind,
+        scope: &str,
+        id: &str,
+        value: &[u8],
+        ttl_secs: Option<u32>,
+    ) -> StoreResult<()> {
+        let expiry = ttl_secs.map_or(0, |s| now_ms() + i64::from(s) * 1000);
+        let mut stored = expiry.to_be_bytes().to_vec();
+        stored.extend_from_slice(value);
+        self.put(RECORDS, record_key(kind, scope, id), stored).await
+    }
+
+    async fn record(
+        &self,
+        kind: AuthRecordKind,
+        scope: &str,
+        id: &str,
+    ) -> StoreResult<Option<Vec<u8>>> {
+        let txn = self.db.read()?;
+        let t = open_or_empty!(txn, RECORDS, None);
+        let row = t.get(record_key(kind, scope, id).as_str()).map_err(be)?;
+        Ok(row.and_then(|v| live_value(v.value(), now_ms()).map(<[u8]>::to_vec)))
+    }
+
+    async fn records(
+        &self,
+        kind: AuthRecordKind,
+        scope: &str,
+        after: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<AuthRecord>> {
+        use std::ops::Bound;
+        let prefix = record_key(kind, scope, "");
+        let start = record_key(kind, scope, after);
+        // Ids hold no NUL: every key of the scope sorts below this one.
+        let end = format!("{:02}\0{scope}\u{1}", kind.number());
+        let txn = self.db.read()?;
+        let t = open_or_empty!(txn, RECORDS, Vec::new());
+        let now = now_ms();
+        let mut out = Vec::new();
+        let range = t
+            .range::<&str>((
+                Bound::Excluded(start.as_str()),
+                Bound::Excluded(end.as_str()),
+            ))
+            .map_err(be)?;
+        for row in range {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = row.map_err(be)?;
+            if let Some(value) = live_value(v.value(), now) {
+                out.push(AuthRecord {
+                    id: k.value()[prefix.len()..].to_string(),
+                    value: value.to_vec(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn delete_record(&self, kind: AuthRecordKind, scope: &str, id: &str) -> StoreResult<()> {
+        let key = record_key(kind, scope, id);
+        self.db
+            .write(move |txn| {
+                txn.open_table(RECORDS)
+                    .map_err(be)?
+                    .remove(key.as_str())
+                    .map_err(be)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn purge_expired_records(&self, limit: usize) -> StoreResult<usize> {
+        let now = now_ms();
+        let expired: Vec<String> = {
+            let txn = self.db.read()?;
+            let t = open_or_empty!(txn, RECORDS, 0);
+            let mut keys = Vec::new();
+            for row in t.iter().map_err(be)? {
+                let (k, v) = row.map_err(be)?;
+                if live_value(v.value(), now).is_none() {
+                    keys.push(k.value().to_string());
+                    if keys.len() >= limit {
+                        break;
+                    }
+                }
+            }
+            keys
+        };
+        let n = expired.len();
+        if n > 0 {
+            self.db
+                .write(move |txn| {
+                    let mut t = txn.open_table(RECORDS).map_err(be)?;
+                    for k in &expired {
+                        t.remove(k.as_str()).map_err(be)?;
+                    }
+                    Ok(())
+                })
+                .await?;
+        }
+        Ok(n)
     }
 }

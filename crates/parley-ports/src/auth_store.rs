@@ -48,6 +48,41 @@ pub enum RefreshUse {
     Unknown,
 }
 
+/// The namespaces of the auth store's small records: each record is a
+/// value under (kind, scope, id), listed by scope in id order. What the
+/// values mean is the auth service's business; a store only keeps them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuthRecordKind {
+    /// A device session's details (scope: user id, id: session id).
+    Session = 1,
+    /// An account's role, state and profile (scope: user id, id: "").
+    Account = 2,
+    /// The admin audit log (scope: "", id ascending = newest first).
+    Audit = 3,
+    /// Revoked sessions by time (scope: a time bucket, id: time + session).
+    Revocation = 4,
+    /// Registration invite codes (scope: "", id: hash of the code).
+    Invite = 5,
+    /// Server-wide settings changed at run time (scope: "", id: name).
+    Setting = 6,
+    /// Usernames by first character, for listing and prefix search
+    /// (scope: first character, id: username, value: user id).
+    Directory = 7,
+}
+
+impl AuthRecordKind {
+    pub fn number(self) -> i32 {
+        self as i32
+    }
+}
+
+/// One record as listed: its id and value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthRecord {
+    pub id: String,
+    pub value: Vec<u8>,
+}
+
 /// Accounts, sessions, refresh tokens and signing keys.
 #[async_trait]
 pub trait AuthStore: Send + Sync + 'static {
@@ -66,4 +101,44 @@ pub trait AuthStore: Send + Sync + 'static {
 
     async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
     async fn put_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()>;
+
+    /// Replaces an account's password hash (`NotFound` for no such user).
+    async fn set_password_hash(&self, user_id: &str, password_hash: &str) -> StoreResult<()>;
+    /// Calls `f(username, user_id)` for every account, in no promised
+    /// order, a page at a time (one-off backfills; not for requests).
+    async fn for_each_user(
+        &self,
+        f: &mut (dyn for<'n> FnMut(&'n str, &'n str) + Send),
+    ) -> StoreResult<()>;
+
+    /// Writes a record; with `ttl_secs` it disappears after that long.
+    async fn put_record(
+        &self,
+        kind: AuthRecordKind,
+        scope: &str,
+        id: &str,
+        value: &[u8],
+        ttl_secs: Option<u32>,
+    ) -> StoreResult<()>;
+    async fn record(
+        &self,
+        kind: AuthRecordKind,
+        scope: &str,
+        id: &str,
+    ) -> StoreResult<Option<Vec<u8>>>;
+    /// Up to `limit` records of a scope with id > `after`, in id order
+    /// (byte order), expired ones left out.
+    async fn records(
+        &self,
+        kind: AuthRecordKind,
+        scope: &str,
+        after: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<AuthRecord>>;
+    async fn delete_record(&self, kind: AuthRecordKind, scope: &str, id: &str) -> StoreResult<()>;
+    /// Removes up to `limit` expired records where the backend does not
+    /// expire them itself; returns how many went.
+    async fn purge_expired_records(&self, _limit: usize) -> StoreResult<usize> {
+        Ok(0)
+    }
 }

@@ -11,7 +11,8 @@ pub mod presence_store;
 pub mod timeline_store;
 
 pub use auth_store::{
-    AuthStore, FamilyRecord, RefreshRecord, RefreshUse, SigningKeyRecord, UserRecord,
+    AuthRecord, AuthRecordKind, AuthStore, FamilyRecord, RefreshRecord, RefreshUse,
+    SigningKeyRecord, UserRecord,
 };
 pub use bus::{
     Broadcast, DeliverySink, EncodedFrame, EventBus, GatewayRoute, Push, StoredConsumer,

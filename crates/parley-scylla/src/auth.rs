@@ -6,8 +6,8 @@ use crate::lwt::{Lwt, applied};
 use crate::session::ScyllaSession;
 use async_trait::async_trait;
 use parley_ports::{
-    AuthStore, FamilyRecord, RefreshRecord, RefreshUse, SigningKeyRecord, StoreError, StoreResult,
-    UserRecord,
+    AuthRecord, AuthRecordKind, AuthStore, FamilyRecord, RefreshRecord, RefreshUse,
+    SigningKeyRecord, StoreError, StoreResult, UserRecord,
 };
 use scylla::serialize::row::SerializeRow;
 use scylla::statement::prepared::PreparedStatement;
@@ -16,6 +16,14 @@ use std::sync::Arc;
 /// A refresh-token row outlives its token by this long, so that a replay of
 /// a recently expired, already spent token is still recognised as reuse.
 const REFRESH_GRACE_SECS: i64 = 7 * 86_400;
+
+/// Auth records share the `records` table with the timeline's, under kind
+/// numbers of their own (the timeline's start at 1 and stay below this).
+const AUTH_KIND_BASE: i32 = 100;
+
+fn kind_code(kind: AuthRecordKind) -> i32 {
+    AUTH_KIND_BASE + kind.number()
+}
 
 pub struct ScyllaAuthStore {
     s: Arc<ScyllaSession>,
@@ -225,6 +233,101 @@ impl AuthStore for ScyllaAuthStore {
             (&k.kid, &k.pkcs8_der, k.created_at_ms),
         )
         .await
+    }
+
+    async fn set_password_hash(&self, user_id: &str, password_hash: &str) -> StoreResult<()> {
+        // An UPDATE would create a row for an unknown id: look first.
+        if self.user_by_id(user_id).await?.is_none() {
+            return Err(StoreError::NotFound(format!("user {user_id}")));
+        }
+        self.run(&self.s.prepared.SET_PASSWORD_HASH, (password_hash, user_id))
+            .await
+    }
+
+    async fn for_each_user(
+        &self,
+        f: &mut (dyn for<'n> FnMut(&'n str, &'n str) + Send),
+    ) -> StoreResult<()> {
+        use futures::TryStreamExt;
+        let pager = self
+            .s
+            .session
+            .execute_iter(self.s.prepared.SELECT_ALL_USERNAMES.clone(), ())
+            .await
+            .map_err(ScyllaError::from)?;
+        let mut rows = pager
+            .rows_stream::<(String, Option<String>)>()
+            .map_err(|e| ScyllaError::Decode(e.to_string()))?;
+        while let Some((name, id)) = rows.try_next().await.map_err(ScyllaError::from)? {
+            if let Some(id) = id {
+                f(&name, &id);
+            }
+        }
+        Ok(())
+    }
+
+    async fn put_record(
+        &self,
+        kind: AuthRecordKind,
+        scope: &str,
+        id: &str,
+        value: &[u8],
+        ttl_secs: Option<u32>,
+    ) -> StoreResult<()> {
+        let p = &self.s.prepared;
+        match ttl_secs {
+            None => {
+                self.run(&p.PUT_RECORD, (kind_code(kind), scope, id, value))
+                    .await
+            }
+            Some(ttl) => {
+                let ttl = i32::try_from(ttl).unwrap_or(i32::MAX).max(1);
+                self.run(&p.PUT_RECORD_TTL, (kind_code(kind), scope, id, value, ttl))
+                    .await
+            }
+        }
+    }
+
+    async fn record(
+        &self,
+        kind: AuthRecordKind,
+        scope: &str,
+        id: &str,
+    ) -> StoreResult<Option<Vec<u8>>> {
+        let row: Option<(Option<Vec<u8>>,)> = self
+            .s
+            .first(&self.s.prepared.SELECT_RECORD, (kind_code(kind), scope, id))
+            .await?;
+        Ok(row.map(|(v,)| v.unwrap_or_default()))
+    }
+
+    async fn records(
+        &self,
+        kind: AuthRecordKind,
+        scope: &str,
+        after: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<AuthRecord>> {
+        let limit = i32::try_from(limit).unwrap_or(i32::MAX);
+        let rows: Vec<(String, Option<Vec<u8>>)> = self
+            .s
+            .rows(
+                &self.s.prepared.SELECT_RECORDS,
+                (kind_code(kind), scope, after, limit),
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, v)| AuthRecord {
+                id,
+                value: v.unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    async fn delete_record(&self, kind: AuthRecordKind, scope: &str, id: &str) -> StoreResult<()> {
+        self.run(&self.s.prepared.DELETE_RECORD, (kind_code(kind), scope, id))
+            .await
     }
 }
 

@@ -88,6 +88,8 @@ pub(crate) struct Inner {
     pub(crate) gateway: std::sync::atomic::AtomicUsize,
     pub(crate) http: reqwest::Client,
     pub(crate) tokens: Mutex<Tokens>,
+    /// Held while tokens are refreshed (by reconnects and account requests).
+    pub(crate) refreshing: tokio::sync::Mutex<()>,
     pub(crate) conn: watch::Sender<Option<Arc<Conn>>>,
     pub(crate) timelines: Mutex<HashMap<String, Timeline>>,
     /// Highest seq a gap pull is already fetching, per conversation.
@@ -143,6 +145,7 @@ impl Client {
             gateway: std::sync::atomic::AtomicUsize::new(0),
             http: reqwest::Client::new(),
             tokens: Mutex::new(tokens),
+            refreshing: Default::default(),
             conn,
             timelines: Mutex::new(HashMap::new()),
             pulling: Mutex::new(HashMap::new()),

@@ -1,4 +1,5 @@
-//! The HTTP endpoints of the gateway: register, login, refresh.
+//! The HTTP endpoints of the gateway: register, login, refresh, and the
+//! signed-in account requests.
 
 use crate::SdkError;
 use parley_proto::v1 as pb;
@@ -53,13 +54,17 @@ async fn post_once<R: DeserializeOwned>(
     url: &str,
     body: &str,
 ) -> Result<R, SdkError> {
-    let resp = http
+    let req = http
         .post(url)
         .header("content-type", "application/json")
-        .body(body.to_owned())
-        .send()
-        .await
-        .map_err(|e| SdkError::Http(e.to_string()))?;
+        .body(body.to_owned());
+    answer(req).await
+}
+
+/// Sends a request and reads its JSON answer (`{}` for an empty one), or
+/// the server's error.
+async fn answer<R: DeserializeOwned>(req: reqwest::RequestBuilder) -> Result<R, SdkError> {
+    let resp = req.send().await.map_err(|e| SdkError::Http(e.to_string()))?;
     let status = resp.status();
     let text = resp
         .text()
@@ -79,7 +84,26 @@ async fn post_once<R: DeserializeOwned>(
                 .unwrap_or(0),
         });
     }
-    serde_json::from_str(&text).map_err(|e| SdkError::Protocol(e.to_string()))
+    let text = if text.is_empty() { "{}" } else { &text };
+    serde_json::from_str(text).map_err(|e| SdkError::Protocol(e.to_string()))
+}
+
+/// A signed-in request: `body` is sent as JSON when given.
+pub(crate) async fn with_bearer<R: DeserializeOwned>(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    access_token: &str,
+    body: Option<&impl serde::Serialize>,
+) -> Result<R, SdkError> {
+    let mut req = http
+        .request(method, url)
+        .header("authorization", format!("Bearer {access_token}"));
+    if let Some(b) = body {
+        let b = serde_json::to_string(b).map_err(|e| SdkError::Http(e.to_string()))?;
+        req = req.header("content-type", "application/json").body(b);
+    }
+    answer(req).await
 }
 
 /// Creates an account.
@@ -88,9 +112,20 @@ pub async fn register(
     username: &str,
     password: &str,
 ) -> Result<pb::User, SdkError> {
+    register_with_invite(base_url, username, password, "").await
+}
+
+/// Creates an account on a server where registration is invite-only.
+pub async fn register_with_invite(
+    base_url: &str,
+    username: &str,
+    password: &str,
+    invite_code: &str,
+) -> Result<pb::User, SdkError> {
     let body = pb::Credentials {
         username: username.into(),
         password: password.into(),
+        invite_code: invite_code.into(),
     };
     post(
         &reqwest::Client::new(),
@@ -111,6 +146,7 @@ pub(crate) async fn login(
         username: username.into(),
         password: password.into(),
         device_name: device.into(),
+        ..Default::default()
     };
     post(http, &format!("{base_url}/v1/auth/login"), &body).await
 }
@@ -122,6 +158,7 @@ pub(crate) async fn refresh(
 ) -> Result<Tokens, SdkError> {
     let body = pb::RefreshRequest {
         refresh_token: refresh_token.into(),
+        ..Default::default()
     };
     post(http, &format!("{base_url}/v1/auth/refresh"), &body).await
 }

@@ -14,6 +14,7 @@
 //! live events), `conn` (one WebSocket), `timeline` (per-conversation
 //! ordering).
 
+mod account;
 mod catch_up;
 mod client;
 mod conn;
@@ -26,6 +27,6 @@ pub mod timeline;
 pub use catch_up::BACKFILL;
 pub use client::{Client, ClientConfig, ClientEvent, new_client_msg_id};
 pub use error::SdkError;
-pub use http::{Tokens, register};
+pub use http::{Tokens, register, register_with_invite};
 pub use parley_proto::codec::Encoding;
 pub use parley_proto::v1 as pb;

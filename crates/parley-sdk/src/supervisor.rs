@@ -82,7 +82,7 @@ impl Client {
         }
     }
 
-    fn current_url(&self) -> &str {
+    pub(crate) fn current_url(&self) -> &str {
         self.inner.config.url(
             self.inner
                 .gateway
@@ -119,6 +119,12 @@ impl Client {
 
     async fn refresh_tokens(&self) -> Result<(), SdkError> {
         let refresh = self.inner.tokens.lock().refresh_token.clone();
+        // One refresh at a time (a refresh token is single use): if another
+        // refreshed while this one waited, its tokens are the fresh ones.
+        let _one = self.inner.refreshing.lock().await;
+        if self.inner.tokens.lock().refresh_token != refresh {
+            return Ok(());
+        }
         let fresh = match http::refresh(&self.inner.http, self.current_url(), &refresh).await {
             Err(SdkError::Http(e)) => {
                 self.next_gateway();

@@ -26,6 +26,10 @@ pub struct AuthConfig {
     /// common and breached passwords, keyboard patterns and the like are
     /// refused; 0: only the length is checked).
     pub min_password_score: u8,
+    /// Who may create an account until an admin sets it on the admin page:
+    /// `open`, `invite_only` (with a code from an admin), `closed` (admins
+    /// create accounts) or `sso_only` (no passwords but admins').
+    pub registration: String,
 }
 
 impl Default for AuthConfig {
@@ -39,6 +43,7 @@ impl Default for AuthConfig {
             hash_queue: 0,
             signing_keys_dir: None,
             min_password_score: 2,
+            registration: "open".into(),
         }
     }
 }

@@ -3,11 +3,18 @@
 //! stored hashed and rotated on every use (reuse revokes the session), and
 //! the JWKS gateways verify access tokens with.
 
+mod accounts;
+mod admin;
+mod audit;
+pub mod command_line;
 mod config;
 pub mod key_files;
 mod password_policy;
 mod passwords;
+mod records;
+mod registration;
 mod service;
+mod sessions;
 mod tokens;
 
 pub use config::AuthConfig;

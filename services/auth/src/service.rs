@@ -1,4 +1,5 @@
 use crate::AuthConfig;
+use crate::audit::AuditChange;
 use crate::password_policy::{check_length, check_new};
 use crate::passwords::Hasher;
 use crate::tokens::{hash_token, new_refresh_token};
@@ -9,8 +10,7 @@ use parley_core::time::now_ms;
 use parley_core::{ServiceError, ServiceResult};
 use parley_jwt::{Claims, SigningKey, jwks_json};
 use parley_ports::{
-    AuthStore, EventBus, FamilyRecord, Push, RefreshRecord, RefreshUse, SigningKeyRecord,
-    StoreError, UserRecord,
+    AuthStore, EventBus, FamilyRecord, RefreshRecord, RefreshUse, SigningKeyRecord,
 };
 use parley_proto::v1 as pb;
 use std::sync::Arc;
@@ -19,12 +19,16 @@ use std::sync::Arc;
 const MAX_LOOKUP: usize = 200;
 
 pub struct AuthService {
-    store: Arc<dyn AuthStore>,
-    bus: Arc<dyn EventBus>,
-    config: AuthConfig,
-    hasher: Hasher,
+    pub(crate) store: Arc<dyn AuthStore>,
+    pub(crate) bus: Arc<dyn EventBus>,
+    pub(crate) config: AuthConfig,
+    pub(crate) hasher: Hasher,
     /// Every key still published in the JWKS; the newest signs.
     keys: Vec<SigningKey>,
+    /// Serialises the first-admin check of new accounts.
+    pub(crate) first_admin: tokio::sync::Mutex<()>,
+    /// Serialises spending invite codes.
+    pub(crate) invites: tokio::sync::Mutex<()>,
 }
 
 /// The keys kept in the store, oldest first; creates the first one.
@@ -60,14 +64,20 @@ impl AuthService {
             Some(dir) => crate::key_files::load(dir)?,
             None => stored_keys(&*store).await?,
         };
+        crate::registration::parse_mode(&config.registration)
+            .map_err(ServiceError::InvalidArgument)?;
         let hasher = Hasher::new(config.hash_permits(), config.hash_queue())?;
-        Ok(Self {
+        let service = Self {
             store,
             bus,
             config,
             hasher,
             keys,
-        })
+            first_admin: Default::default(),
+            invites: Default::default(),
+        };
+        service.backfill_directory().await?;
+        Ok(service)
     }
 
     fn signing_key(&self) -> &SigningKey {
@@ -106,21 +116,6 @@ impl AuthService {
             session_id: family.to_string(),
         })
     }
-
-    /// Revokes a session and closes its live connections everywhere.
-    async fn revoke(&self, family: &str, user_id: &str) -> ServiceResult<()> {
-        self.store.revoke_family(family).await?;
-        let push = Push::CloseSession {
-            session_id: family.to_string(),
-        };
-        if let Err(e) = self.bus.deliver(&[user_id.to_string()], push).await {
-            // The session is revoked in the store either way; its access
-            // tokens expire within their short lifetime.
-            tracing::warn!(error = %e, "could not close a revoked session's connections");
-        }
-        metrics::counter!("parley_auth_sessions_revoked_total").increment(1);
-        Ok(())
-    }
 }
 
 fn bad_login() -> ServiceError {
@@ -132,21 +127,10 @@ impl AuthApi for AuthService {
     async fn register(&self, req: pb::Credentials) -> ServiceResult<pb::User> {
         validate_username(&req.username)?;
         check_new(&req.password, &req.username, self.config.min_password_score)?;
-        let password_hash = self.hasher.hash(req.password).await?;
-        let user = UserRecord {
-            id: uuid::Uuid::now_v7().to_string(),
-            username: req.username,
-            password_hash,
-            created_at_ms: now_ms(),
-        };
-        match self.store.create_user(&user).await {
-            Ok(()) => {}
-            Err(StoreError::AlreadyExists(_)) => {
-                return Err(ServiceError::AlreadyExists("username is taken".into()));
-            }
-            Err(e) => return Err(e.into()),
-        }
-        metrics::counter!("parley_auth_registrations_total").increment(1);
+        self.admit_registration(&req.invite_code).await?;
+        let user = self
+            .create_account(req.username, req.password, false)
+            .await?;
         Ok(pb::User {
             id: user.id,
             username: user.username,
@@ -171,6 +155,18 @@ impl AuthApi for AuthService {
             metrics::counter!("parley_auth_login_failures_total").increment(1);
             return Err(bad_login());
         };
+        // Said only to whoever knows the password.
+        let info = self.account_info(&user.id).await?;
+        if info.deactivated_at_ms != 0 {
+            return Err(ServiceError::PermissionDenied(
+                "this account is deactivated".into(),
+            ));
+        }
+        if !info.admin && self.mode().await? == pb::RegistrationMode::SsoOnly {
+            return Err(ServiceError::PermissionDenied(
+                "password sign-in is disabled: use single sign-on".into(),
+            ));
+        }
         let family = FamilyRecord {
             id: uuid::Uuid::now_v7().to_string(),
             user_id: user.id.clone(),
@@ -179,6 +175,13 @@ impl AuthApi for AuthService {
             revoked: false,
         };
         self.store.create_family(&family).await?;
+        self.start_session(
+            &user.id,
+            &family.id,
+            &family.device_name,
+            req.client.as_ref(),
+        )
+        .await?;
         self.issue(&user.id, &family.id).await
     }
 
@@ -214,6 +217,13 @@ impl AuthApi for AuthService {
                         "refresh token expired".into(),
                     ));
                 }
+                if self.account_info(&rec.user_id).await?.deactivated_at_ms != 0 {
+                    self.revoke(&rec.family_id, &rec.user_id).await?;
+                    return Err(ServiceError::Unauthenticated(
+                        "this account is deactivated".into(),
+                    ));
+                }
+                self.touch_session(&family, req.client.as_ref()).await?;
                 self.issue(&rec.user_id, &rec.family_id).await
             }
         }
@@ -270,5 +280,183 @@ impl AuthApi for AuthService {
             }
         }
         Ok(pb::UsersList { users })
+    }
+
+    async fn revoked_sessions(
+        &self,
+        req: pb::RevokedSince,
+    ) -> ServiceResult<pb::RevokedSessionList> {
+        self.revoked_since(req.since_ms).await
+    }
+
+    async fn get_account(&self, req: pb::AccountRef) -> ServiceResult<pb::Account> {
+        let user = self.user(&req.user_id).await?;
+        self.account(&user).await
+    }
+
+    async fn list_sessions(&self, req: pb::AccountRef) -> ServiceResult<pb::SessionList> {
+        validate_id("user_id", &req.user_id)?;
+        Ok(pb::SessionList {
+            sessions: self.sessions_of(&req.user_id, &req.session_id).await?,
+        })
+    }
+
+    async fn end_sessions(&self, req: pb::EndSessionsRequest) -> ServiceResult<pb::Empty> {
+        validate_id("user_id", &req.user_id)?;
+        if req.all_others {
+            self.revoke_all(&req.user_id, Some(&req.session_id)).await?;
+        }
+        self.revoke_listed(&req.user_id, &req.session_ids).await?;
+        Ok(pb::Empty {})
+    }
+
+    async fn change_password(&self, req: pb::ChangePasswordRequest) -> ServiceResult<pb::Empty> {
+        let user = self.user(&req.user_id).await?;
+        let ok = check_length(&req.old_password).is_ok()
+            && self
+                .hasher
+                .verify(req.old_password, Some(user.password_hash.clone()))
+                .await?;
+        if !ok {
+            return Err(ServiceError::PermissionDenied(
+                "the current password is wrong".into(),
+            ));
+        }
+        check_new(
+            &req.new_password,
+            &user.username,
+            self.config.min_password_score,
+        )?;
+        let hash = self.hasher.hash(req.new_password).await?;
+        self.store.set_password_hash(&user.id, &hash).await?;
+        // Whoever knew the old password is signed out everywhere else.
+        self.revoke_all(&user.id, Some(&req.session_id)).await?;
+        Ok(pb::Empty {})
+    }
+
+    async fn admin_list_accounts(
+        &self,
+        req: pb::AdminListAccountsRequest,
+    ) -> ServiceResult<pb::AccountList> {
+        self.require_admin(req.actor).await?;
+        self.list_accounts(&req.prefix, &req.after, req.limit).await
+    }
+
+    async fn admin_get_account(&self, req: pb::AdminTarget) -> ServiceResult<pb::AccountDetail> {
+        self.require_admin(req.actor).await?;
+        self.admin_detail(&req.user_id).await
+    }
+
+    async fn admin_create_account(
+        &self,
+        req: pb::AdminCreateAccountRequest,
+    ) -> ServiceResult<pb::Account> {
+        let actor = self.require_admin(req.actor.clone()).await?;
+        self.admin_create(&actor, req).await
+    }
+
+    async fn admin_set_active(&self, req: pb::AdminSetActiveRequest) -> ServiceResult<pb::Account> {
+        let actor = self.require_admin(req.actor).await?;
+        self.admin_set_active_impl(&actor, &req.user_id, req.active)
+            .await
+    }
+
+    async fn admin_set_role(&self, req: pb::AdminSetRoleRequest) -> ServiceResult<pb::Account> {
+        let actor = self.require_admin(req.actor).await?;
+        self.admin_set_role_impl(&actor, &req.user_id, req.role)
+            .await
+    }
+
+    async fn admin_reset_password(
+        &self,
+        req: pb::AdminResetPasswordRequest,
+    ) -> ServiceResult<pb::Empty> {
+        let actor = self.require_admin(req.actor).await?;
+        self.admin_reset_password_impl(&actor, &req.user_id, req.new_password)
+            .await?;
+        Ok(pb::Empty {})
+    }
+
+    async fn admin_end_sessions(
+        &self,
+        req: pb::AdminEndSessionsRequest,
+    ) -> ServiceResult<pb::Empty> {
+        let actor = self.require_admin(req.actor).await?;
+        self.admin_end_sessions_impl(&actor, &req.user_id, &req.session_ids)
+            .await?;
+        Ok(pb::Empty {})
+    }
+
+    async fn admin_get_registration(
+        &self,
+        req: pb::AdminActor,
+    ) -> ServiceResult<pb::RegistrationSettings> {
+        self.require_admin(Some(req)).await?;
+        self.registration().await
+    }
+
+    async fn admin_set_registration(
+        &self,
+        req: pb::AdminSetRegistrationRequest,
+    ) -> ServiceResult<pb::RegistrationSettings> {
+        let actor = self.require_admin(req.actor).await?;
+        let mode =
+            pb::RegistrationMode::try_from(req.mode).unwrap_or(pb::RegistrationMode::Unspecified);
+        self.set_registration(mode).await?;
+        let change = AuditChange {
+            action: "registration.set",
+            target_id: "",
+            target_username: "",
+            detail: format!("mode={}", mode.as_str_name()),
+        };
+        self.audit(&actor, change).await?;
+        self.registration().await
+    }
+
+    async fn admin_create_invite(
+        &self,
+        req: pb::AdminCreateInviteRequest,
+    ) -> ServiceResult<pb::InviteCreated> {
+        let actor = self.require_admin(req.actor).await?;
+        let created = self
+            .create_invite(&actor.user_id, req.uses, req.valid_days, &req.note)
+            .await?;
+        let invite = created.invite.clone().unwrap_or_default();
+        let change = AuditChange {
+            action: "invite.create",
+            target_id: "",
+            target_username: "",
+            detail: format!("invite={} uses={}", invite.id, invite.uses_left),
+        };
+        self.audit(&actor, change).await?;
+        Ok(created)
+    }
+
+    async fn admin_list_invites(&self, req: pb::AdminActor) -> ServiceResult<pb::InviteList> {
+        self.require_admin(Some(req)).await?;
+        Ok(pb::InviteList {
+            invites: self.list_invites().await?,
+        })
+    }
+
+    async fn admin_revoke_invite(
+        &self,
+        req: pb::AdminRevokeInviteRequest,
+    ) -> ServiceResult<pb::Empty> {
+        let actor = self.require_admin(req.actor).await?;
+        self.revoke_invite(&req.invite_id).await?;
+        let change = AuditChange {
+            action: "invite.revoke",
+            target_id: "",
+            target_username: "",
+            detail: format!("invite={}", req.invite_id),
+        };
+        self.audit(&actor, change).await?;
+        Ok(pb::Empty {})
+    }
+
+    async fn admin_audit_log(&self, req: pb::AdminAuditRequest) -> ServiceResult<pb::AuditPage> {
+        self.require_admin(req.actor).await?;
+        self.audit_page(&req.after, req.limit).await
     }
 }

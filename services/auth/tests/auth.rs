@@ -39,6 +39,7 @@ fn creds(u: &str) -> pb::Credentials {
     pb::Credentials {
         username: u.into(),
         password: "correct horse".into(),
+        ..Default::default()
     }
 }
 
@@ -47,6 +48,7 @@ fn login(u: &str, p: &str) -> pb::LoginRequest {
         username: u.into(),
         password: p.into(),
         device_name: "laptop".into(),
+        ..Default::default()
     }
 }
 
@@ -106,6 +108,7 @@ async fn bad_credentials_are_refused_alike() {
     let weak = pb::Credentials {
         username: "bob".into(),
         password: "1234567".into(),
+        ..Default::default()
     };
     assert!(matches!(
         f.auth.register(weak).await,
@@ -125,17 +128,18 @@ impl DeliverySink for Sink {
 #[tokio::test]
 async fn refresh_rotates_and_reuse_revokes_the_family() {
     let f = fixture().await;
-    let user = f.auth.register(creds("alice")).await.unwrap();
+    f.auth.register(creds("alice")).await.unwrap();
     let (tx, mut closed) = mpsc::unbounded_channel();
     let _sub = f
         .bus
-        .subscribe_user(&user.id, Arc::new(Sink(tx)))
+        .subscribe_gateway("gateway-1", Arc::new(Sink(tx)))
         .await
         .unwrap();
 
     let first = f.auth.login(login("alice", "correct horse")).await.unwrap();
     let refresh = |t: &str| pb::RefreshRequest {
         refresh_token: t.into(),
+        ..Default::default()
     };
     let second = f.auth.refresh(refresh(&first.refresh_token)).await.unwrap();
     assert_ne!(
@@ -182,6 +186,7 @@ async fn logout_revokes() {
     let pair = f.auth.login(login("alice", "correct horse")).await.unwrap();
     let r = pb::RefreshRequest {
         refresh_token: pair.refresh_token.clone(),
+        ..Default::default()
     };
     f.auth.logout(r.clone()).await.unwrap();
     assert!(f.auth.refresh(r).await.is_err());
@@ -206,6 +211,7 @@ async fn keys_and_accounts_survive_a_restart_and_tokens_expire() {
     let refreshed = auth
         .refresh(pb::RefreshRequest {
             refresh_token: pair.refresh_token,
+            ..Default::default()
         })
         .await
         .unwrap();

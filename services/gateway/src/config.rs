@@ -39,6 +39,10 @@ pub struct GatewayConfig {
     pub drain_timeout_secs: u64,
     /// Clock skew tolerated when checking token expiry.
     pub token_leeway_secs: u64,
+    /// How often the gateway reads auth's log of ended sessions (whose
+    /// access tokens it then refuses). Each ending also reaches every
+    /// gateway at once over the bus; this catches one the bus dropped.
+    pub revocation_poll_secs: u64,
     /// When set, `/metrics` is also served on the public listener to
     /// requests with `Authorization: Bearer <token>`. Unset (the default),
     /// metrics are served only on `cluster.admin_listen`: the public port
@@ -104,6 +108,7 @@ impl Default for GatewayConfig {
             max_connections_per_user: 32,
             drain_timeout_secs: 10,
             token_leeway_secs: 5,
+            revocation_poll_secs: 10,
             metrics_token: None,
             max_connections: 0,
             max_unauthenticated_per_address: 256,

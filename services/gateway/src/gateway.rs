@@ -1,6 +1,7 @@
 use crate::admission::Admission;
 use crate::http_server::HttpLimits;
 use crate::registry::Registry;
+use crate::revocations::{Revocations, catch_up, spawn_poller};
 use crate::tokens::TokenCheck;
 use crate::ws::GatewayBudget;
 use crate::{GatewayConfig, GatewayError};
@@ -42,6 +43,8 @@ pub struct Gateway {
     pub(crate) presence: PresenceClient,
     pub(crate) fanout: FanoutClient,
     pub(crate) tokens: TokenCheck,
+    /// Sessions ended before their access tokens expire (what `tokens` refuses).
+    pub(crate) revoked: Arc<Revocations>,
     pub(crate) registry: Registry,
     /// Bytes queued for all connections.
     pub(crate) outbound: GatewayBudget,
@@ -65,17 +68,30 @@ pub struct Gateway {
 impl Gateway {
     /// Builds a gateway; fetches the JWKS from auth first.
     pub async fn new(deps: GatewayDeps, config: GatewayConfig) -> Result<Arc<Self>, GatewayError> {
+        let keep = Duration::from_secs(deps.token_max_lifetime_secs + config.token_leeway_secs);
+        let revoked = Arc::new(Revocations::new(keep));
         let tokens = TokenCheck::new(
             deps.auth.clone(),
             &deps.token_issuer,
             &deps.token_audience,
             config.token_leeway_secs,
             deps.token_max_lifetime_secs,
+            revoked.clone(),
         )
         .await
         .map_err(GatewayError::Jwks)?;
-        Ok(Arc::new(Self {
-            registry: Registry::start(deps.bus, config.max_connections_per_user).await?,
+        // Subscribed before the first read of the log: a revocation between
+        // the two is heard on the bus.
+        let registry =
+            Registry::start(deps.bus, config.max_connections_per_user, revoked.clone()).await?;
+        // Since 0: auth answers from as far back as a token can live.
+        let since = catch_up(&deps.auth, &revoked, 0, |_| {})
+            .await
+            .map_err(|e| GatewayError::Jwks(format!("reading revoked sessions: {e}")))?;
+        let poll_every = Duration::from_secs(config.revocation_poll_secs.max(1));
+        let gw = Arc::new(Self {
+            registry,
+            revoked,
             outbound: GatewayBudget::new(config.outbound_bytes_total),
             sign_ins: crate::per_address::PerAddress::new(config.sign_ins_per_address),
             logins: Default::default(),
@@ -98,7 +114,9 @@ impl Gateway {
             ready: AtomicBool::new(true),
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
-        }))
+        });
+        spawn_poller(Arc::downgrade(&gw), since, poll_every);
+        Ok(gw)
     }
 
     pub fn router(self: &Arc<Self>) -> Router {

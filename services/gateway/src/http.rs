@@ -1,14 +1,16 @@
-//! The HTTP edge: account and token endpoints (JSON in the proto3 mapping,
-//! like the WebSocket JSON frames), JWKS, health, readiness, metrics.
+//! The HTTP edge: sign-in and token endpoints (JSON in the proto3 mapping,
+//! like the WebSocket JSON frames), the account and admin API
+//! (`account_http.rs`), JWKS, health, readiness, metrics.
 
 use crate::Gateway;
+use crate::account_http::{self as A, Client};
 use crate::ws::ws_handler;
 use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
+use axum::routing::{any, delete, get, post};
 use parley_core::services::AuthApi;
 use parley_core::{ServiceError, ServiceResult};
 use parley_proto::v1 as pb;
@@ -33,9 +35,37 @@ pub(crate) fn router(gw: Arc<Gateway>) -> Router {
             Router::new()
                 .route("/v1/auth/register", post(register))
                 .route("/v1/auth/login", post(login))
+                // Each of these costs a password hash.
+                .route("/v1/account/password", post(A::change_password))
+                .route(
+                    "/v1/admin/accounts",
+                    get(A::list_accounts).post(A::create_account),
+                )
+                .route("/v1/admin/accounts/{id}/password", post(A::reset_password))
                 .route_layer(middleware::from_fn_with_state(gw.clone(), sign_in_share))
                 .route("/v1/auth/refresh", post(refresh))
                 .route("/v1/auth/logout", post(logout))
+                .route("/v1/account", get(A::my_account))
+                .route("/v1/account/sessions", get(A::my_sessions))
+                .route("/v1/account/sessions/end", post(A::end_my_sessions))
+                .route("/v1/admin/accounts/{id}", get(A::get_account))
+                .route("/v1/admin/accounts/{id}/active", post(A::set_active))
+                .route("/v1/admin/accounts/{id}/role", post(A::set_role))
+                .route(
+                    "/v1/admin/accounts/{id}/sessions/end",
+                    post(A::end_sessions),
+                )
+                .route(
+                    "/v1/admin/registration",
+                    get(A::get_registration).put(A::set_registration),
+                )
+                .route(
+                    "/v1/admin/invites",
+                    get(A::list_invites).post(A::create_invite),
+                )
+                .route("/v1/admin/invites/{id}", delete(A::revoke_invite))
+                .route("/v1/admin/audit", get(A::audit_log))
+                .route("/v1/admin/audit/export", get(A::audit_export))
                 .route_layer(middleware::from_fn_with_state(gw.clone(), request_deadline)),
         )
         .route("/v1/ws", any(ws_handler))
@@ -158,7 +188,7 @@ fn status_of(e: &ServiceError) -> StatusCode {
 /// unavailable backend (503).
 const RETRY_AFTER_SECS: u32 = 1;
 
-fn error_response(e: &ServiceError) -> Response {
+pub(crate) fn error_response(e: &ServiceError) -> Response {
     let status = status_of(e);
     let retry = matches!(
         status,
@@ -202,7 +232,7 @@ fn throttled(wait: std::time::Duration) -> Response {
 /// `text/plain` POST without asking first; requiring `application/json`
 /// (which needs a CORS preflight that we never grant) stops such requests
 /// before they reach a handler.
-fn is_json(headers: &HeaderMap) -> bool {
+pub(crate) fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -210,7 +240,7 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
 }
 
-fn not_json() -> Response {
+pub(crate) fn not_json() -> Response {
     let body = serde_json::json!({ "error": {
         "code": "invalid_argument",
         "message": "the body must be JSON, sent with Content-Type: application/json",
@@ -223,13 +253,13 @@ fn not_json() -> Response {
         .into_response()
 }
 
-fn json<T: Serialize>(status: StatusCode, v: &T) -> Response {
+pub(crate) fn json<T: Serialize>(status: StatusCode, v: &T) -> Response {
     let body = serde_json::to_string(v).unwrap_or_default();
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// Parses a JSON body, calls the auth service, renders its reply.
-async fn call<Req, Resp, Fut>(
+pub(crate) async fn call<Req, Resp, Fut>(
     headers: &HeaderMap,
     body: &str,
     ok: StatusCode,
@@ -269,7 +299,7 @@ async fn register(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Stri
 
 /// A login, slowed down after failures (`login_throttle.rs`): while the
 /// caller must wait, refused before the password is checked.
-async fn login(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
+async fn login(State(gw): State<Arc<Gateway>>, Client(client): Client, req: Request) -> Response {
     let ip = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -297,6 +327,10 @@ async fn login(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
         &body,
         StatusCode::OK,
         |r: pb::LoginRequest| async move {
+            let r = pb::LoginRequest {
+                client: Some(client),
+                ..r
+            };
             let Some(ip) = ip else {
                 return gw.auth.login(r).await;
             };
@@ -313,9 +347,17 @@ async fn login(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
     .await
 }
 
-async fn refresh(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: String) -> Response {
+async fn refresh(
+    State(gw): State<Arc<Gateway>>,
+    Client(client): Client,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
     call(&headers, &body, StatusCode::OK, |r: pb::RefreshRequest| {
-        gw.auth.refresh(r)
+        gw.auth.refresh(pb::RefreshRequest {
+            client: Some(client),
+            ..r
+        })
     })
     .await
 }

@@ -11,6 +11,7 @@
 //! - `web`: the browser app, embedded from web/dist;
 //! - `creation_limit`: conversations a user may start per hour.
 
+mod account_http;
 mod admission;
 mod config;
 mod creation_limit;
@@ -23,6 +24,7 @@ mod login_throttle;
 mod per_address;
 mod registry;
 mod requests;
+mod revocations;
 mod tokens;
 mod web;
 mod ws;

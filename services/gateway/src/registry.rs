@@ -5,6 +5,7 @@
 //! presence does not know), on the user's subject: a user's first
 //! connection subscribes to it, their last one unsubscribes.
 
+use crate::revocations::Revocations;
 use crate::ws::{CloseReason, ConnHandle};
 use parking_lot::RwLock;
 use parley_ports::{DeliverySink, EncodedFrame, EventBus, Push, Subscription};
@@ -12,14 +13,16 @@ use parley_proto::v1 as pb;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-#[derive(Default)]
 struct Connections {
     by_user: RwLock<HashMap<String, Vec<Arc<ConnHandle>>>>,
+    /// Revoked sessions, whose tokens this gateway then refuses.
+    revoked: Arc<Revocations>,
 }
 
 impl DeliverySink for Connections {
     fn deliver(&self, user: &str, push: &Push) {
         let _span = tracing::info_span!("deliver", user).entered();
+        crate::revocations::note_push(&self.revoked, push);
         let by_user = self.by_user.read();
         let Some(conns) = by_user.get(user) else {
             return;
@@ -68,8 +71,12 @@ impl Registry {
     pub(crate) async fn start(
         bus: Arc<dyn EventBus>,
         max_per_user: usize,
+        revoked: Arc<Revocations>,
     ) -> Result<Self, parley_ports::BusError> {
-        let conns = Arc::<Connections>::default();
+        let conns = Arc::new(Connections {
+            by_user: Default::default(),
+            revoked,
+        });
         let gateway_id = uuid::Uuid::new_v4().simple().to_string();
         let routed = bus.subscribe_gateway(&gateway_id, conns.clone()).await?;
         Ok(Self {
@@ -139,6 +146,14 @@ impl Registry {
         if last {
             drop(subs.remove(&conn.user_id));
         }
+    }
+
+    /// Closes this gateway's sockets of a revoked session.
+    pub(crate) fn close_session(&self, user: &str, session_id: &str) {
+        let push = Push::CloseSession {
+            session_id: session_id.to_string(),
+        };
+        self.conns.deliver(user, &push);
     }
 
     pub(crate) fn connection_count(&self) -> usize {

@@ -1,9 +1,12 @@
 //! Local access-token checks against the JWKS of the auth service, with a
-//! bounded refresh when a token names a key not seen yet (key rotation).
+//! bounded refresh when a token names a key not seen yet (key rotation),
+//! and the list of revoked sessions (`revocations.rs`).
 
+use crate::revocations::Revocations;
 use parley_core::services::{AuthApi, AuthClient};
 use parley_jwt::{Claims, TokenError, Verifier};
 use parley_proto::v1 as pb;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
@@ -15,6 +18,8 @@ pub(crate) struct TokenCheck {
     verifier: Verifier,
     auth: AuthClient,
     last_refresh: Mutex<Option<Instant>>,
+    /// Sessions ended before their access tokens expire.
+    revoked: Arc<Revocations>,
 }
 
 impl TokenCheck {
@@ -24,12 +29,14 @@ impl TokenCheck {
         audience: &str,
         leeway_secs: u64,
         max_lifetime_secs: u64,
+        revoked: Arc<Revocations>,
     ) -> Result<Self, String> {
         let t = Self {
             verifier: Verifier::new(issuer, audience, leeway_secs)
                 .with_max_lifetime(max_lifetime_secs),
             auth,
             last_refresh: Mutex::new(None),
+            revoked,
         };
         t.refresh().await?;
         Ok(t)
@@ -52,7 +59,16 @@ impl TokenCheck {
         Ok(())
     }
 
+    /// A valid token of a session that has not been revoked.
     pub(crate) async fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let claims = self.verify_signed(token).await?;
+        if self.revoked.contains(&claims.sid) {
+            return Err(TokenError::Invalid("the session was ended".into()));
+        }
+        Ok(claims)
+    }
+
+    async fn verify_signed(&self, token: &str) -> Result<Claims, TokenError> {
         match self.verifier.verify(token) {
             Err(TokenError::UnknownKey(kid)) => {
                 if let Err(e) = self.refresh().await {

@@ -77,6 +77,16 @@ enum Command {
         #[arg(long)]
         keep_ca_key: bool,
     },
+    /// Administer accounts straight on the store, then exit (embedded
+    /// store: with Parley stopped; ScyllaDB: any time).
+    Admin {
+        /// The data directory holds split-mode files (auth.redb) rather
+        /// than `parley up`'s.
+        #[arg(long)]
+        split: bool,
+        #[command(subcommand)]
+        action: AdminAction,
+    },
     /// Print the effective configuration and exit.
     Config {
         /// As JSON (for tools) instead of a readable listing.
@@ -87,6 +97,16 @@ enum Command {
         #[arg(long, value_name = "MODE")]
         check: Option<String>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum AdminAction {
+    /// Make an account an admin.
+    Grant { username: String },
+    /// Take the admin role from an account.
+    Revoke { username: String },
+    /// Set who may register: open, invite_only, closed or sso_only.
+    Registration { mode: String },
 }
 
 impl Command {
@@ -102,6 +122,7 @@ impl Command {
             Command::Cluster { .. }
             | Command::Config { .. }
             | Command::Migrate { .. }
+            | Command::Admin { .. }
             | Command::Keygen
             | Command::Certs { .. } => "parley-cli",
         }
@@ -153,6 +174,14 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Migrate { from_redb: true } => return commands::migrate::from_redb(&config).await,
         Command::Keygen => return commands::keygen::run(),
+        Command::Admin { split, action } => {
+            let change = match action {
+                AdminAction::Grant { username } => commands::admin::Change::Role(username, true),
+                AdminAction::Revoke { username } => commands::admin::Change::Role(username, false),
+                AdminAction::Registration { mode } => commands::admin::Change::Registration(mode),
+            };
+            return commands::admin::run(&config, split, change).await;
+        }
         Command::Certs {
             out,
             days,

@@ -83,6 +83,7 @@ async fn call_every_method(
     let creds = pb::Credentials {
         username: "mallory".into(),
         password: "correct horse battery".into(),
+        ..Default::default()
     };
     vec![
         (
@@ -179,6 +180,7 @@ async fn call_every_method(
                 username: creds.username.clone(),
                 password: creds.password.clone(),
                 device_name: "x".into(),
+                ..Default::default()
             })
             .await),
         ),
@@ -188,6 +190,72 @@ async fn call_every_method(
         ),
         ("logout", ok(a.logout(pb::RefreshRequest::default()).await)),
         ("jwks", ok(a.jwks(pb::Empty {}).await)),
+        (
+            "revoked_sessions",
+            ok(a.revoked_sessions(Default::default()).await),
+        ),
+        ("get_account", ok(a.get_account(Default::default()).await)),
+        (
+            "list_sessions",
+            ok(a.list_sessions(Default::default()).await),
+        ),
+        ("end_sessions", ok(a.end_sessions(Default::default()).await)),
+        (
+            "change_password",
+            ok(a.change_password(Default::default()).await),
+        ),
+        (
+            "admin_list_accounts",
+            ok(a.admin_list_accounts(Default::default()).await),
+        ),
+        (
+            "admin_get_account",
+            ok(a.admin_get_account(Default::default()).await),
+        ),
+        (
+            "admin_create_account",
+            ok(a.admin_create_account(Default::default()).await),
+        ),
+        (
+            "admin_set_active",
+            ok(a.admin_set_active(Default::default()).await),
+        ),
+        (
+            "admin_set_role",
+            ok(a.admin_set_role(Default::default()).await),
+        ),
+        (
+            "admin_reset_password",
+            ok(a.admin_reset_password(Default::default()).await),
+        ),
+        (
+            "admin_end_sessions",
+            ok(a.admin_end_sessions(Default::default()).await),
+        ),
+        (
+            "admin_get_registration",
+            ok(a.admin_get_registration(Default::default()).await),
+        ),
+        (
+            "admin_set_registration",
+            ok(a.admin_set_registration(Default::default()).await),
+        ),
+        (
+            "admin_create_invite",
+            ok(a.admin_create_invite(Default::default()).await),
+        ),
+        (
+            "admin_list_invites",
+            ok(a.admin_list_invites(Default::default()).await),
+        ),
+        (
+            "admin_revoke_invite",
+            ok(a.admin_revoke_invite(Default::default()).await),
+        ),
+        (
+            "admin_audit_log",
+            ok(a.admin_audit_log(Default::default()).await),
+        ),
         (
             "lookup_users",
             ok(a.lookup_users(pb::LookupUsersRequest {
@@ -260,7 +328,7 @@ fn clients(
 }
 
 fn assert_all_refused(results: &[(&str, Result<(), ServiceError>)], how: &str) {
-    assert_eq!(results.len(), 25, "every internal method");
+    assert_eq!(results.len(), 43, "every internal method");
     for (method, r) in results {
         // Refused at the connection: the request never reached a service
         // (which would have answered not_found, invalid_argument, ...).
@@ -341,6 +409,7 @@ async fn anonymous_and_foreign_callers_are_refused_on_every_internal_method() {
             a.register(pb::Credentials {
                 username: "mallory".into(),
                 password: "correct horse battery".into(),
+                ..Default::default()
             })
             .await
             .expect("mallory was never registered");

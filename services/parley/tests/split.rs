@@ -678,3 +678,69 @@ async fn search_gathers_hits_from_every_storage_instance() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ended_session_is_refused_by_every_gateway_at_once() {
+    let s = split(2, 1, 1).await;
+    let urls = s.cluster.gateway_urls();
+    let ws: Vec<String> = urls
+        .iter()
+        .map(|u| format!("{}/v1/ws", u.replacen("http", "ws", 1)))
+        .collect();
+    parley_sdk::register(&urls[0], "alice", common::PASSWORD)
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let post = |url: String, body: serde_json::Value| {
+        let http = http.clone();
+        async move {
+            let r = http
+                .post(url)
+                .header("content-type", "application/json")
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let mut reach = Vec::new();
+    for round in 0..10 {
+        // Signed in on one gateway, signed out through the other.
+        let (status, body) = post(
+            format!("{}/v1/auth/login", urls[round % 2]),
+            serde_json::json!({"username": "alice", "password": common::PASSWORD}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let tokens: pb::TokenPair = serde_json::from_str(&body).unwrap();
+        assert!(!common::token_refused(&ws[round % 2], &tokens.access_token).await);
+        let (status, _) = post(
+            format!("{}/v1/auth/logout", urls[(round + 1) % 2]),
+            serde_json::json!({"refreshToken": tokens.refresh_token}),
+        )
+        .await;
+        assert_eq!(status, 204);
+        let ended = Instant::now();
+        let mut slowest = Duration::ZERO;
+        for url in &ws {
+            loop {
+                if common::token_refused(url, &tokens.access_token).await {
+                    break;
+                }
+                assert!(
+                    ended.elapsed() < Duration::from_secs(10),
+                    "a gateway still accepts the ended session's token"
+                );
+            }
+            slowest = slowest.max(ended.elapsed());
+        }
+        reach.push(slowest);
+    }
+    reach.sort();
+    println!(
+        "an ended session's token was refused by both gateways within: median {:?}, max {:?} (10 rounds, each check a new socket)",
+        reach[reach.len() / 2],
+        reach[reach.len() - 1]
+    );
+}

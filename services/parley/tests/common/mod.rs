@@ -87,8 +87,9 @@ impl TestNode {
         self.dir.path().to_path_buf()
     }
 
+    /// Stops the node if it runs, then starts it again on the same data.
     pub async fn restart(&mut self) {
-        self.node.take().unwrap().shutdown().await.unwrap();
+        self.stop().await;
         self.node = Some(Self::boot(&self.config).await);
     }
 
@@ -324,4 +325,47 @@ pub async fn announced(dir: &std::path::Path, kind: &str) -> std::net::SocketAdd
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Whether a new socket authenticating with `access_token` is refused.
+pub async fn token_refused(ws_url: &str, access_token: &str) -> bool {
+    let mut ws = raw(ws_url, "parley.v1.json", None).await.unwrap();
+    send_json(
+        &mut ws,
+        serde_json::json!({"id": "a", "authenticate": {"accessToken": access_token}}),
+    )
+    .await;
+    match next_json(&mut ws).await {
+        Ok(reply) if reply.get("authenticated").is_some() => false,
+        Ok(reply) => {
+            assert_eq!(reply["error"]["code"], "unauthenticated", "{reply}");
+            true
+        }
+        Err(_) => true,
+    }
+}
+
+/// An HTTP request with a bearer token and an optional JSON body; the
+/// status and the parsed reply (Null when empty).
+pub async fn bearer(
+    method: reqwest::Method,
+    url: &str,
+    token: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut req = reqwest::Client::new()
+        .request(method, url)
+        .header("authorization", format!("Bearer {token}"));
+    if let Some(b) = body {
+        req = req
+            .header("content-type", "application/json")
+            .body(b.to_string());
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
 }
