@@ -77,6 +77,7 @@ impl AuthService {
             invites: Default::default(),
         };
         service.backfill_directory().await?;
+        spawn_purge(Arc::downgrade(&service.store));
         Ok(service)
     }
 
@@ -116,6 +117,31 @@ impl AuthService {
             session_id: family.to_string(),
         })
     }
+}
+
+/// Every hour, removes expired records where the store does not expire
+/// them itself (the embedded one); ends when the service is dropped.
+fn spawn_purge(store: std::sync::Weak<dyn AuthStore>) {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(EVERY).await;
+            let Some(store) = store.upgrade() else { return };
+            loop {
+                match store.purge_expired_records(10_000).await {
+                    Ok(n) if n == 10_000 => continue,
+                    Ok(n) => {
+                        tracing::debug!(records = n, "auth: expired records purged");
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "auth: purging expired records failed");
+                        break;
+                    }
+                }
+            }
+        }
+    });
 }
 
 fn bad_login() -> ServiceError {
