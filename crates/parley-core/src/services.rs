@@ -40,6 +40,7 @@ crate::rpc_service! {
     fn jwks(pb::Empty) -> pb::JwksReply;
     fn lookup_users(pb::LookupUsersRequest) -> pb::UsersList;
     fn revoked_sessions(pb::RevokedSince) -> pb::RevokedSessionList;
+    fn registration(pb::Empty) -> pb::RegistrationSettings;
     fn get_account(pb::AccountRef) -> pb::Account;
     fn list_sessions(pb::AccountRef) -> pb::SessionList;
     fn end_sessions(pb::EndSessionsRequest) -> pb::Empty;

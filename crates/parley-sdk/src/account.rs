@@ -64,16 +64,24 @@ impl Client {
     /// their tokens are refused at once).
     pub async fn end_sessions(&self, session_ids: &[&str]) -> Result<(), SdkError> {
         let body = serde_json::json!({ "sessionIds": session_ids });
-        self.account_call::<serde_json::Value>(Method::POST, "/v1/account/sessions/end", Some(&body))
-            .await?;
+        self.account_call::<serde_json::Value>(
+            Method::POST,
+            "/v1/account/sessions/end",
+            Some(&body),
+        )
+        .await?;
         Ok(())
     }
 
     /// Signs out every other device of this account.
     pub async fn end_other_sessions(&self) -> Result<(), SdkError> {
         let body = serde_json::json!({ "allOthers": true });
-        self.account_call::<serde_json::Value>(Method::POST, "/v1/account/sessions/end", Some(&body))
-            .await?;
+        self.account_call::<serde_json::Value>(
+            Method::POST,
+            "/v1/account/sessions/end",
+            Some(&body),
+        )
+        .await?;
         Ok(())
     }
 

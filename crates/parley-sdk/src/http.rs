@@ -64,7 +64,10 @@ async fn post_once<R: DeserializeOwned>(
 /// Sends a request and reads its JSON answer (`{}` for an empty one), or
 /// the server's error.
 async fn answer<R: DeserializeOwned>(req: reqwest::RequestBuilder) -> Result<R, SdkError> {
-    let resp = req.send().await.map_err(|e| SdkError::Http(e.to_string()))?;
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| SdkError::Http(e.to_string()))?;
     let status = resp.status();
     let text = resp
         .text()

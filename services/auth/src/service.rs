@@ -315,6 +315,13 @@ impl AuthApi for AuthService {
         self.revoked_since(req.since_ms).await
     }
 
+    async fn registration(&self, _: pb::Empty) -> ServiceResult<pb::RegistrationSettings> {
+        Ok(pb::RegistrationSettings {
+            mode: self.mode().await? as i32,
+            set_by_admin: false,
+        })
+    }
+
     async fn get_account(&self, req: pb::AccountRef) -> ServiceResult<pb::Account> {
         let user = self.user(&req.user_id).await?;
         self.account(&user).await

@@ -44,6 +44,7 @@ pub(crate) fn router(gw: Arc<Gateway>) -> Router {
                 .route("/v1/admin/accounts/{id}/password", post(A::reset_password))
                 .route_layer(middleware::from_fn_with_state(gw.clone(), sign_in_share))
                 .route("/v1/auth/refresh", post(refresh))
+                .route("/v1/auth/registration", get(registration))
                 .route("/v1/auth/logout", post(logout))
                 .route("/v1/account", get(A::my_account))
                 .route("/v1/account/sessions", get(A::my_sessions))
@@ -345,6 +346,18 @@ async fn login(State(gw): State<Arc<Gateway>>, Client(client): Client, req: Requ
         },
     )
     .await
+}
+
+/// Who may register now (the sign-up screen shows an invite-code field, or
+/// no sign-up at all).
+async fn registration(State(gw): State<Arc<Gateway>>) -> Response {
+    match gw.auth.registration(pb::Empty {}).await {
+        Ok(r) => json(
+            StatusCode::OK,
+            &serde_json::json!({ "mode": r.mode().as_str_name() }),
+        ),
+        Err(e) => error_response(&e),
+    }
 }
 
 async fn refresh(

@@ -148,6 +148,13 @@ async fn the_admin_administers_over_http_and_a_deactivated_user_is_shut_out() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("forbidden"));
+    let public: serde_json::Value = reqwest::get(format!("{base}/v1/auth/registration"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(public["mode"], "REGISTRATION_MODE_CLOSED", "anyone may ask");
 
     // The audit log says who did what, and exports as JSON lines.
     let resp = reqwest::Client::new()

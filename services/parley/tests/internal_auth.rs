@@ -194,6 +194,7 @@ async fn call_every_method(
             "revoked_sessions",
             ok(a.revoked_sessions(Default::default()).await),
         ),
+        ("registration", ok(a.registration(pb::Empty {}).await)),
         ("get_account", ok(a.get_account(Default::default()).await)),
         (
             "list_sessions",
@@ -328,7 +329,7 @@ fn clients(
 }
 
 fn assert_all_refused(results: &[(&str, Result<(), ServiceError>)], how: &str) {
-    assert_eq!(results.len(), 43, "every internal method");
+    assert_eq!(results.len(), 44, "every internal method");
     for (method, r) in results {
         // Refused at the connection: the request never reached a service
         // (which would have answered not_found, invalid_argument, ...).

@@ -1,19 +1,49 @@
-import { useState } from "preact/hooks";
-import { ParleyError, type ParleyClient } from "../sdk";
+import { useEffect, useState } from "preact/hooks";
+import { ParleyError, type ParleyClient, type RegistrationMode } from "../sdk";
 import { useSubmit } from "./useSubmit";
 
 type Mode = "login" | "register";
 
+/** An invite link is the app's address with `#invite=<code>`. */
+function inviteFromHash(): string {
+  const m = /^#invite=([A-Za-z0-9_-]{1,128})$/.exec(location.hash);
+  return m ? m[1]! : "";
+}
+
 export function AuthScreen({ client }: { client: ParleyClient }) {
-  const [mode, setMode] = useState<Mode>("login");
+  const [invite, setInvite] = useState(inviteFromHash);
+  const [mode, setMode] = useState<Mode>(invite ? "register" : "login");
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
+  // Who may sign up here: no sign-up tab when nobody may.
+  const [registration, setRegistration] = useState<RegistrationMode>("REGISTRATION_MODE_OPEN");
+  // An invite link opened while this page is already showing.
+  useEffect(() => {
+    const onHash = () => {
+      const code = inviteFromHash();
+      if (code) {
+        setInvite(code);
+        setMode("register");
+      }
+    };
+    addEventListener("hashchange", onHash);
+    return () => removeEventListener("hashchange", onHash);
+  }, []);
+  useEffect(() => {
+    client.api
+      .registrationMode()
+      .then(setRegistration)
+      .catch(() => undefined);
+  }, []);
+  const canRegister = registration === "REGISTRATION_MODE_OPEN" || registration === "REGISTRATION_MODE_INVITE_ONLY";
   const why = client.signedOutBecause;
   const { submit, error, busy } = useSubmit(
     async () => {
       const name = username.trim().toLowerCase();
-      if (mode === "register") await client.register(name, password);
-      else await client.login(name, password);
+      if (mode === "register") {
+        await client.register(name, password, invite.trim());
+        if (inviteFromHash()) history.replaceState(null, "", location.pathname + location.search);
+      } else await client.login(name, password);
     },
     (err) => describe(err, mode),
     why && why !== "signed out" ? why : "",
@@ -27,9 +57,11 @@ export function AuthScreen({ client }: { client: ParleyClient }) {
           <button type="button" role="tab" aria-selected={mode === "login"} class={mode === "login" ? "tab active" : "tab"} onClick={() => setMode("login")}>
             Log in
           </button>
-          <button type="button" role="tab" aria-selected={mode === "register"} class={mode === "register" ? "tab active" : "tab"} onClick={() => setMode("register")} data-testid="tab-register">
-            Sign up
-          </button>
+          {canRegister && (
+            <button type="button" role="tab" aria-selected={mode === "register"} class={mode === "register" ? "tab active" : "tab"} onClick={() => setMode("register")} data-testid="tab-register">
+              Sign up
+            </button>
+          )}
         </div>
         <label>
           Username
@@ -59,6 +91,13 @@ export function AuthScreen({ client }: { client: ParleyClient }) {
             onInput={(e) => setPassword(e.currentTarget.value)}
           />
         </label>
+        {mode === "register" && registration === "REGISTRATION_MODE_INVITE_ONLY" && (
+          <label>
+            Invite code
+            <input name="invite" required autocapitalize="none" spellcheck={false} value={invite} onInput={(e) => setInvite(e.currentTarget.value)} data-testid="invite-code" />
+          </label>
+        )}
+        {!canRegister && <p class="hint" data-testid="no-signup">Accounts here are created by an administrator.</p>}
         {mode === "register" && <p class="hint">Usernames: 3-32 characters, a-z 0-9 _ -. Passwords: at least 8 characters.</p>}
         {error && (
           <p class="error" role="alert" data-testid="auth-error">

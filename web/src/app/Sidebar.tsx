@@ -9,12 +9,15 @@ import { StatusLine } from "./StatusLine";
 interface Props {
   client: ParleyClient;
   selected: string;
+  /** Whether to offer the admin page. */
+  admin: boolean;
+  onPanel(panel: "account" | "admin"): void;
   onSelect(id: string): void;
   /** Opens a conversation at a message (a search hit). */
   onOpenAt(id: string, seq: number): void;
 }
 
-export function Sidebar({ client, selected, onSelect, onOpenAt }: Props) {
+export function Sidebar({ client, selected, admin, onPanel, onSelect, onOpenAt }: Props) {
   const [dialog, setDialog] = useState<"" | "direct" | "group">("");
   const [showArchived, setShowArchived] = useState(false);
   const me = client.me;
@@ -32,6 +35,14 @@ export function Sidebar({ client, selected, onSelect, onOpenAt }: Props) {
           <span class="me-name" data-testid="me">
             {client.session?.username}
           </span>
+          <button class="link" onClick={() => onPanel("account")} data-testid="open-account">
+            Account
+          </button>
+          {admin && (
+            <button class="link" onClick={() => onPanel("admin")} data-testid="open-admin">
+              Admin
+            </button>
+          )}
           <button class="link" onClick={() => void client.logout()} data-testid="logout">
             Log out
           </button>

@@ -10,6 +10,7 @@ import { mentionedNames } from "./mentions";
 import { allMembers, eachPage } from "./paging";
 import { ConversationModel } from "./conversation";
 import { ParleyError } from "./errors";
+import { AccountApi } from "./account";
 import { AuthApi } from "./http";
 import { Outbox, newClientMsgId, type OutboxItem } from "./outbox";
 import { SessionStore, type KeyValueStore, type Session } from "./session";
@@ -95,8 +96,16 @@ export class ParleyClient {
   private readonly listeners = new Set<() => void>();
   private notifyQueued = false;
 
+  /** The signed-in account and, for admins, administration. */
+  readonly account: AccountApi;
+
   constructor(opts: ClientOptions) {
     this.api = new AuthApi(opts.baseUrl);
+    this.account = new AccountApi(opts.baseUrl, async () => {
+      const s = await this.sessions.fresh();
+      this.current = s;
+      return s.accessToken;
+    });
     this.storage = opts.storage;
     this.namespace = opts.namespace ?? "parley";
     this.deviceName = opts.deviceName ?? "web";
@@ -223,8 +232,8 @@ export class ParleyClient {
 
   // ---- accounts ---------------------------------------------------------
 
-  async register(username: string, password: string): Promise<void> {
-    await this.api.register(username, password);
+  async register(username: string, password: string, inviteCode = ""): Promise<void> {
+    await this.api.register(username, password, inviteCode);
     await this.login(username, password);
   }
 
