@@ -123,13 +123,14 @@ impl AuthService {
 /// them itself (the embedded one); ends when the service is dropped.
 fn spawn_purge(store: std::sync::Weak<dyn AuthStore>) {
     const EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+    const BATCH: usize = 10_000;
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(EVERY).await;
             let Some(store) = store.upgrade() else { return };
             loop {
-                match store.purge_expired_records(10_000).await {
-                    Ok(n) if n == 10_000 => continue,
+                match store.purge_expired_records(BATCH).await {
+                    Ok(n) if n >= BATCH => continue,
                     Ok(n) => {
                         tracing::debug!(records = n, "auth: expired records purged");
                         break;
