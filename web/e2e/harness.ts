@@ -3,7 +3,7 @@
 // can cut a browser off the network, and screenshots kept for people to look at.
 
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -27,13 +27,13 @@ export interface Parley {
  * on 127.0.0.1 with a port chosen by the OS, and waits for it to print its URL.
  * `invitations` is `gateway.invitations` (default here: "never").
  */
-export async function startParley(opts: { invitations?: "strangers" | "always" | "never" } = {}): Promise<Parley> {
+export async function startParley(opts: { invitations?: "strangers" | "always" | "never"; port?: number; config?: string } = {}): Promise<Parley> {
   const bin = process.env.E2E_PARLEY_BIN ?? join(repo, "target", "debug", "parley");
   const dataDir = mkdtempSync(join(tmpdir(), "parley-e2e-"));
   // PARLEY_* variables are configuration: pass only ours.
   const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PARLEY_")));
   Object.assign(env, {
-    PARLEY_LISTEN: "127.0.0.1:0",
+    PARLEY_LISTEN: `127.0.0.1:${opts.port ?? 0}`,
     PARLEY_DATA_DIR: dataDir,
     PARLEY_LOG: "warn",
     PARLEY_DB_CACHE_MIB: "16",
@@ -41,6 +41,11 @@ export async function startParley(opts: { invitations?: "strangers" | "always" |
     // to groups directly unless a test asks for invitations.
     PARLEY_GATEWAY__INVITATIONS: opts.invitations ?? "never",
   });
+  if (opts.config) {
+    const file = join(dataDir, "parley.toml");
+    writeFileSync(file, opts.config, { mode: 0o600 });
+    env.PARLEY_CONFIG = file;
+  }
   const child = spawn(bin, ["up"], { env, stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
@@ -67,6 +72,45 @@ export async function startParley(opts: { invitations?: "strangers" | "always" |
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** A port free right now (for a server whose address must be known before it starts). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", () => ok()));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((ok) => server.close(() => ok()));
+  return port;
+}
+
+export interface OidcProvider {
+  issuer: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A real OpenID provider (npm `oidc-provider`, e2e/oidc-provider.mjs) on a
+ * free port, with one client for Parley redirecting to `redirectUri`.
+ */
+export async function startOidcProvider(redirectUri: string): Promise<OidcProvider> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(here, "oidc-provider.mjs"), String(port), redirectUri], { stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  await new Promise<void>((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`the OpenID provider did not start in 30 s: ${stderr}`)), 30_000);
+    child.stdout!.on("data", (d: Buffer) => {
+      if (d.toString().includes("OIDC provider ready")) {
+        clearTimeout(timer);
+        ok();
+      }
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      fail(new Error(`the OpenID provider exited with ${code}: ${stderr}`));
+    });
+  });
+  return { issuer: `http://127.0.0.1:${port}`, stop: () => stopProcess(child) };
 }
 
 async function stopProcess(child: ChildProcess): Promise<void> {

@@ -149,7 +149,8 @@ caller_fields! {
         pb::AdminTarget, pb::AdminCreateAccountRequest, pb::AdminSetActiveRequest,
         pb::AdminSetRoleRequest, pb::AdminResetPasswordRequest, pb::AdminEndSessionsRequest,
         pb::AdminActor, pb::AdminSetRegistrationRequest, pb::AdminCreateInviteRequest,
-        pb::AdminRevokeInviteRequest, pb::AdminAuditRequest,
+        pb::AdminRevokeInviteRequest, pb::AdminAuditRequest, pb::OidcStartRequest,
+        pb::OidcFinishRequest, pb::OidcTicket,
 }
 
 #[cfg(test)]

@@ -41,6 +41,10 @@ crate::rpc_service! {
     fn lookup_users(pb::LookupUsersRequest) -> pb::UsersList;
     fn revoked_sessions(pb::RevokedSince) -> pb::RevokedSessionList;
     fn registration(pb::Empty) -> pb::RegistrationSettings;
+    fn oidc_providers(pb::Empty) -> pb::OidcProviderList;
+    fn oidc_start(pb::OidcStartRequest) -> pb::OidcStartReply;
+    fn oidc_finish(pb::OidcFinishRequest) -> pb::OidcTicket;
+    fn oidc_redeem(pb::OidcTicket) -> pb::TokenPair;
     fn get_account(pb::AccountRef) -> pb::Account;
     fn list_sessions(pb::AccountRef) -> pb::SessionList;
     fn end_sessions(pb::EndSessionsRequest) -> pb::Empty;

@@ -68,6 +68,13 @@ pub enum AuthRecordKind {
     /// Usernames by first character, for listing and prefix search
     /// (scope: first character, id: username, value: user id).
     Directory = 7,
+    /// A single sign-on in progress (scope: "", id: hash of its state).
+    OidcState = 8,
+    /// A one-time sign-in ticket (scope: "", id: hash of the ticket).
+    OidcTicket = 9,
+    /// The account linked to an external identity (scope: issuer, id:
+    /// subject, value: user id).
+    OidcLink = 10,
 }
 
 impl AuthRecordKind {

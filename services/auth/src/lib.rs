@@ -9,6 +9,8 @@ mod audit;
 pub mod command_line;
 mod config;
 pub mod key_files;
+mod oidc;
+mod oidc_http;
 mod password_policy;
 mod passwords;
 mod records;
@@ -17,5 +19,6 @@ mod service;
 mod sessions;
 mod tokens;
 
-pub use config::AuthConfig;
+pub use config::{AuthConfig, OidcProvider};
+pub use oidc::CALLBACK_PATH;
 pub use service::AuthService;

@@ -27,8 +27,10 @@ pub struct AuthService {
     keys: Vec<SigningKey>,
     /// Serialises the first-admin check of new accounts.
     pub(crate) first_admin: tokio::sync::Mutex<()>,
-    /// Serialises spending invite codes.
+    /// Serialises spending invite codes (and single-use sign-in records).
     pub(crate) invites: tokio::sync::Mutex<()>,
+    /// Single sign-on providers' discovered metadata.
+    pub(crate) discovery: crate::oidc::Discovery,
 }
 
 /// The keys kept in the store, oldest first; creates the first one.
@@ -64,8 +66,7 @@ impl AuthService {
             Some(dir) => crate::key_files::load(dir)?,
             None => stored_keys(&*store).await?,
         };
-        crate::registration::parse_mode(&config.registration)
-            .map_err(ServiceError::InvalidArgument)?;
+        config.check().map_err(ServiceError::InvalidArgument)?;
         let hasher = Hasher::new(config.hash_permits(), config.hash_queue())?;
         let service = Self {
             store,
@@ -75,10 +76,31 @@ impl AuthService {
             keys,
             first_admin: Default::default(),
             invites: Default::default(),
+            discovery: Default::default(),
         };
         service.backfill_directory().await?;
         spawn_purge(Arc::downgrade(&service.store));
         Ok(service)
+    }
+
+    /// A new device session of `user_id` and its first tokens.
+    pub(crate) async fn new_session(
+        &self,
+        user_id: &str,
+        device_name: &str,
+        client: Option<&pb::ClientInfo>,
+    ) -> ServiceResult<pb::TokenPair> {
+        let family = FamilyRecord {
+            id: uuid::Uuid::now_v7().to_string(),
+            user_id: user_id.to_string(),
+            device_name: device_name.to_string(),
+            created_at_ms: now_ms(),
+            revoked: false,
+        };
+        self.store.create_family(&family).await?;
+        self.start_session(user_id, &family.id, device_name, client)
+            .await?;
+        self.issue(user_id, &family.id).await
     }
 
     fn signing_key(&self) -> &SigningKey {
@@ -115,6 +137,7 @@ impl AuthService {
             access_expires_at_ms: (exp as i64) * 1000,
             user_id: user_id.to_string(),
             session_id: family.to_string(),
+            username: String::new(),
         })
     }
 }
@@ -176,7 +199,13 @@ impl AuthApi for AuthService {
         let user = self.store.user_by_name(&req.username).await?;
         let ok = self
             .hasher
-            .verify(req.password, user.as_ref().map(|u| u.password_hash.clone()))
+            .verify(
+                req.password,
+                // An account from single sign-on has no password.
+                user.as_ref()
+                    .map(|u| u.password_hash.clone())
+                    .filter(|h| !h.is_empty()),
+            )
             .await?;
         let (true, Some(user)) = (ok, user) else {
             metrics::counter!("parley_auth_login_failures_total").increment(1);
@@ -194,22 +223,11 @@ impl AuthApi for AuthService {
                 "password sign-in is disabled: use single sign-on".into(),
             ));
         }
-        let family = FamilyRecord {
-            id: uuid::Uuid::now_v7().to_string(),
-            user_id: user.id.clone(),
-            device_name: req.device_name,
-            created_at_ms: now_ms(),
-            revoked: false,
-        };
-        self.store.create_family(&family).await?;
-        self.start_session(
-            &user.id,
-            &family.id,
-            &family.device_name,
-            req.client.as_ref(),
-        )
-        .await?;
-        self.issue(&user.id, &family.id).await
+        let mut pair = self
+            .new_session(&user.id, &req.device_name, req.client.as_ref())
+            .await?;
+        pair.username = user.username;
+        Ok(pair)
     }
 
     async fn refresh(&self, req: pb::RefreshRequest) -> ServiceResult<pb::TokenPair> {
@@ -323,6 +341,22 @@ impl AuthApi for AuthService {
         })
     }
 
+    async fn oidc_providers(&self, _: pb::Empty) -> ServiceResult<pb::OidcProviderList> {
+        Ok(self.oidc_provider_list())
+    }
+
+    async fn oidc_start(&self, req: pb::OidcStartRequest) -> ServiceResult<pb::OidcStartReply> {
+        self.oidc_start_impl(req).await
+    }
+
+    async fn oidc_finish(&self, req: pb::OidcFinishRequest) -> ServiceResult<pb::OidcTicket> {
+        self.oidc_finish_impl(req).await
+    }
+
+    async fn oidc_redeem(&self, req: pb::OidcTicket) -> ServiceResult<pb::TokenPair> {
+        self.oidc_redeem_impl(req).await
+    }
+
     async fn get_account(&self, req: pb::AccountRef) -> ServiceResult<pb::Account> {
         let user = self.user(&req.user_id).await?;
         self.account(&user).await
@@ -349,7 +383,10 @@ impl AuthApi for AuthService {
         let ok = check_length(&req.old_password).is_ok()
             && self
                 .hasher
-                .verify(req.old_password, Some(user.password_hash.clone()))
+                .verify(
+                    req.old_password,
+                    Some(user.password_hash.clone()).filter(|h| !h.is_empty()),
+                )
                 .await?;
         if !ok {
             return Err(ServiceError::PermissionDenied(

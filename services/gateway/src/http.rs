@@ -45,6 +45,13 @@ pub(crate) fn router(gw: Arc<Gateway>) -> Router {
                 .route_layer(middleware::from_fn_with_state(gw.clone(), sign_in_share))
                 .route("/v1/auth/refresh", post(refresh))
                 .route("/v1/auth/registration", get(registration))
+                .route("/v1/auth/providers", get(crate::sso_http::providers))
+                .route(
+                    "/v1/auth/oidc/{provider}/start",
+                    get(crate::sso_http::start),
+                )
+                .route("/v1/auth/oidc/callback", get(crate::sso_http::callback))
+                .route("/v1/auth/oidc/redeem", post(crate::sso_http::redeem))
                 .route("/v1/auth/logout", post(logout))
                 .route("/v1/account", get(A::my_account))
                 .route("/v1/account/sessions", get(A::my_sessions))

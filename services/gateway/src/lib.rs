@@ -25,6 +25,7 @@ mod per_address;
 mod registry;
 mod requests;
 mod revocations;
+mod sso_http;
 mod tokens;
 mod web;
 mod ws;

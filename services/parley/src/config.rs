@@ -158,6 +158,11 @@ impl Config {
         if c.gateway.metrics_token.is_some() {
             c.gateway.metrics_token = Some(REDACTED.into());
         }
+        for p in &mut c.auth.oidc_providers {
+            if p.client_secret.is_some() {
+                p.client_secret = Some(REDACTED.into());
+            }
+        }
         c.cluster.bus = redact_url(&c.cluster.bus);
         c.cluster.presence_store = redact_url(&c.cluster.presence_store);
         c.cluster.store = redact_url(&c.cluster.store);
@@ -215,12 +220,16 @@ mod tests {
         c.gateway.metrics_token = Some("tok".into());
         c.cluster.bus = "nats://parley:natspass@nats:4222".into();
         c.cluster.presence_store = "redis://:redispass@redis:6379/0".into();
+        c.auth.oidc_providers.push(parley_auth::OidcProvider {
+            client_secret: Some("idp-secret".into()),
+            ..Default::default()
+        });
         let printed = format!(
             "{:?}{}",
             c.redacted(),
             serde_json::to_string(&c.redacted()).unwrap()
         );
-        for secret in ["hunter2", "tok\"", "natspass", "redispass"] {
+        for secret in ["hunter2", "tok\"", "natspass", "redispass", "idp-secret"] {
             assert!(!printed.contains(secret), "{secret} in {printed}");
         }
         assert_eq!(

@@ -195,6 +195,10 @@ async fn call_every_method(
             ok(a.revoked_sessions(Default::default()).await),
         ),
         ("registration", ok(a.registration(pb::Empty {}).await)),
+        ("oidc_providers", ok(a.oidc_providers(pb::Empty {}).await)),
+        ("oidc_start", ok(a.oidc_start(Default::default()).await)),
+        ("oidc_finish", ok(a.oidc_finish(Default::default()).await)),
+        ("oidc_redeem", ok(a.oidc_redeem(Default::default()).await)),
         ("get_account", ok(a.get_account(Default::default()).await)),
         (
             "list_sessions",
@@ -329,7 +333,7 @@ fn clients(
 }
 
 fn assert_all_refused(results: &[(&str, Result<(), ServiceError>)], how: &str) {
-    assert_eq!(results.len(), 44, "every internal method");
+    assert_eq!(results.len(), 48, "every internal method");
     for (method, r) in results {
         // Refused at the connection: the request never reached a service
         // (which would have answered not_found, invalid_argument, ...).

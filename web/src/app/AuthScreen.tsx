@@ -1,5 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
-import { ParleyError, type ParleyClient, type RegistrationMode } from "../sdk";
+import { ParleyError, type ParleyClient, type RegistrationMode, type SsoProvider } from "../sdk";
 import { useSubmit } from "./useSubmit";
 
 type Mode = "login" | "register";
@@ -34,6 +34,31 @@ export function AuthScreen({ client }: { client: ParleyClient }) {
       .registrationMode()
       .then(setRegistration)
       .catch(() => undefined);
+  }, []);
+  // Single sign-on: the providers' buttons, and the way back from one
+  // (`#sso=<ticket>` to redeem, or `#sso_error=<why>`).
+  const [providers, setProviders] = useState<SsoProvider[]>([]);
+  const [ssoError, setSsoError] = useState("");
+  const [ssoBusy, setSsoBusy] = useState(false);
+  useEffect(() => {
+    client.api
+      .providers()
+      .then(setProviders)
+      .catch(() => undefined);
+    const ticket = /^#sso=([A-Za-z0-9_-]{1,128})$/.exec(location.hash);
+    const failed = /^#sso_error=(.*)$/.exec(location.hash);
+    if (ticket || failed) history.replaceState(null, "", location.pathname + location.search);
+    if (failed) {
+      const why = decodeURIComponent(failed[1]!.replace(/\+/g, " "));
+      setSsoError(why.charAt(0).toUpperCase() + why.slice(1));
+    }
+    if (ticket) {
+      setSsoBusy(true);
+      client
+        .signInWithTicket(ticket[1]!)
+        .catch((e) => setSsoError(describe(e, "login")))
+        .finally(() => setSsoBusy(false));
+    }
   }, []);
   const canRegister = registration === "REGISTRATION_MODE_OPEN" || registration === "REGISTRATION_MODE_INVITE_ONLY";
   const why = client.signedOutBecause;
@@ -107,6 +132,21 @@ export function AuthScreen({ client }: { client: ParleyClient }) {
         <button type="submit" class="primary" disabled={busy} data-testid="auth-submit">
           {busy ? "…" : mode === "register" ? "Create account" : "Log in"}
         </button>
+        {ssoError && (
+          <p class="error" role="alert" data-testid="sso-error">
+            {ssoError}
+          </p>
+        )}
+        {providers.length > 0 && (
+          <div class="sso">
+            <p class="hint">or</p>
+            {providers.map((p) => (
+              <a key={p.id} class={ssoBusy ? "button sso-button busy" : "button sso-button"} href={client.ssoStartUrl(p.id)} data-testid={`sso-${p.id}`}>
+                Sign in with {p.name}
+              </a>
+            ))}
+          </div>
+        )}
       </form>
     </main>
   );

@@ -246,6 +246,23 @@ export class ParleyClient {
     this.start();
   }
 
+  /** Where the browser goes to sign in with a single sign-on provider. */
+  ssoStartUrl(providerId: string): string {
+    return this.api.ssoStartUrl(providerId, this.deviceName);
+  }
+
+  /** Finishes a single sign-on: the ticket from the URL becomes a session. */
+  async signInWithTicket(ticket: string): Promise<void> {
+    const pair = await this.api.redeemSso(ticket);
+    const username = pair.username ?? "";
+    this.sessions.save({ ...pair, username });
+    this.current = this.sessions.load();
+    this.signedOutReason = "";
+    this.users.set(pair.userId, username);
+    this.start();
+    this.notify();
+  }
+
   /** Ends this device's session on the server and forgets it here. */
   async logout(): Promise<void> {
     const s = this.current;

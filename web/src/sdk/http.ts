@@ -11,6 +11,14 @@ export interface TokenPair {
   accessExpiresAtMs: number;
   userId: string;
   sessionId: string;
+  /** Set by login and single sign-on. */
+  username?: string;
+}
+
+/** A single sign-on provider, shown as "Sign in with {name}". */
+export interface SsoProvider {
+  id: string;
+  name: string;
 }
 
 interface WireTokenPair {
@@ -19,6 +27,7 @@ interface WireTokenPair {
   accessExpiresAtMs?: Int64;
   userId: string;
   sessionId: string;
+  username?: string;
 }
 
 export class AuthApi {
@@ -26,6 +35,22 @@ export class AuthApi {
 
   register(username: string, password: string, inviteCode = ""): Promise<User> {
     return this.post<User>("/v1/auth/register", { username, password, inviteCode });
+  }
+
+  /** The single sign-on providers of this server. */
+  async providers(): Promise<SsoProvider[]> {
+    const r = await request<{ providers?: SsoProvider[] }>(this.baseUrl, "GET", "/v1/auth/providers");
+    return r.providers ?? [];
+  }
+
+  /** Where the browser goes to sign in with `providerId`. */
+  ssoStartUrl(providerId: string, deviceName: string): string {
+    return `${this.baseUrl}/v1/auth/oidc/${encodeURIComponent(providerId)}/start?device=${encodeURIComponent(deviceName)}`;
+  }
+
+  /** Trades the one-time ticket a single sign-on ended with for tokens. */
+  async redeemSso(ticket: string): Promise<TokenPair> {
+    return tokenPair(await this.post<WireTokenPair>("/v1/auth/oidc/redeem", { ticket }));
   }
 
   /** Who may register now: the sign-up screen adapts to it. */
@@ -102,5 +127,6 @@ function tokenPair(w: WireTokenPair): TokenPair {
     accessExpiresAtMs: int(w.accessExpiresAtMs),
     userId: w.userId,
     sessionId: w.sessionId,
+    username: w.username,
   };
 }

@@ -11,7 +11,7 @@ export { PinBook, type Pinned } from "./pins";
 export { ReactionBook, type ReactionCount } from "./reactions";
 export { ThreadBook, type ThreadView } from "./threads";
 export { highlightPieces, type Piece } from "./highlight";
-export { AuthApi, type TokenPair } from "./http";
+export { AuthApi, type SsoProvider, type TokenPair } from "./http";
 export { AccountApi, type Account, type AccountRole, type AuditEntry, type Invite, type RegistrationMode, type SessionInfo } from "./account";
 export { Outbox, newClientMsgId, type OutboxItem, type OutboxState } from "./outbox";
 export { SessionStore, type KeyValueStore, type Session } from "./session";
