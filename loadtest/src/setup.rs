@@ -33,6 +33,13 @@ pub(crate) async fn clients(
             match parley_sdk::register(&url, &name, PASSWORD).await {
                 Ok(_) => {}
                 Err(e) if e.code() == Some("already_exists") => {}
+                Err(e) if e.code() == Some("rate_limited") => {
+                    return Err(anyhow::anyhow!(
+                        "register {name}: {e}: the server limits new accounts per address; \
+                         start it with gateway.registrations_per_hour_per_address = 0 \
+                         (PARLEY_GATEWAY__REGISTRATIONS_PER_HOUR_PER_ADDRESS=0)"
+                    ));
+                }
                 Err(e) => return Err(anyhow::anyhow!("register {name}: {e}")),
             }
             let mut cfg = ClientConfig::new(url);

@@ -16,6 +16,7 @@ async fn node() -> (tempfile::TempDir, parley::RunningNode) {
     config.gateway.conversations_burst = 1_000;
     // The load is groups of strangers, added directly.
     config.gateway.invitations = parley_gateway::Invitations::Never;
+    config.gateway.registrations_per_hour_per_address = 0;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let node = start_embedded(config, listener, None).await.unwrap();
     (dir, node)

@@ -40,6 +40,8 @@ export async function startParley(opts: { invitations?: "strangers" | "always" |
     // Most tests are about something else than consent: people are added
     // to groups directly unless a test asks for invitations.
     PARLEY_GATEWAY__INVITATIONS: opts.invitations ?? "never",
+    // Every test user signs up from 127.0.0.1.
+    PARLEY_GATEWAY__REGISTRATIONS_PER_HOUR_PER_ADDRESS: "0",
   });
   if (opts.config) {
     const file = join(dataDir, "parley.toml");

@@ -66,6 +66,10 @@ pub struct GatewayConfig {
     /// gateway, with bursts of `conversations_burst`; more get `rate_limited`.
     pub conversations_per_hour: u32,
     pub conversations_burst: u32,
+    /// Accounts one client address may create per hour on this gateway
+    /// (self-service registration), with bursts of the same size; more get
+    /// 429 with Retry-After. 0: no limit (load tests from one machine).
+    pub registrations_per_hour_per_address: u32,
     /// Who has to accept before joining a conversation someone else starts
     /// or adds them to (see `Invitations`).
     pub invitations: Invitations,
@@ -117,6 +121,7 @@ impl Default for GatewayConfig {
             sign_ins_per_address: 2,
             conversations_per_hour: 120,
             conversations_burst: 30,
+            registrations_per_hour_per_address: 20,
             invitations: Invitations::default(),
         }
     }

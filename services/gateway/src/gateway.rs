@@ -56,6 +56,8 @@ pub struct Gateway {
     pub(crate) sign_ins: Arc<crate::per_address::PerAddress>,
     /// Conversations each user may still start.
     pub(crate) creations: crate::creation_limit::CreationLimit,
+    /// Accounts each address may still create (None: no limit).
+    pub(crate) registrations: Option<crate::hourly_limit::HourlyLimit<std::net::IpAddr>>,
     /// Backoff after failed logins (per account, address and both).
     pub(crate) logins: crate::login_throttle::LoginThrottle,
     ready: AtomicBool,
@@ -95,6 +97,10 @@ impl Gateway {
             outbound: GatewayBudget::new(config.outbound_bytes_total),
             sign_ins: crate::per_address::PerAddress::new(config.sign_ins_per_address),
             logins: Default::default(),
+            registrations: match config.registrations_per_hour_per_address {
+                0 => None,
+                n => Some(crate::hourly_limit::HourlyLimit::new(n, n)),
+            },
             creations: crate::creation_limit::CreationLimit::new(
                 config.conversations_per_hour,
                 config.conversations_burst,

@@ -220,9 +220,18 @@ pub(crate) fn error_response(e: &ServiceError) -> Response {
 /// same answer whether or not the account exists).
 fn throttled(wait: std::time::Duration) -> Response {
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    throttled_with(
+        wait,
+        &format!("too many failed sign-ins; try again in {secs} s"),
+    )
+}
+
+/// 429 with `Retry-After` (whole seconds, rounded up) and `message`.
+fn throttled_with(wait: std::time::Duration, message: &str) -> Response {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     let body = serde_json::json!({ "error": {
         "code": "rate_limited",
-        "message": format!("too many failed sign-ins; try again in {secs} s"),
+        "message": message,
         "retryAfterMs": secs * 1000,
     }});
     (
@@ -295,7 +304,29 @@ where
     }
 }
 
-async fn register(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: String) -> Response {
+/// A registration, unless this address made too many accounts this hour
+/// (counted when the request is well-formed JSON, whatever the outcome:
+/// probing for free usernames costs the same).
+async fn register(
+    State(gw): State<Arc<Gateway>>,
+    ip: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    if let (Some(limit), Some(ip)) = (&gw.registrations, ip)
+        && is_json(&headers)
+        && let Err(wait) = limit.take(&ip.0.0.ip())
+    {
+        metrics::counter!("parley_gateway_registrations_throttled_total").increment(1);
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        return throttled_with(
+            wait,
+            &format!(
+                "too many new accounts from your address: at most {} an hour; try again in {secs} s",
+                limit.per_hour
+            ),
+        );
+    }
     call(
         &headers,
         &body,

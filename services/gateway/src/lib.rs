@@ -18,6 +18,7 @@ mod creation_limit;
 mod error;
 mod frames;
 mod gateway;
+mod hourly_limit;
 mod http;
 mod http_server;
 mod login_throttle;

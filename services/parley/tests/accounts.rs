@@ -262,3 +262,45 @@ async fn the_command_line_names_an_admin_while_parley_is_stopped() {
     assert_eq!(status, 200, "bob is an admin now: {me}");
     assert_eq!(me["mode"], "REGISTRATION_MODE_INVITE_ONLY");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_creates_only_so_many_accounts_an_hour() {
+    let node = TestNode::start_with(|c| c.gateway.registrations_per_hour_per_address = 3).await;
+    let base = node.base_url();
+    let register = |name: &'static str| {
+        let base = base.clone();
+        async move {
+            reqwest::Client::new()
+                .post(format!("{base}/v1/auth/register"))
+                .header("content-type", "application/json")
+                .body(json!({"username": name, "password": common::PASSWORD}).to_string())
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for name in ["one", "two", "three"] {
+        assert_eq!(register(name).await.status().as_u16(), 201, "{name}");
+    }
+    let refused = register("four").await;
+    assert_eq!(refused.status().as_u16(), 429);
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // 3 an hour: the next one in about 20 minutes.
+    assert!((1..=1200).contains(&wait), "Retry-After {wait}");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 3 an hour"),
+        "{body}"
+    );
+    // Signing in is not registering: the accounts made still log in.
+    let (_ws, tokens) = raw_authed(&node, "one").await;
+    assert!(!tokens.access_token.is_empty());
+}

@@ -38,6 +38,7 @@ async fn split_with(gateways: usize, fanouts: usize, storages: usize, invitation
         ("PARLEY_AUTH__HASH_CONCURRENCY", "2"),
         ("PARLEY_GATEWAY__DRAIN_TIMEOUT_SECS", "5"),
         ("PARLEY_GATEWAY__INVITATIONS", invitations),
+        ("PARLEY_GATEWAY__REGISTRATIONS_PER_HOUR_PER_ADDRESS", "0"),
     ];
     let opts = ClusterOptions {
         exe: env!("CARGO_BIN_EXE_parley").into(),

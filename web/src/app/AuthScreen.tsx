@@ -26,6 +26,8 @@ export function AuthScreen({ client }: { client: ParleyClient }) {
         setMode("register");
       }
     };
+    // Also now: the address may have changed before this screen listened.
+    onHash();
     addEventListener("hashchange", onHash);
     return () => removeEventListener("hashchange", onHash);
   }, []);
@@ -116,7 +118,7 @@ export function AuthScreen({ client }: { client: ParleyClient }) {
             onInput={(e) => setPassword(e.currentTarget.value)}
           />
         </label>
-        {mode === "register" && registration === "REGISTRATION_MODE_INVITE_ONLY" && (
+        {mode === "register" && (registration === "REGISTRATION_MODE_INVITE_ONLY" || invite !== "") && (
           <label>
             Invite code
             <input name="invite" required autocapitalize="none" spellcheck={false} value={invite} onInput={(e) => setInvite(e.currentTarget.value)} data-testid="invite-code" />

@@ -42,6 +42,8 @@ impl TestNode {
         // People are added to groups directly unless a test of consent
         // says otherwise (most tests are about something else).
         config.gateway.invitations = parley_gateway::Invitations::Never;
+        // Every test user signs up from 127.0.0.1.
+        config.gateway.registrations_per_hour_per_address = 0;
         tweak(&mut config);
         let node = Some(Self::boot(&config).await);
         Self { node, dir, config }
