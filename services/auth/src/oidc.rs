@@ -361,6 +361,8 @@ impl AuthService {
     async fn linked_account(&self, p: &OidcProvider, id: &Identity) -> ServiceResult<String> {
         let store = &*self.store;
         let link = AuthRecordKind::OidcLink;
+        // Two first sign-ins of one identity at once make one account.
+        let _one_at_a_time = self.sso_links.lock().await;
         if let Some(user_id) = store.record(link, &id.issuer, &id.subject).await? {
             let user_id = String::from_utf8_lossy(&user_id).into_owned();
             if self.account_info(&user_id).await?.deactivated_at_ms != 0 {

@@ -31,6 +31,8 @@ pub struct AuthService {
     pub(crate) invites: tokio::sync::Mutex<()>,
     /// Single sign-on providers' discovered metadata.
     pub(crate) discovery: crate::oidc::Discovery,
+    /// Serialises linking identities to accounts.
+    pub(crate) sso_links: tokio::sync::Mutex<()>,
 }
 
 /// The keys kept in the store, oldest first; creates the first one.
@@ -77,6 +79,7 @@ impl AuthService {
             first_admin: Default::default(),
             invites: Default::default(),
             discovery: Default::default(),
+            sso_links: Default::default(),
         };
         service.backfill_directory().await?;
         spawn_purge(Arc::downgrade(&service.store));

@@ -137,16 +137,28 @@ impl AuthService {
         user_id: &str,
         keep: Option<&str>,
     ) -> ServiceResult<usize> {
-        let rows = self
-            .store
-            .records(AuthRecordKind::Session, user_id, "", MAX_SESSIONS_LISTED)
-            .await?;
         let mut ended = 0;
-        for row in rows.iter().filter(|r| Some(r.id.as_str()) != keep) {
-            self.revoke(&row.id, user_id).await?;
-            ended += 1;
+        let mut after = String::new();
+        // Page by page: an account may have more sessions than one list holds.
+        loop {
+            let rows = self
+                .store
+                .records(
+                    AuthRecordKind::Session,
+                    user_id,
+                    &after,
+                    MAX_SESSIONS_LISTED,
+                )
+                .await?;
+            let Some(last) = rows.last() else {
+                return Ok(ended);
+            };
+            after = last.id.clone();
+            for row in rows.iter().filter(|r| Some(r.id.as_str()) != keep) {
+                self.revoke(&row.id, user_id).await?;
+                ended += 1;
+            }
         }
-        Ok(ended)
     }
 
     /// Ends the listed sessions that belong to `user_id` (others ignored).
