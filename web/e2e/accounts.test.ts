@@ -124,3 +124,22 @@ describe("accounts", () => {
     await shot(root, SUITE, "audit-log");
   });
 });
+
+describe("profiles", () => {
+  it("shows a person's display name and status to the people they talk to", async () => {
+    await root.getByTestId("close-panel").click();
+    await root.getByTestId("open-account").click();
+    await root.getByTestId("display-name").fill("Root Admin");
+    await root.getByTestId("status-text").fill("On call this week");
+    await root.getByTestId("save-profile").click();
+    await expect.poll(() => root.getByTestId("profile-saved").count()).toBe(1);
+    await shot(root, SUITE, "profile");
+    // Bob writes to root by username and sees the name root chose.
+    await bob.getByTestId("new-direct").click();
+    await bob.getByTestId("usernames").fill("root");
+    await bob.getByTestId("new-chat-submit").click();
+    await expect.poll(() => bob.getByTestId("conv-title").textContent()).toBe("Root Admin");
+    await expect.poll(() => bob.getByTestId("partner-status").textContent()).toBe("On call this week");
+    await shot(bob, SUITE, "display-name");
+  });
+});

@@ -150,7 +150,7 @@ caller_fields! {
         pb::AdminSetRoleRequest, pb::AdminResetPasswordRequest, pb::AdminEndSessionsRequest,
         pb::AdminActor, pb::AdminSetRegistrationRequest, pb::AdminCreateInviteRequest,
         pb::AdminRevokeInviteRequest, pb::AdminAuditRequest, pb::OidcStartRequest,
-        pb::OidcFinishRequest, pb::OidcTicket,
+        pb::OidcFinishRequest, pb::OidcTicket, pb::UpdateProfileRequest,
 }
 
 #[cfg(test)]

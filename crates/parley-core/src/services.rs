@@ -49,6 +49,7 @@ crate::rpc_service! {
     fn list_sessions(pb::AccountRef) -> pb::SessionList;
     fn end_sessions(pb::EndSessionsRequest) -> pb::Empty;
     fn change_password(pb::ChangePasswordRequest) -> pb::Empty;
+    fn update_profile(pb::UpdateProfileRequest) -> pb::Account;
     fn admin_list_accounts(pb::AdminListAccountsRequest) -> pb::AccountList;
     fn admin_get_account(pb::AdminTarget) -> pb::AccountDetail;
     fn admin_create_account(pb::AdminCreateAccountRequest) -> pb::Account;

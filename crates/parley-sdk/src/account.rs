@@ -85,6 +85,18 @@ impl Client {
         Ok(())
     }
 
+    /// Sets what others see: a display name (empty: the username) and a
+    /// status line.
+    pub async fn update_profile(
+        &self,
+        display_name: &str,
+        status_text: &str,
+    ) -> Result<pb::Account, SdkError> {
+        let body = serde_json::json!({ "displayName": display_name, "statusText": status_text });
+        self.account_call(Method::PUT, "/v1/account/profile", Some(&body))
+            .await
+    }
+
     /// Changes the password; every other session of the account ends.
     pub async fn change_password(&self, old: &str, new: &str) -> Result<(), SdkError> {
         let body = serde_json::json!({ "oldPassword": old, "newPassword": new });

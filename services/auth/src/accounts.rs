@@ -27,6 +27,24 @@ fn scope_of(username: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Trimmed, at most `max` characters, no control characters (a name must
+/// not carry line breaks or direction overrides into others' screens).
+fn clean_profile_text(field: &str, text: &str, max: usize) -> ServiceResult<String> {
+    let t = text.trim();
+    if t.chars().count() > max {
+        return Err(ServiceError::InvalidArgument(format!(
+            "{field} is longer than {max} characters"
+        )));
+    }
+    let bidi = |c: char| matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if t.chars().any(|c| c.is_control() || bidi(c)) {
+        return Err(ServiceError::InvalidArgument(format!(
+            "{field} may not contain control or text-direction characters"
+        )));
+    }
+    Ok(t.to_string())
+}
+
 impl AuthService {
     pub(crate) async fn account_info(&self, user_id: &str) -> ServiceResult<AccountInfo> {
         Ok(
@@ -72,7 +90,35 @@ impl AuthService {
             } as i32,
             created_at_ms: user.created_at_ms,
             deactivated_at_ms: info.deactivated_at_ms,
+            display_name: info.display_name,
+            status_text: info.status_text,
         })
+    }
+
+    /// A user as others see them: names and status.
+    pub(crate) async fn public_user(&self, user: UserRecord) -> ServiceResult<pb::User> {
+        let info = self.account_info(&user.id).await?;
+        Ok(pb::User {
+            id: user.id,
+            username: user.username,
+            display_name: info.display_name,
+            status_text: info.status_text,
+        })
+    }
+
+    /// Sets one's display name and status line.
+    pub(crate) async fn set_profile(
+        &self,
+        req: pb::UpdateProfileRequest,
+    ) -> ServiceResult<pb::Account> {
+        let user = self.user(&req.user_id).await?;
+        let display_name = clean_profile_text("display_name", &req.display_name, 64)?;
+        let status_text = clean_profile_text("status_text", &req.status_text, 140)?;
+        let mut info = self.account_info(&user.id).await?;
+        info.display_name = display_name;
+        info.status_text = status_text;
+        self.put_account_info(&user.id, &info).await?;
+        self.account(&user).await
     }
 
     /// Files a new account in the directory; the very first account of a

@@ -26,6 +26,9 @@ pub(crate) struct AccountInfo {
     pub admin: bool,
     /// 0 while active.
     pub deactivated_at_ms: i64,
+    /// What the person wants to be called; empty: the username.
+    pub display_name: String,
+    pub status_text: String,
 }
 
 /// Reads a JSON record (`None` when absent).

@@ -187,6 +187,7 @@ impl AuthApi for AuthService {
         Ok(pb::User {
             id: user.id,
             username: user.username,
+            ..Default::default()
         })
     }
 
@@ -312,19 +313,13 @@ impl AuthApi for AuthService {
             if validate_username(name).is_ok()
                 && let Some(u) = self.store.user_by_name(name).await?
             {
-                users.push(pb::User {
-                    id: u.id,
-                    username: u.username,
-                });
+                users.push(self.public_user(u).await?);
             }
         }
         for id in &req.user_ids {
             validate_id("user_id", id)?;
             if let Some(u) = self.store.user_by_id(id).await? {
-                users.push(pb::User {
-                    id: u.id,
-                    username: u.username,
-                });
+                users.push(self.public_user(u).await?);
             }
         }
         Ok(pb::UsersList { users })
@@ -406,6 +401,10 @@ impl AuthApi for AuthService {
         // Whoever knew the old password is signed out everywhere else.
         self.revoke_all(&user.id, Some(&req.session_id)).await?;
         Ok(pb::Empty {})
+    }
+
+    async fn update_profile(&self, req: pb::UpdateProfileRequest) -> ServiceResult<pb::Account> {
+        self.set_profile(req).await
     }
 
     async fn admin_list_accounts(

@@ -161,6 +161,25 @@ pub(crate) async fn change_password(
     ))
 }
 
+pub(crate) async fn update_profile(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    signed_in!(gw, headers, |c| call(
+        &headers,
+        &body,
+        StatusCode::OK,
+        |r: pb::UpdateProfileRequest| {
+            gw.auth.update_profile(pb::UpdateProfileRequest {
+                user_id: c.sub,
+                ..r
+            })
+        }
+    )
+    .await)
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct AccountsQuery {

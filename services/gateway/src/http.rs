@@ -10,7 +10,7 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, delete, get, post};
+use axum::routing::{any, delete, get, post, put};
 use parley_core::services::AuthApi;
 use parley_core::{ServiceError, ServiceResult};
 use parley_proto::v1 as pb;
@@ -54,6 +54,7 @@ pub(crate) fn router(gw: Arc<Gateway>) -> Router {
                 .route("/v1/auth/oidc/redeem", post(crate::sso_http::redeem))
                 .route("/v1/auth/logout", post(logout))
                 .route("/v1/account", get(A::my_account))
+                .route("/v1/account/profile", put(A::update_profile))
                 .route("/v1/account/sessions", get(A::my_sessions))
                 .route("/v1/account/sessions/end", post(A::end_my_sessions))
                 .route("/v1/admin/accounts/{id}", get(A::get_account))

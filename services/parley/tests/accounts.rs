@@ -304,3 +304,43 @@ async fn one_address_creates_only_so_many_accounts_an_hour() {
     let (_ws, tokens) = raw_authed(&node, "one").await;
     assert!(!tokens.access_token.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_display_name_and_status_are_set_by_their_owner_and_seen_by_others() {
+    let node = TestNode::start().await;
+    let (_ann_ws, ann) = raw_authed(&node, "ann").await;
+    let (bob, _bob_ev) = node.user("bob").await;
+    let url = format!("{}/v1/account/profile", node.base_url());
+    let (status, acc) = bearer(
+        Method::PUT,
+        &url,
+        &ann.access_token,
+        Some(json!({"displayName": "  Ann Lee ", "statusText": "On leave until Monday"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{acc}");
+    assert_eq!(acc["displayName"], "Ann Lee", "trimmed");
+    // Others see it wherever users are looked up.
+    let found = bob.lookup_users(&["ann"]).await.unwrap();
+    assert_eq!(found[0].display_name, "Ann Lee");
+    assert_eq!(found[0].status_text, "On leave until Monday");
+    // Too long, or with line breaks or direction overrides: refused.
+    for bad in [
+        json!({"displayName": "x".repeat(65)}),
+        json!({"displayName": "Ann\nLee"}),
+        json!({"displayName": "Ann \u{202e}eeL"}),
+        json!({"statusText": "y".repeat(141)}),
+    ] {
+        let (status, err) = bearer(Method::PUT, &url, &ann.access_token, Some(bad)).await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (400, Some("invalid_argument"))
+        );
+    }
+    // Cleared: the username shows again.
+    let (_, acc) = bearer(Method::PUT, &url, &ann.access_token, Some(json!({}))).await;
+    assert_eq!(acc.get("displayName"), None);
+    // The SDK sets it too.
+    let acc = bob.update_profile("Bob B.", "").await.unwrap();
+    assert_eq!(acc.display_name, "Bob B.");
+}

@@ -210,6 +210,10 @@ async fn call_every_method(
             ok(a.change_password(Default::default()).await),
         ),
         (
+            "update_profile",
+            ok(a.update_profile(Default::default()).await),
+        ),
+        (
             "admin_list_accounts",
             ok(a.admin_list_accounts(Default::default()).await),
         ),
@@ -333,7 +337,7 @@ fn clients(
 }
 
 fn assert_all_refused(results: &[(&str, Result<(), ServiceError>)], how: &str) {
-    assert_eq!(results.len(), 48, "every internal method");
+    assert_eq!(results.len(), 49, "every internal method");
     for (method, r) in results {
         // Refused at the connection: the request never reached a service
         // (which would have answered not_found, invalid_argument, ...).

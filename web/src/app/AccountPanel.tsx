@@ -78,6 +78,7 @@ export function AccountPanel({ client, onClose }: { client: ParleyClient; onClos
             Sign out everywhere else
           </button>
         )}
+        <Profile client={client} />
         <ChangePassword client={client} onChanged={load} />
       </div>
     </section>
@@ -114,6 +115,52 @@ function ChangePassword({ client, onChanged }: { client: ParleyClient; onChanged
       )}
       <button type="submit" class="primary" disabled={busy}>
         Change password
+      </button>
+    </form>
+  );
+}
+
+/** What others see of me: a display name and a status line. */
+function Profile({ client }: { client: ParleyClient }) {
+  const [name, setName] = useState("");
+  const [status, setStatus] = useState("");
+  const [saved, setSaved] = useState(false);
+  // Editable once the current values are in (typing earlier would be overwritten).
+  const [loaded, setLoaded] = useState(false);
+  useEffect(() => {
+    client.account
+      .me()
+      .then((a) => {
+        setName(a.displayName);
+        setStatus(a.statusText);
+      })
+      .catch(() => undefined)
+      .finally(() => setLoaded(true));
+  }, []);
+  const { submit, error, busy } = useSubmit(async () => {
+    setSaved(false);
+    const a = await client.account.updateProfile(name, status);
+    setName(a.displayName);
+    setStatus(a.statusText);
+    setSaved(true);
+  });
+  return (
+    <form class="settings-form" onSubmit={submit} data-testid="profile">
+      <h3>Profile</h3>
+      <input placeholder={`Display name (else ${client.session?.username ?? "your username"})`} maxLength={64} disabled={!loaded} value={name} onInput={(e) => setName(e.currentTarget.value)} data-testid="display-name" />
+      <input placeholder="Status (e.g. On leave until Monday)" maxLength={140} disabled={!loaded} value={status} onInput={(e) => setStatus(e.currentTarget.value)} data-testid="status-text" />
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      {saved && (
+        <p class="hint" data-testid="profile-saved">
+          Saved. Others see it the next time they load your name.
+        </p>
+      )}
+      <button type="submit" class="primary" disabled={busy || !loaded} data-testid="save-profile">
+        Save profile
       </button>
     </form>
   );

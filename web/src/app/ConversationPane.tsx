@@ -119,6 +119,7 @@ export function ConversationPane({ client, id, onBack, focusSeq = 0 }: Props) {
         : ""
       : groupSubtitle(client, id);
   const typing = client.typingIn(id);
+  const partnerStatus = partner && partner !== me ? client.statusText(partner) : "";
   const myRole = conv.members.get(me)?.role;
   const canManage = myRole === "ROLE_OWNER" || myRole === "ROLE_ADMIN";
   const lastMine = [...items].reverse().find((i) => i.kind === "message" && i.senderId === me && !i.deleted);
@@ -134,6 +135,11 @@ export function ConversationPane({ client, id, onBack, focusSeq = 0 }: Props) {
           <span class="subtitle" data-testid="conv-subtitle">
             {subtitle}
           </span>
+          {partnerStatus && (
+            <span class="subtitle status-line" data-testid="partner-status">
+              {partnerStatus}
+            </span>
+          )}
         </div>
         <ConversationMenu client={client} id={id} onBack={onBack} />
         {conv.kind === "group" && (
@@ -229,7 +235,7 @@ export function ConversationPane({ client, id, onBack, focusSeq = 0 }: Props) {
         ))}
       </div>
       <div class="typing" data-testid="typing" aria-live="polite">
-        {typing.length > 0 && `${typing.map((u) => client.userName(u)).join(", ")} ${typing.length > 1 ? "are" : "is"} typing…`}
+        {typing.length > 0 && `${typing.map((u) => client.displayName(u)).join(", ")} ${typing.length > 1 ? "are" : "is"} typing…`}
       </div>
       <Composer client={client} id={id} draft={draft} setDraft={setDraft} />
       {forwarding > 0 && <ForwardDialog client={client} from={id} seq={forwarding} onClose={() => setForwarding(0)} />}

@@ -60,7 +60,7 @@ export function GroupSettings({ client, id, onClose }: { client: ParleyClient; i
       <ul class="member-roles" data-testid="member-roles">
         {members.map(([userId, m]) => (
           <li key={userId} data-testid="member-role" data-user={client.userName(userId)} data-role={m.role}>
-            <span class="name">{client.userName(userId)}</span>
+            <span class="name">{client.displayName(userId)}</span>
             {isOwner && userId !== client.me ? (
               <span class="role-actions">
                 <select value={m.role} onChange={(e) => client.setRole(id, userId, e.currentTarget.value as Role)} data-testid="role-select" aria-label={`Role of ${client.userName(userId)}`}>
@@ -82,7 +82,7 @@ export function GroupSettings({ client, id, onClose }: { client: ParleyClient; i
         ))}
         {[...conv.invitedIds].map((userId) => (
           <li key={userId} data-testid="member-invited" data-user={client.userName(userId)}>
-            <span class="name">{client.userName(userId)}</span>
+            <span class="name">{client.displayName(userId)}</span>
             <span class="role-actions">
               <span class="role">Invited</span>
               {canEdit && (

@@ -30,7 +30,7 @@ export function Invitations({ client, selected, onSelect }: { client: ParleyClie
               <span class="conv-main">
                 <span class="conv-title">{title}</span>
                 <span class="conv-last">
-                  {client.userName(i.invitedBy)} invited you · {group.memberCount ?? 0} member{group.memberCount === 1 ? "" : "s"}
+                  {client.displayName(i.invitedBy)} invited you · {group.memberCount ?? 0} member{group.memberCount === 1 ? "" : "s"}
                 </span>
               </span>
               <span class="answer">

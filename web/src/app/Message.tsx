@@ -29,15 +29,15 @@ export function Message({ client, conv, item, mine, showSender, canDelete, recei
   return (
     <div class={`msg${mine ? " mine" : ""}${selected ? " selected" : ""}${grouped ? " grouped" : ""}`} data-testid="message" data-seq={item.seq} data-state="delivered" data-grouped={grouped ? "true" : undefined}>
       <div class="bubble" onClick={() => setSelected(!selected)}>
-        {showSender && !mine && <div class="sender">{client.userName(item.senderId)}</div>}
+        {showSender && !mine && <div class="sender">{client.displayName(item.senderId)}</div>}
         {item.replyToSeq > 0 && (
           <div class="quote" data-testid="quote">
-            {target ? `${client.userName(target.senderId)}: ${target.deleted ? "message deleted" : target.text}` : "an earlier message"}
+            {target ? `${client.displayName(target.senderId)}: ${target.deleted ? "message deleted" : target.text}` : "an earlier message"}
           </div>
         )}
         {item.forwarded && !item.deleted && (
           <div class="forwarded" data-testid="forwarded">
-            Forwarded from {client.userName(item.forwarded.senderId)}
+            Forwarded from {client.displayName(item.forwarded.senderId)}
           </div>
         )}
         {item.deleted ? (

@@ -15,7 +15,7 @@ export function PinnedBar({ client, id }: { client: ParleyClient; id: string }) 
         <ul class="pinned-list" data-testid="pinned-list">
           {pins.map((p) => {
             const m = client.messageAt(id, p.targetSeq);
-            const text = m ? (m.message?.text ? `${client.userName(m.senderId ?? "")}: ${m.message.text}` : "Message deleted") : "Loading…";
+            const text = m ? (m.message?.text ? `${client.displayName(m.senderId ?? "")}: ${m.message.text}` : "Message deleted") : "Loading…";
             return (
               <li key={p.targetSeq}>
                 <button class="link pinned-item" onClick={() => jumpTo(p.targetSeq)} title={`Pinned by ${client.userName(p.pinnedBy)}`} data-testid="pinned-item" data-seq={p.targetSeq}>

@@ -11,7 +11,7 @@ export function ReactionChips({ client, conv, seq }: { client: ParleyClient; con
   return (
     <div class="reactions" data-testid="reactions">
       {list.map((r) => {
-        const names = r.userIds.map((u) => client.userName(u));
+        const names = r.userIds.map((u) => client.displayName(u));
         const others = r.count - names.length;
         const who = names.join(", ") + (others > 0 ? ` and ${others} more` : "");
         return (

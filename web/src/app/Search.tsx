@@ -69,7 +69,7 @@ export function SearchBox({ client, onOpen, children }: { client: ParleyClient; 
                   <span class="avatar">{initials(title)}</span>
                   <span class="conv-main">
                     <span class="conv-title">
-                      {title} <span class="hit-meta">· {client.userName(h.senderId ?? "")} · {time(int(h.sentAtMs))}</span>
+                      {title} <span class="hit-meta">· {client.displayName(h.senderId ?? "")} · {time(int(h.sentAtMs))}</span>
                     </span>
                     <span class="conv-last hit-fragment" data-testid="hit-fragment">
                       {highlightPieces(h.fragment ?? "", h.highlights ?? []).map((p, i) => (p.mark ? <mark key={i}>{p.text}</mark> : p.text))}

@@ -106,7 +106,7 @@ export function Sidebar({ client, selected, admin, onPanel, onSelect, onOpenAt }
                     {title}
                   </span>
                   <span class="conv-last">
-                    {last ? (last.deleted ? "Message deleted" : `${last.threadRootSeq ? "↳ " : ""}${last.senderId === me ? "You: " : c.kind === "group" ? `${client.userName(last.senderId)}: ` : ""}${last.text}`) : ""}
+                    {last ? (last.deleted ? "Message deleted" : `${last.threadRootSeq ? "↳ " : ""}${last.senderId === me ? "You: " : c.kind === "group" ? `${client.displayName(last.senderId)}: ` : ""}${last.text}`) : ""}
                   </span>
                 </span>
                 {mentions > 0 && (

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { agentSummary, dayKey, dayLabel, when } from "./format";
+import { agentSummary, dayKey, dayLabel, initials, when } from "./format";
 
 describe("day separators", () => {
   it("says Today and Yesterday, then the date (with the year when it is not this one)", () => {
@@ -26,5 +26,15 @@ describe("sessions", () => {
   it("shows no time for a zero timestamp", () => {
     expect(when(0)).toBe("");
     expect(when(Date.UTC(2026, 2, 12, 14, 5))).toMatch(/2026/);
+  });
+});
+
+describe("avatars", () => {
+  it("take the first letters of two words, or the first two of one", () => {
+    expect(initials("Ann Lee")).toBe("AL");
+    expect(initials("bob")).toBe("BO");
+    expect(initials("émile zola")).toBe("ÉZ");
+    expect(initials("  ")).toBe("?");
+    expect(initials("Book club (2026)")).toBe("BC");
   });
 });

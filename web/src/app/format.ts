@@ -75,8 +75,11 @@ export function notice(client: ParleyClient, it: Item): string {
   }
 }
 
+/** Two letters for an avatar: of the first two words ("Ann Lee": AL), else the first two ("bob": BO). */
 export function initials(name: string): string {
-  return name.replace(/[^A-Za-z0-9]/g, "").slice(0, 2).toUpperCase() || "?";
+  const words = name.split(/\s+/).map((w) => w.replace(/[^\p{L}\p{N}]/gu, "")).filter(Boolean);
+  if (words.length >= 2) return (words[0]!.slice(0, 1) + words[1]!.slice(0, 1)).toUpperCase();
+  return (words[0] ?? "").slice(0, 2).toUpperCase() || "?";
 }
 
 /** When, as "12 Mar 2026, 14:05". */

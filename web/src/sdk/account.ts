@@ -15,6 +15,8 @@ export interface Account {
   createdAtMs: number;
   /** 0 while active. */
   deactivatedAtMs: number;
+  displayName: string;
+  statusText: string;
 }
 
 export interface SessionInfo {
@@ -57,6 +59,8 @@ function account(w: Wire<Account> | undefined): Account {
     role: w?.role ?? "ACCOUNT_ROLE_USER",
     createdAtMs: int(w?.createdAtMs),
     deactivatedAtMs: int(w?.deactivatedAtMs),
+    displayName: w?.displayName ?? "",
+    statusText: w?.statusText ?? "",
   };
 }
 
@@ -124,6 +128,11 @@ export class AccountApi {
 
   async endOtherSessions(): Promise<void> {
     await this.call("POST", "/v1/account/sessions/end", { allOthers: true });
+  }
+
+  /** What others see: a display name (empty: the username) and a status line. */
+  async updateProfile(displayName: string, statusText: string): Promise<Account> {
+    return account(await this.call<Wire<Account>>("PUT", "/v1/account/profile", { displayName, statusText }));
   }
 
   /** Every other session of the account ends. */

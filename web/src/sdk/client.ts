@@ -79,6 +79,8 @@ export class ParleyClient {
 
   private readonly convs = new Map<string, ConversationModel>();
   private readonly users = new Map<string, string>();
+  /** Display names and status lines, by user id (from lookups). */
+  private readonly profiles = new Map<string, { displayName: string; statusText: string }>();
   private readonly lookingUp = new Set<string>();
   /** Messages fetched to show out of their list (pins), by "conversation/seq". */
   private readonly fetchedMessages = new Map<string, Event | undefined>();
@@ -195,11 +197,29 @@ export class ParleyClient {
     return this.users.get(id) ?? (this.lookup([id]), `user ${id.slice(-6)}`);
   }
 
+  /** The name to show for a user: their display name, else their username. */
+  displayName(id: string): string {
+    return this.profiles.get(id)?.displayName || this.userName(id);
+  }
+
+  /** A user's status line, if they set one and it is known. */
+  statusText(id: string): string {
+    return this.profiles.get(id)?.statusText ?? "";
+  }
+
+  /** Notes what a lookup said of users' names and status. */
+  private learn(users: User[]): void {
+    for (const u of users) {
+      this.users.set(u.id, u.username);
+      this.profiles.set(u.id, { displayName: u.displayName ?? "", statusText: u.statusText ?? "" });
+    }
+  }
+
   /** The name to show for a conversation: the other person of a DM, or the group title. */
   title(c: ConversationModel): string {
     if (c.kind === "direct") {
       const other = this.dmPartner(c);
-      return other ? this.userName(other) : "Direct message";
+      return other ? this.displayName(other) : "Direct message";
     }
     return c.title || "Untitled group";
   }
@@ -928,7 +948,7 @@ export class ParleyClient {
       const batch = missing.slice(i, i + BATCH);
       this.request("lookupUsers", { userIds: batch }).then(
         (r) => {
-          for (const u of r.users ?? []) this.users.set(u.id, u.username);
+          this.learn(r.users ?? []);
           for (const id of batch) this.lookingUp.delete(id);
           this.notify();
         },
@@ -944,7 +964,7 @@ export class ParleyClient {
     const r = await this.request("lookupUsers", { usernames: [name] });
     const u = (r.users ?? [])[0];
     if (!u) throw new ParleyError("not_found", `no user called "${name}"`);
-    this.users.set(u.id, u.username);
+    this.learn([u]);
     return u;
   }
 

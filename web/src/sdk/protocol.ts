@@ -242,6 +242,9 @@ export interface ConversationSettings {
 export interface User {
   id: string;
   username: string;
+  /** What the person wants to be called; absent: the username. */
+  displayName?: string;
+  statusText?: string;
 }
 
 export interface PresenceInfo {
