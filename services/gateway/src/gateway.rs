@@ -56,6 +56,8 @@ pub struct Gateway {
     pub(crate) sign_ins: Arc<crate::per_address::PerAddress>,
     /// Conversations each user may still start.
     pub(crate) creations: crate::creation_limit::CreationLimit,
+    /// Single sign-ons each address may still start (60 an hour, bursts of 20).
+    pub(crate) sso_starts: crate::hourly_limit::HourlyLimit<std::net::IpAddr>,
     /// Accounts each address may still create (None: no limit).
     pub(crate) registrations: Option<crate::hourly_limit::HourlyLimit<std::net::IpAddr>>,
     /// Backoff after failed logins (per account, address and both).
@@ -97,6 +99,7 @@ impl Gateway {
             outbound: GatewayBudget::new(config.outbound_bytes_total),
             sign_ins: crate::per_address::PerAddress::new(config.sign_ins_per_address),
             logins: Default::default(),
+            sso_starts: crate::hourly_limit::HourlyLimit::new(60, 20),
             registrations: match config.registrations_per_hour_per_address {
                 0 => None,
                 n => Some(crate::hourly_limit::HourlyLimit::new(n, n)),

@@ -72,9 +72,21 @@ pub(crate) struct StartQuery {
 
 pub(crate) async fn start(
     State(gw): State<Arc<Gateway>>,
+    ip: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     Path(provider): Path<String>,
     Query(q): Query<StartQuery>,
 ) -> Response {
+    // Each start stores a pending sign-in for 10 minutes: one address may
+    // start only so many (a person needs a few).
+    if let Some(ip) = ip
+        && let Err(wait) = gw.sso_starts.take(&ip.0.0.ip())
+    {
+        metrics::counter!("parley_gateway_sso_starts_throttled_total").increment(1);
+        return to_app_error(&ServiceError::ResourceExhausted(format!(
+            "too many sign-ins started from your address: try again in {} s",
+            wait.as_secs().max(1)
+        )));
+    }
     let req = pb::OidcStartRequest {
         provider_id: provider,
         device_name: q.device.chars().take(64).collect(),

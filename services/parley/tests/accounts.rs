@@ -344,3 +344,65 @@ async fn a_display_name_and_status_are_set_by_their_owner_and_seen_by_others() {
     let acc = bob.update_profile("Bob B.", "").await.unwrap();
     assert_eq!(acc.display_name, "Bob B.");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_sign_on_tells_the_app_what_went_wrong_and_bounds_starts_per_address() {
+    let node = TestNode::start().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let location =
+        |r: &reqwest::Response| r.headers()["location"].to_str().unwrap().replace('+', " ");
+    // No such provider: back to the app with the reason.
+    let start = format!("{}/v1/auth/oidc/nope/start?device=x", node.base_url());
+    let r = http.get(&start).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    assert!(location(&r).starts_with("/#sso_error="), "{}", location(&r));
+    assert!(
+        location(&r).contains("no sign-in provider"),
+        "{}",
+        location(&r)
+    );
+    // A callback this browser did not start (no state cookie).
+    let r = http
+        .get(format!(
+            "{}/v1/auth/oidc/callback?code=c&state=s",
+            node.base_url()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        location(&r).contains("not started in this browser"),
+        "{}",
+        location(&r)
+    );
+    // A ticket nobody issued.
+    let (status, _) = common::bearer(
+        Method::POST,
+        &format!("{}/v1/auth/oidc/redeem", node.base_url()),
+        "",
+        Some(json!({"ticket": "made-up"})),
+    )
+    .await;
+    assert_eq!(status, 401);
+    // Starts are bounded per address (each stores a pending sign-in).
+    let mut throttled = false;
+    for _ in 0..25 {
+        let r = http.get(&start).send().await.unwrap();
+        if location(&r).contains("too many sign-ins started") {
+            throttled = true;
+            break;
+        }
+    }
+    assert!(throttled, "21 starts in a row are not all accepted");
+    let providers: serde_json::Value =
+        reqwest::get(format!("{}/v1/auth/providers", node.base_url()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(providers, json!({}), "none configured");
+}
