@@ -140,6 +140,10 @@ describe("profiles", () => {
     await bob.getByTestId("new-chat-submit").click();
     await expect.poll(() => bob.getByTestId("conv-title").textContent()).toBe("Root Admin");
     await expect.poll(() => bob.getByTestId("partner-status").textContent()).toBe("On call this week");
+    // Starting another conversation offers the people bob shares one with.
+    await bob.getByTestId("new-direct").click();
+    await expect.poll(() => bob.locator("[data-testid=people] option").evaluateAll((os) => os.map((o) => [o.getAttribute("value"), o.textContent]))).toEqual([["root", "Root Admin"]]);
+    await bob.getByRole("button", { name: "Cancel" }).click();
     await shot(bob, SUITE, "display-name");
   });
 });

@@ -97,6 +97,17 @@ impl Client {
             .await
     }
 
+    /// The people who share a conversation with this account, by username,
+    /// optionally those whose username or display name starts with `prefix`.
+    pub async fn people(&self, prefix: &str) -> Result<Vec<pb::User>, SdkError> {
+        let path = format!(
+            "/v1/account/people?prefix={}",
+            url::form_urlencoded::byte_serialize(prefix.as_bytes()).collect::<String>()
+        );
+        let list: pb::UsersList = self.account_call(Method::GET, &path, None).await?;
+        Ok(list.users)
+    }
+
     /// Changes the password; every other session of the account ends.
     pub async fn change_password(&self, old: &str, new: &str) -> Result<(), SdkError> {
         let body = serde_json::json!({ "oldPassword": old, "newPassword": new });

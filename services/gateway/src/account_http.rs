@@ -161,6 +161,25 @@ pub(crate) async fn change_password(
     ))
 }
 
+#[derive(Deserialize)]
+pub(crate) struct PeopleQuery {
+    #[serde(default)]
+    prefix: String,
+    #[serde(default)]
+    limit: u32,
+}
+
+/// The people who share a conversation with the caller (`people.rs`).
+pub(crate) async fn people(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Query(q): Query<PeopleQuery>,
+) -> Response {
+    signed_in!(gw, headers, |c| reply(
+        crate::people::people(&gw, &c.sub, &q.prefix, q.limit).await
+    ))
+}
+
 pub(crate) async fn update_profile(
     State(gw): State<Arc<Gateway>>,
     headers: HeaderMap,

@@ -55,6 +55,7 @@ pub(crate) fn router(gw: Arc<Gateway>) -> Router {
                 .route("/v1/auth/logout", post(logout))
                 .route("/v1/account", get(A::my_account))
                 .route("/v1/account/profile", put(A::update_profile))
+                .route("/v1/account/people", get(A::people))
                 .route("/v1/account/sessions", get(A::my_sessions))
                 .route("/v1/account/sessions/end", post(A::end_my_sessions))
                 .route("/v1/admin/accounts/{id}", get(A::get_account))

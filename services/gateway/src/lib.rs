@@ -22,6 +22,7 @@ mod hourly_limit;
 mod http;
 mod http_server;
 mod login_throttle;
+mod people;
 mod per_address;
 mod registry;
 mod requests;

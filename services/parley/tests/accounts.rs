@@ -406,3 +406,33 @@ async fn single_sign_on_tells_the_app_what_went_wrong_and_bounds_starts_per_addr
             .unwrap();
     assert_eq!(providers, json!({}), "none configured");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_lists_those_who_share_a_conversation_never_strangers() {
+    let node = TestNode::start().await;
+    let (ann, _a) = node.user("ann").await;
+    let (bob, _b) = node.user("bob").await;
+    let (_carol, _c) = node.user("carol").await;
+    bob.update_profile("Robert Brown", "").await.unwrap();
+    ann.create_direct(&bob.user_id()).await.unwrap();
+    let names = |users: Vec<parley_sdk::pb::User>| -> Vec<String> {
+        users.into_iter().map(|u| u.username).collect()
+    };
+    assert_eq!(names(ann.people("").await.unwrap()), ["bob"]);
+    assert_eq!(names(ann.people("bo").await.unwrap()), ["bob"]);
+    assert_eq!(
+        names(ann.people("Rob").await.unwrap()),
+        ["bob"],
+        "display name"
+    );
+    assert_eq!(
+        names(ann.people("brown").await.unwrap()),
+        ["bob"],
+        "its last word"
+    );
+    assert!(
+        ann.people("car").await.unwrap().is_empty(),
+        "carol shares nothing with ann: not found, though she exists"
+    );
+    assert_eq!(names(bob.people("").await.unwrap()), ["ann"]);
+}

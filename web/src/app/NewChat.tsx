@@ -1,5 +1,5 @@
-import { useState } from "preact/hooks";
-import type { ParleyClient } from "../sdk";
+import { useEffect, useState } from "preact/hooks";
+import type { ParleyClient, User } from "../sdk";
 import { useSubmit } from "./useSubmit";
 
 interface Props {
@@ -13,6 +13,14 @@ interface Props {
 export function NewChat({ client, kind, onClose, onCreated }: Props) {
   const [title, setTitle] = useState("");
   const [names, setNames] = useState("");
+  // People I share a conversation with, offered as I type a username.
+  const [people, setPeople] = useState<User[]>([]);
+  useEffect(() => {
+    client.account
+      .people()
+      .then(setPeople)
+      .catch(() => undefined);
+  }, []);
   const { submit, error, busy } = useSubmit(async () => {
     const id = kind === "direct" ? await client.startDirect(names) : await client.createGroup(title.trim(), splitNames(names));
     onCreated(id);
@@ -31,8 +39,16 @@ export function NewChat({ client, kind, onClose, onCreated }: Props) {
         value={names}
         onInput={(e) => setNames(e.currentTarget.value)}
         data-testid="usernames"
+        list={kind === "direct" ? "people" : undefined}
         autoFocus
       />
+      <datalist id="people" data-testid="people">
+        {people.map((u) => (
+          <option key={u.id} value={u.username}>
+            {u.displayName || u.username}
+          </option>
+        ))}
+      </datalist>
       {error && (
         <p class="error" role="alert" data-testid="new-chat-error">
           {error}

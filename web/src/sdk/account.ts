@@ -3,7 +3,7 @@
 // session (refreshed under the cross-tab lock when needed).
 
 import { request } from "./http";
-import { int, type Int64 } from "./protocol";
+import { int, type Int64, type User } from "./protocol";
 
 export type RegistrationMode = "REGISTRATION_MODE_OPEN" | "REGISTRATION_MODE_INVITE_ONLY" | "REGISTRATION_MODE_CLOSED" | "REGISTRATION_MODE_SSO_ONLY";
 export type AccountRole = "ACCOUNT_ROLE_USER" | "ACCOUNT_ROLE_ADMIN";
@@ -128,6 +128,12 @@ export class AccountApi {
 
   async endOtherSessions(): Promise<void> {
     await this.call("POST", "/v1/account/sessions/end", { allOthers: true });
+  }
+
+  /** People who share a conversation with me (never strangers), by username. */
+  async people(prefix = ""): Promise<User[]> {
+    const r = await this.call<{ users?: User[] }>("GET", `/v1/account/people?${new URLSearchParams({ prefix })}`);
+    return r.users ?? [];
   }
 
   /** What others see: a display name (empty: the username) and a status line. */
