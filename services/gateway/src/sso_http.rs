@@ -95,14 +95,24 @@ pub(crate) async fn start(
         Ok(r) => r,
         Err(e) => return to_app_error(&e),
     };
-    let state = url::Url::parse(&reply.authorization_url)
-        .ok()
-        .and_then(|u| {
-            u.query_pairs()
-                .find(|(k, _)| k == "state")
-                .map(|(_, v)| v.into_owned())
-        })
-        .unwrap_or_default();
+    let url = url::Url::parse(&reply.authorization_url).ok();
+    let param = |name: &str| {
+        url.as_ref()
+            .and_then(|u| {
+                u.query_pairs()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.into_owned())
+            })
+            .unwrap_or_default()
+    };
+    let state = param("state");
+    // Behind TLS (the provider sends the browser back to an https:// URL),
+    // the cookie is never sent in clear.
+    let secure = if param("redirect_uri").starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
     (
         StatusCode::SEE_OTHER,
         [
@@ -111,7 +121,7 @@ pub(crate) async fn start(
             (
                 header::SET_COOKIE,
                 format!(
-                    "{STATE_COOKIE}={state}; Path={COOKIE_PATH}; Max-Age=600; HttpOnly; SameSite=Lax"
+                    "{STATE_COOKIE}={state}; Path={COOKIE_PATH}; Max-Age=600; HttpOnly; SameSite=Lax{secure}"
                 ),
             ),
         ],
