@@ -236,6 +236,19 @@ impl AuthStore for RedbAuthStore {
         Ok(())
     }
 
+    async fn for_each_family(
+        &self,
+        f: &mut (dyn for<'n> FnMut(&'n FamilyRecord) + Send),
+    ) -> StoreResult<()> {
+        let txn = self.db.read()?;
+        let t = open_or_empty!(txn, FAMILIES, ());
+        for row in t.iter().map_err(be)? {
+            let (_, v) = row.map_err(be)?;
+            f(&dec::<FamilyRecord>(v.value())?);
+        }
+        Ok(())
+    }
+
     async fn put_record(
         &self,
         kind: AuthRecordKind,

@@ -118,6 +118,13 @@ pub trait AuthStore: Send + Sync + 'static {
         f: &mut (dyn for<'n> FnMut(&'n str, &'n str) + Send),
     ) -> StoreResult<()>;
 
+    /// Calls `f` for every session family, in no promised order, a page at
+    /// a time (one-off backfills; not for requests).
+    async fn for_each_family(
+        &self,
+        f: &mut (dyn for<'n> FnMut(&'n FamilyRecord) + Send),
+    ) -> StoreResult<()>;
+
     /// Writes a record; with `ttl_secs` it disappears after that long.
     async fn put_record(
         &self,

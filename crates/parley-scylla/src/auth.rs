@@ -266,6 +266,26 @@ impl AuthStore for ScyllaAuthStore {
         Ok(())
     }
 
+    async fn for_each_family(
+        &self,
+        f: &mut (dyn for<'n> FnMut(&'n FamilyRecord) + Send),
+    ) -> StoreResult<()> {
+        use futures::TryStreamExt;
+        let pager = self
+            .s
+            .session
+            .execute_iter(self.s.prepared.SELECT_ALL_FAMILIES.clone(), ())
+            .await
+            .map_err(ScyllaError::from)?;
+        let mut rows = pager
+            .rows_stream::<FamilyRow>()
+            .map_err(|e| ScyllaError::Decode(e.to_string()))?;
+        while let Some(row) = rows.try_next().await.map_err(ScyllaError::from)? {
+            f(&family_from_row(row));
+        }
+        Ok(())
+    }
+
     async fn put_record(
         &self,
         kind: AuthRecordKind,

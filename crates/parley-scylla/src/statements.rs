@@ -127,6 +127,7 @@ statements! {
     SELECT_SIGNING_KEYS = idem("SELECT kid, pkcs8_der, created_at_ms FROM signing_keys");
     SET_PASSWORD_HASH = idem("UPDATE users SET password_hash = ? WHERE user_id = ?");
     SELECT_ALL_USERNAMES = idem("SELECT username, user_id FROM usernames");
+    SELECT_ALL_FAMILIES = idem("SELECT family_id, user_id, device_name, created_at_ms, revoked FROM token_families");
     PUT_RECORD_TTL = idem("INSERT INTO records (kind, scope, id, value) VALUES (?, ?, ?, ?) USING TTL ?");
 }
 
@@ -258,8 +259,8 @@ mod tests {
             if *name == "SELECT_SIGNING_KEYS" {
                 continue; // a handful of rows, read at startup
             }
-            if *name == "SELECT_ALL_USERNAMES" {
-                continue; // a one-off paged scan (the user directory's backfill)
+            if *name == "SELECT_ALL_USERNAMES" || *name == "SELECT_ALL_FAMILIES" {
+                continue; // one-off paged scans (backfills at upgrade)
             }
             let table = table_of(stmt.cql);
             let keys: &[&str] = match table {

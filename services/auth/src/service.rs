@@ -82,6 +82,7 @@ impl AuthService {
             sso_links: Default::default(),
         };
         service.backfill_directory().await?;
+        service.backfill_sessions().await?;
         spawn_purge(Arc::downgrade(&service.store));
         Ok(service)
     }

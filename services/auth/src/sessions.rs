@@ -40,6 +40,53 @@ impl AuthService {
         u32::try_from(self.config.access_token_ttl_secs + 3_600).unwrap_or(u32::MAX)
     }
 
+    /// Once per store: session details for the sessions that existed before
+    /// details did (older versions), so that listing them, "sign out
+    /// everywhere" and deactivation reach them too. Their last activity is
+    /// unknown: their creation stands in until their next refresh.
+    pub(crate) async fn backfill_sessions(&self) -> ServiceResult<()> {
+        const DONE: &str = "sessions_v1";
+        let store = &*self.store;
+        if store
+            .record(AuthRecordKind::Setting, "", DONE)
+            .await?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let mut live = Vec::new();
+        store
+            .for_each_family(&mut |f| {
+                if !f.revoked {
+                    live.push(f.clone());
+                }
+            })
+            .await?;
+        let ttl = Some(self.session_ttl());
+        let mut filed = 0;
+        for f in &live {
+            let kind = AuthRecordKind::Session;
+            if store.record(kind, &f.user_id, &f.id).await?.is_some() {
+                continue;
+            }
+            let info = SessionInfo {
+                device_name: f.device_name.clone(),
+                created_at_ms: f.created_at_ms,
+                last_seen_ms: f.created_at_ms,
+                ..Default::default()
+            };
+            records::put(store, kind, &f.user_id, &f.id, &info, ttl).await?;
+            filed += 1;
+        }
+        store
+            .put_record(AuthRecordKind::Setting, "", DONE, b"done", None)
+            .await?;
+        if filed > 0 {
+            tracing::info!(sessions = filed, "session details backfilled");
+        }
+        Ok(())
+    }
+
     /// Records a new session's details.
     pub(crate) async fn start_session(
         &self,

@@ -531,6 +531,15 @@ async fn accounts_from_before_roles_get_no_admin_by_chance() {
         })
         .await
         .unwrap();
+    // ... and a session of it, from before session details existed.
+    let legacy = parley_ports::FamilyRecord {
+        id: "0190a0a0-0000-7000-8000-0000000000f1".into(),
+        user_id: "0190a0a0-0000-7000-8000-000000000001".into(),
+        device_name: "old phone".into(),
+        created_at_ms: 5,
+        revoked: false,
+    };
+    store.create_family(&legacy).await.unwrap();
     let a = AuthService::new(
         store.clone(),
         Arc::new(MemoryBus::new()),
@@ -569,4 +578,22 @@ async fn accounts_from_before_roles_get_no_admin_by_chance() {
         .await
         .unwrap();
     assert_eq!(log.entries[0].actor_username, "(command line)");
+    // The old session is listed, and "sign out everywhere" reaches it.
+    let detail = a
+        .admin_get_account(pb::AdminTarget {
+            actor: actor(&stranger),
+            user_id: legacy.user_id.clone(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(detail.sessions.len(), 1);
+    assert_eq!(detail.sessions[0].device_name, "old phone");
+    a.admin_end_sessions(pb::AdminEndSessionsRequest {
+        actor: actor(&stranger),
+        user_id: legacy.user_id.clone(),
+        session_ids: vec![],
+    })
+    .await
+    .unwrap();
+    assert!(store.family(&legacy.id).await.unwrap().unwrap().revoked);
 }

@@ -191,6 +191,11 @@ async fn families_and_keys(s: &dyn AuthStore) {
     };
     s.create_family(&f).await.unwrap();
     assert_eq!(s.family(&f.id).await.unwrap(), Some(f.clone()));
+    let mut seen = Vec::new();
+    s.for_each_family(&mut |fam| seen.push(fam.clone()))
+        .await
+        .unwrap();
+    assert!(seen.contains(&f), "every family is listed");
     s.revoke_family(&f.id).await.unwrap();
     assert!(s.family(&f.id).await.unwrap().unwrap().revoked);
     let k = SigningKeyRecord {
