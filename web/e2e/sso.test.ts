@@ -103,7 +103,7 @@ describe("single sign-on", () => {
     expect(await outsider.getByTestId("me").count()).toBe(0);
   });
 
-  it("refuses a callback this browser did not start (forged or replayed state)", async () => {
+  it("refuses a callback this browser did not start (a forged state)", async () => {
     const page = await fresh();
     await page.goto("/v1/auth/oidc/callback?code=stolen&state=forged");
     await expect.poll(() => page.getByTestId("sso-error").textContent(), { timeout: 15_000 }).toContain("not started in this browser");

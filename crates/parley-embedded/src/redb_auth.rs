@@ -2,6 +2,7 @@
 
 use crate::db::{EmbeddedDb, be, open_or_empty};
 use async_trait::async_trait;
+use parley_core::time::now_ms;
 use parley_ports::{
     AuthRecord, AuthRecordKind, AuthStore, FamilyRecord, RefreshRecord, RefreshUse,
     SigningKeyRecord, StoreError, StoreResult, UserRecord,
@@ -21,12 +22,6 @@ const RECORDS: TableDefinition<&str, &[u8]> = TableDefinition::new("auth_records
 
 fn record_key(kind: AuthRecordKind, scope: &str, id: &str) -> String {
     format!("{:02}\0{scope}\0{id}", kind.number())
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// The record's bytes, unless it has expired (or is too short to be one).

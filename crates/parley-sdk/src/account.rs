@@ -1,6 +1,7 @@
 //! The signed-in account over HTTP (docs/protocol.md 2.3): the account,
 //! its sessions, ending them, changing the password.
 
+use crate::client::now_ms;
 use crate::http::{self, with_bearer};
 use crate::{Client, SdkError};
 use parley_proto::v1 as pb;
@@ -115,10 +116,4 @@ impl Client {
             .await?;
         Ok(())
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }

@@ -58,10 +58,23 @@ struct Ticket {
     client: Option<(String, String)>,
 }
 
-/// Discovered provider metadata (with its keys), reused for a while.
+/// Discovered provider metadata (with its keys), reused for a while, and
+/// the HTTP client for providers (its TLS setup reads the system's root
+/// certificates: once, not per sign-in).
 #[derive(Default)]
 pub(crate) struct Discovery {
     cache: tokio::sync::Mutex<HashMap<String, (Instant, CoreProviderMetadata)>>,
+    http: std::sync::OnceLock<HttpClient>,
+}
+
+impl Discovery {
+    fn http(&self) -> ServiceResult<&HttpClient> {
+        if let Some(c) = self.http.get() {
+            return Ok(c);
+        }
+        let c = HttpClient::new().map_err(|e| provider_error("client", e))?;
+        Ok(self.http.get_or_init(|| c))
+    }
 }
 
 /// What sign-in rules need to know of an identity.
@@ -193,8 +206,8 @@ impl AuthService {
         }
         let issuer = IssuerUrl::new(p.issuer.clone())
             .map_err(|e| ServiceError::Internal(format!("issuer of {}: {e}", p.id)))?;
-        let http = HttpClient::new().map_err(|e| provider_error("client", e))?;
-        let m = CoreProviderMetadata::discover_async(issuer, &http)
+        let http = self.discovery.http()?;
+        let m = CoreProviderMetadata::discover_async(issuer, http)
             .await
             .map_err(|e| provider_error("discovery", e))?;
         cache.insert(p.id.clone(), (Instant::now(), m.clone()));
@@ -306,12 +319,12 @@ impl AuthService {
         }
         let p = self.provider(&pending.provider)?;
         let client = self.client(p).await?;
-        let http = HttpClient::new().map_err(|e| provider_error("client", e))?;
+        let http = self.discovery.http()?;
         let token = client
             .exchange_code(AuthorizationCode::new(req.code))
             .map_err(|e| ServiceError::Internal(format!("provider {}: {e}", p.id)))?
             .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier))
-            .request_async(&http)
+            .request_async(http)
             .await
             .map_err(|e| {
                 tracing::info!(provider = %p.id, error = %e, "single sign-on: code exchange refused");

@@ -97,6 +97,31 @@ macro_rules! signed_in {
     };
 }
 
+/// An admin request with a JSON body: the signed-in caller becomes the
+/// actor (auth checks that it is an admin), the body is parsed, `f` makes
+/// the call, and its reply is rendered with `ok`.
+async fn as_admin<Req, Resp, Fut>(
+    gw: &Gateway,
+    client: Client,
+    headers: &HeaderMap,
+    body: &str,
+    ok: StatusCode,
+    f: impl FnOnce(pb::AdminActor, Req) -> Fut,
+) -> Response
+where
+    Req: serde::de::DeserializeOwned,
+    Resp: serde::Serialize,
+    Fut: std::future::Future<Output = ServiceResult<Resp>>,
+{
+    match caller(gw, headers).await {
+        Ok(c) => {
+            let a = actor(&c, client);
+            call(headers, body, ok, |r: Req| f(a, r)).await
+        }
+        Err(r) => r,
+    }
+}
+
 pub(crate) async fn my_account(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
     signed_in!(gw, headers, |c| {
         let r = pb::AccountRef {
@@ -233,21 +258,13 @@ pub(crate) async fn create_account(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    signed_in!(gw, headers, |c| {
-        let a = actor(&c, client);
-        call(
-            &headers,
-            &body,
-            StatusCode::CREATED,
-            |r: pb::AdminCreateAccountRequest| {
-                gw.auth.admin_create_account(pb::AdminCreateAccountRequest {
-                    actor: Some(a),
-                    ..r
-                })
-            },
-        )
-        .await
-    })
+    let create = |actor, r: pb::AdminCreateAccountRequest| {
+        gw.auth.admin_create_account(pb::AdminCreateAccountRequest {
+            actor: Some(actor),
+            ..r
+        })
+    };
+    as_admin(&gw, client, &headers, &body, StatusCode::CREATED, create).await
 }
 
 pub(crate) async fn get_account(
@@ -272,22 +289,21 @@ pub(crate) async fn set_active(
     Path(id): Path<String>,
     body: String,
 ) -> Response {
-    signed_in!(gw, headers, |c| {
-        let a = actor(&c, client);
-        call(
-            &headers,
-            &body,
-            StatusCode::OK,
-            |r: pb::AdminSetActiveRequest| {
-                gw.auth.admin_set_active(pb::AdminSetActiveRequest {
-                    actor: Some(a),
-                    user_id: id,
-                    ..r
-                })
-            },
-        )
-        .await
-    })
+    as_admin(
+        &gw,
+        client,
+        &headers,
+        &body,
+        StatusCode::OK,
+        |actor, r: pb::AdminSetActiveRequest| {
+            gw.auth.admin_set_active(pb::AdminSetActiveRequest {
+                actor: Some(actor),
+                user_id: id,
+                ..r
+            })
+        },
+    )
+    .await
 }
 
 pub(crate) async fn set_role(
@@ -297,22 +313,21 @@ pub(crate) async fn set_role(
     Path(id): Path<String>,
     body: String,
 ) -> Response {
-    signed_in!(gw, headers, |c| {
-        let a = actor(&c, client);
-        call(
-            &headers,
-            &body,
-            StatusCode::OK,
-            |r: pb::AdminSetRoleRequest| {
-                gw.auth.admin_set_role(pb::AdminSetRoleRequest {
-                    actor: Some(a),
-                    user_id: id,
-                    ..r
-                })
-            },
-        )
-        .await
-    })
+    as_admin(
+        &gw,
+        client,
+        &headers,
+        &body,
+        StatusCode::OK,
+        |actor, r: pb::AdminSetRoleRequest| {
+            gw.auth.admin_set_role(pb::AdminSetRoleRequest {
+                actor: Some(actor),
+                user_id: id,
+                ..r
+            })
+        },
+    )
+    .await
 }
 
 pub(crate) async fn reset_password(
@@ -322,24 +337,23 @@ pub(crate) async fn reset_password(
     Path(id): Path<String>,
     body: String,
 ) -> Response {
-    signed_in!(gw, headers, |c| {
-        let a = actor(&c, client);
-        no_content(
-            call(
-                &headers,
-                &body,
-                StatusCode::OK,
-                |r: pb::AdminResetPasswordRequest| {
-                    gw.auth.admin_reset_password(pb::AdminResetPasswordRequest {
-                        actor: Some(a),
-                        user_id: id,
-                        ..r
-                    })
-                },
-            )
-            .await,
+    no_content(
+        as_admin(
+            &gw,
+            client,
+            &headers,
+            &body,
+            StatusCode::OK,
+            |actor, r: pb::AdminResetPasswordRequest| {
+                gw.auth.admin_reset_password(pb::AdminResetPasswordRequest {
+                    actor: Some(actor),
+                    user_id: id,
+                    ..r
+                })
+            },
         )
-    })
+        .await,
+    )
 }
 
 pub(crate) async fn end_sessions(
@@ -349,24 +363,23 @@ pub(crate) async fn end_sessions(
     Path(id): Path<String>,
     body: String,
 ) -> Response {
-    signed_in!(gw, headers, |c| {
-        let a = actor(&c, client);
-        no_content(
-            call(
-                &headers,
-                &body,
-                StatusCode::OK,
-                |r: pb::AdminEndSessionsRequest| {
-                    gw.auth.admin_end_sessions(pb::AdminEndSessionsRequest {
-                        actor: Some(a),
-                        user_id: id,
-                        ..r
-                    })
-                },
-            )
-            .await,
+    no_content(
+        as_admin(
+            &gw,
+            client,
+            &headers,
+            &body,
+            StatusCode::OK,
+            |actor, r: pb::AdminEndSessionsRequest| {
+                gw.auth.admin_end_sessions(pb::AdminEndSessionsRequest {
+                    actor: Some(actor),
+                    user_id: id,
+                    ..r
+                })
+            },
         )
-    })
+        .await,
+    )
 }
 
 pub(crate) async fn get_registration(
@@ -385,22 +398,14 @@ pub(crate) async fn set_registration(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    signed_in!(gw, headers, |c| {
-        let a = actor(&c, client);
-        call(
-            &headers,
-            &body,
-            StatusCode::OK,
-            |r: pb::AdminSetRegistrationRequest| {
-                gw.auth
-                    .admin_set_registration(pb::AdminSetRegistrationRequest {
-                        actor: Some(a),
-                        ..r
-                    })
-            },
-        )
-        .await
-    })
+    let set = |actor, r: pb::AdminSetRegistrationRequest| {
+        gw.auth
+            .admin_set_registration(pb::AdminSetRegistrationRequest {
+                actor: Some(actor),
+                ..r
+            })
+    };
+    as_admin(&gw, client, &headers, &body, StatusCode::OK, set).await
 }
 
 pub(crate) async fn list_invites(
@@ -419,21 +424,13 @@ pub(crate) async fn create_invite(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    signed_in!(gw, headers, |c| {
-        let a = actor(&c, client);
-        call(
-            &headers,
-            &body,
-            StatusCode::CREATED,
-            |r: pb::AdminCreateInviteRequest| {
-                gw.auth.admin_create_invite(pb::AdminCreateInviteRequest {
-                    actor: Some(a),
-                    ..r
-                })
-            },
-        )
-        .await
-    })
+    let create = |actor, r: pb::AdminCreateInviteRequest| {
+        gw.auth.admin_create_invite(pb::AdminCreateInviteRequest {
+            actor: Some(actor),
+            ..r
+        })
+    };
+    as_admin(&gw, client, &headers, &body, StatusCode::CREATED, create).await
 }
 
 pub(crate) async fn revoke_invite(
